@@ -1,0 +1,33 @@
+# The two commands of the README's quick start, and their parts.
+CARGO ?= cargo
+FERROVS := target/release/ferrovs
+
+.PHONY: demo test setup build gates bench-io clean
+
+## Prepare the host, build, and run the switch's main job (bench io vs testpmd).
+demo: setup build
+	$(FERROVS) bench io --flows 1000 --seconds 10 --vs testpmd
+
+## Prepare the host and run the whole test suite.
+test: setup
+	$(CARGO) nextest run --workspace
+	$(CARGO) test --workspace --doc
+
+## Install packages, reserve hugepages (idempotent; uses sudo when not root).
+setup:
+	scripts/setup-host
+
+build:
+	$(CARGO) build --release --bin ferrovs
+
+## The CI gates of shared/STYLE.md.
+gates:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings -D clippy::undocumented_unsafe_blocks
+	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc --workspace --no-deps
+
+bench-io: build
+	$(FERROVS) bench io --flows 1000 --seconds 10 --vs testpmd
+
+clean:
+	$(CARGO) clean

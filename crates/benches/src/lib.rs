@@ -1,0 +1,10 @@
+//! Throughput benchmarks of the whole switch, pktgen style, and the
+//! side-by-side runs against peers (testpmd now, OVS-DPDK later).
+//!
+//! A benchmark reports figures; it asserts nothing about them. Comparisons
+//! are made in one invocation, alternating the contenders, because these
+//! machines are noisy.
+
+pub mod io;
+pub mod pcap;
+pub mod testpmd;

@@ -1,0 +1,341 @@
+//! Poll-mode threads: one per core, pinned, registered with EAL, polling
+//! their rx queues in a loop until told to stop.
+//!
+//! # The loop
+//!
+//! Each iteration polls every assigned rx queue once (one burst of up to
+//! [`BURST_SIZE`](crate::BURST_SIZE)), hands what it received to the tx
+//! buffer of the queue's output, then flushes every tx buffer that holds
+//! packets. A tx buffer sends as soon as it holds a full burst, so packets
+//! wait at most until the end of the iteration that received them. What a
+//! device refuses to take is freed and counted as dropped.
+//!
+//! The iteration is timed with the TSC: its cycles count as busy when it
+//! received a packet and as idle otherwise, as OVS's `pmd-stats-show` does.
+//!
+//! # What the thread never does
+//!
+//! It does not lock, allocate, block or log inside the loop. Its counters
+//! are plain locals published to [`PmdStats`] with relaxed stores once per
+//! iteration (single writer); the control thread reads them at any time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use crate::eal::{last_error, rdtsc, Eal};
+use crate::mbuf::Burst;
+use crate::port::{RxQueue, TxQueue};
+
+/// An error starting a PMD thread.
+#[derive(Debug, thiserror::Error)]
+pub enum PmdError {
+    /// The core does not exist for this process.
+    #[error("cannot pin a PMD thread to core {core}: usable cores are {usable}")]
+    NoSuchCore {
+        /// The core asked for.
+        core: usize,
+        /// The cores that exist for this process.
+        usable: String,
+    },
+    /// Setting the thread's affinity failed.
+    #[error("could not pin the PMD thread to core {0}")]
+    Pin(usize),
+    /// EAL would not register the thread (no free lcore id).
+    #[error("could not register the PMD thread on core {core} with EAL: {message}")]
+    Register {
+        /// The core.
+        core: usize,
+        /// DPDK's reason.
+        message: String,
+    },
+    /// The OS would not start a thread.
+    #[error("could not start a PMD thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The thread ended before saying it was ready.
+    #[error("the PMD thread on core {0} ended while starting")]
+    Died(usize),
+}
+
+/// A PMD thread's counters. `rx = tx + dropped` once the thread has stopped
+/// and flushed (in between, packets wait in tx buffers).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct PmdStats {
+    rx: AtomicU64,
+    tx: AtomicU64,
+    dropped: AtomicU64,
+    busy_cycles: AtomicU64,
+    idle_cycles: AtomicU64,
+    iterations: AtomicU64,
+}
+
+/// A copy of [`PmdStats`] at one moment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PmdStatsSnapshot {
+    /// Packets received.
+    pub rx: u64,
+    /// Packets the devices accepted for sending.
+    pub tx: u64,
+    /// Packets freed because a device refused them.
+    pub dropped: u64,
+    /// TSC cycles of iterations that received packets.
+    pub busy_cycles: u64,
+    /// TSC cycles of iterations that received nothing.
+    pub idle_cycles: u64,
+    /// Loop iterations.
+    pub iterations: u64,
+}
+
+impl PmdStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> PmdStatsSnapshot {
+        PmdStatsSnapshot {
+            rx: self.rx.load(Ordering::Relaxed),
+            tx: self.tx.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            busy_cycles: self.busy_cycles.load(Ordering::Relaxed),
+            idle_cycles: self.idle_cycles.load(Ordering::Relaxed),
+            iterations: self.iterations.load(Ordering::Relaxed),
+        }
+    }
+
+    fn publish(&self, s: &PmdStatsSnapshot) {
+        self.rx.store(s.rx, Ordering::Relaxed);
+        self.tx.store(s.tx, Ordering::Relaxed);
+        self.dropped.store(s.dropped, Ordering::Relaxed);
+        self.busy_cycles.store(s.busy_cycles, Ordering::Relaxed);
+        self.idle_cycles.store(s.idle_cycles, Ordering::Relaxed);
+        self.iterations.store(s.iterations, Ordering::Relaxed);
+    }
+}
+
+impl PmdStatsSnapshot {
+    /// The counters gained since `earlier`.
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            rx: self.rx.wrapping_sub(earlier.rx),
+            tx: self.tx.wrapping_sub(earlier.tx),
+            dropped: self.dropped.wrapping_sub(earlier.dropped),
+            busy_cycles: self.busy_cycles.wrapping_sub(earlier.busy_cycles),
+            idle_cycles: self.idle_cycles.wrapping_sub(earlier.idle_cycles),
+            iterations: self.iterations.wrapping_sub(earlier.iterations),
+        }
+    }
+
+    /// Busy cycles per packet received (as testpmd's `--record-core-cycles`
+    /// counts them); 0 with no packet.
+    pub fn cycles_per_packet(&self) -> f64 {
+        if self.rx == 0 {
+            return 0.0;
+        }
+        self.busy_cycles as f64 / self.rx as f64
+    }
+}
+
+/// Packets waiting for one tx queue.
+#[derive(Debug)]
+pub struct TxBuffer {
+    queue: TxQueue,
+    pending: Burst,
+}
+
+impl TxBuffer {
+    /// An empty buffer in front of `queue`.
+    pub fn new(queue: TxQueue) -> Self {
+        Self { queue, pending: Burst::new() }
+    }
+
+    /// Takes every packet of `burst`, sending whenever a full burst is
+    /// pending. Adds what was sent and dropped to the counters.
+    #[inline]
+    fn push(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) {
+        if self.pending.is_empty() && burst.is_full() {
+            // A full burst with nothing queued ahead of it: send it as it
+            // is, without copying it into the buffer first.
+            Self::send(&mut self.queue, burst, stats);
+            return;
+        }
+        while !burst.is_empty() {
+            self.pending.append(burst);
+            if self.pending.is_full() {
+                self.flush(stats);
+            }
+        }
+    }
+
+    /// Sends what is pending; frees and counts what the device refused.
+    #[inline]
+    fn flush(&mut self, stats: &mut PmdStatsSnapshot) {
+        if !self.pending.is_empty() {
+            Self::send(&mut self.queue, &mut self.pending, stats);
+        }
+    }
+
+    /// Sends `burst` on `queue`, freeing and counting what is refused.
+    #[inline]
+    fn send(queue: &mut TxQueue, burst: &mut Burst, stats: &mut PmdStatsSnapshot) {
+        stats.tx += queue.tx(burst) as u64;
+        stats.dropped += burst.len() as u64;
+        burst.clear();
+    }
+}
+
+/// Input/output forwarding, testpmd's `io` mode: every packet received on
+/// an rx queue goes unchanged to that queue's output tx buffer.
+#[derive(Debug, Default)]
+pub struct IoForward {
+    rxqs: Vec<(RxQueue, usize)>,
+    txs: Vec<TxBuffer>,
+}
+
+impl IoForward {
+    /// Nothing to poll yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tx queue; returns its index for [`poll`](IoForward::poll).
+    pub fn output(&mut self, queue: TxQueue) -> usize {
+        self.txs.push(TxBuffer::new(queue));
+        self.txs.len() - 1
+    }
+
+    /// Polls `rxq`, sending what it receives to output `out`.
+    ///
+    /// # Panics
+    ///
+    /// When `out` is not an index returned by [`output`](IoForward::output)
+    /// (a programming error caught before the thread starts).
+    pub fn poll(&mut self, rxq: RxQueue, out: usize) {
+        assert!(out < self.txs.len(), "output {out} was never added");
+        self.rxqs.push((rxq, out));
+    }
+
+    /// One loop iteration; returns the packets received.
+    #[inline]
+    fn iterate(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) -> usize {
+        let mut received = 0;
+        for (rxq, out) in &mut self.rxqs {
+            let n = rxq.rx(burst);
+            if n == 0 {
+                continue;
+            }
+            received += n;
+            // In range: checked in `poll`, and `txs` never shrinks.
+            self.txs[*out].push(burst, stats);
+        }
+        for tx in &mut self.txs {
+            tx.flush(stats);
+        }
+        received
+    }
+}
+
+/// A running PMD thread. Dropping it stops it.
+#[derive(Debug)]
+pub struct PmdThread {
+    core: usize,
+    stats: Arc<PmdStats>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<IoForward>>,
+}
+
+impl PmdThread {
+    /// Starts a thread pinned to `core` that forwards as `work` says.
+    /// Returns once the thread is pinned and registered with EAL.
+    pub fn spawn(_eal: &Eal, core: usize, work: IoForward) -> Result<Self, PmdError> {
+        let usable = crate::CpuMask::usable_cores();
+        if !usable.contains(&core) {
+            let usable = usable.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+            return Err(PmdError::NoSuchCore { core, usable });
+        }
+        let core_id = core_affinity::CoreId { id: core };
+        let stats = Arc::new(PmdStats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let handle = {
+            let (stats, stop) = (stats.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("pmd-c{core:02}"))
+                .spawn(move || {
+                    if !core_affinity::set_for_current(core_id) {
+                        let _ = ready_tx.send(Err(PmdError::Pin(core)));
+                        return work;
+                    }
+                    // SAFETY: called once from this new, unregistered thread;
+                    // EAL is initialised (the caller holds an Eal).
+                    if unsafe { ffi::rte_thread_register() } != 0 {
+                        let _ = ready_tx.send(Err(PmdError::Register { core, message: last_error() }));
+                        return work;
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                    let work = run(work, &stats, &stop);
+                    // SAFETY: this thread registered above and is done with
+                    // every per-lcore resource (its loop has ended).
+                    unsafe { ffi::rte_thread_unregister() };
+                    work
+                })
+                .map_err(PmdError::Spawn)?
+        };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Self { core, stats, stop, handle: Some(handle) }),
+            Ok(Err(err)) => {
+                let _ = handle.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = handle.join();
+                Err(PmdError::Died(core))
+            }
+        }
+    }
+
+    /// The core the thread is pinned to.
+    pub fn core(&self) -> usize {
+        self.core
+    }
+
+    /// The thread's counters.
+    pub fn stats(&self) -> PmdStatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Stops the thread after its current iteration (all tx buffers
+    /// flushed) and gives back its queues.
+    pub fn stop(mut self) -> Option<IoForward> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Option<IoForward> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().and_then(|h| h.join().ok())
+    }
+}
+
+impl Drop for PmdThread {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn run(mut work: IoForward, shared: &PmdStats, stop: &AtomicBool) -> IoForward {
+    let mut stats = PmdStatsSnapshot::default();
+    let mut burst = Burst::new();
+    let mut start = rdtsc();
+    while !stop.load(Ordering::Relaxed) {
+        let received = work.iterate(&mut burst, &mut stats);
+        let end = rdtsc();
+        let cycles = end.wrapping_sub(start);
+        start = end;
+        if received > 0 {
+            stats.rx += received as u64;
+            stats.busy_cycles += cycles;
+        } else {
+            stats.idle_cycles += cycles;
+        }
+        stats.iterations += 1;
+        shared.publish(&stats);
+    }
+    work
+}

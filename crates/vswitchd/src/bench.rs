@@ -1,0 +1,221 @@
+//! `ferrovs bench …`: the benchmarks of the `benches` crate on the command
+//! line, and the side-by-side runs against peers.
+//!
+//! EAL starts once per process, so with `--vs` every round of every
+//! contender is a process of its own: ferrovs' rounds re-run this binary
+//! with `--json`, the peer's rounds run the peer; they alternate.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use benches::io::{self, BenchError, IoBench, IoResult, Progress};
+use benches::testpmd;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// net_pcap replaying N UDP flows forever → one PMD thread → net_null:
+    /// the rx/tx ceiling, optionally side by side with dpdk-testpmd.
+    Io(IoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IoArgs {
+    /// Distinct 64-byte UDP flows in the generated pcap.
+    #[arg(long, default_value_t = 1000)]
+    flows: u32,
+    /// Seconds measured per round (after a 1 s warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// The PMD thread's core, as a hexadecimal mask with one bit.
+    #[arg(long, default_value = "0x2")]
+    pmd_cpu_mask: String,
+    /// Replay this pcap instead of generating one (--flows is then ignored).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Devargs of the receiving device; {pcap} stands for the pcap path.
+    #[arg(long, default_value = io::RX_DEVARGS)]
+    rx_devargs: String,
+    /// Devargs of the transmitting device.
+    #[arg(long, default_value = io::TX_DEVARGS)]
+    tx_devargs: String,
+    /// Also run this peer on the same devices, alternating, and compare.
+    #[arg(long, value_enum)]
+    vs: Option<Peer>,
+    /// Rounds per contender with --vs.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// DPDK log level (EAL's --log-level).
+    #[arg(long, default_value = "error")]
+    log_level: String,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Peer {
+    /// dpdk-testpmd --forward-mode=io
+    Testpmd,
+}
+
+pub fn run(bench: Bench) -> Result<(), BenchError> {
+    match bench {
+        Bench::Io(args) => run_io(&args),
+    }
+}
+
+fn run_io(args: &IoArgs) -> Result<(), BenchError> {
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        return Err(BenchError::Peer(format!("--seconds must be a positive number, not {}", args.seconds)));
+    }
+    let scratch = tempfile::tempdir().map_err(|e| BenchError::Peer(format!("cannot make a temporary directory: {e}")))?;
+    let pcap = match &args.pcap {
+        Some(path) => path.clone(),
+        None => io::generate_pcap(scratch.path(), args.flows)?,
+    };
+    let mut bench = IoBench::new(pcap, args.seconds, &args.pmd_cpu_mask)?;
+    bench.rx_devargs = args.rx_devargs.clone();
+    bench.tx_devargs = args.tx_devargs.clone();
+    bench.log_level = args.log_level.clone();
+
+    let Some(peer) = args.vs else {
+        let result = io::run_ferrovs(&bench, |p| show_progress("ferrovs", &bench, p))?;
+        end_progress();
+        return report(args, &bench, &[result], None);
+    };
+    if args.rounds == 0 {
+        return Err(BenchError::Peer("--rounds must be at least 1".into()));
+    }
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..args.rounds {
+        eprintln!("round {}/{}: ferrovs", round + 1, args.rounds);
+        ours.push(ferrovs_round(&bench)?);
+        eprintln!("round {}/{}: {}", round + 1, args.rounds, peer.name());
+        theirs.push(match peer {
+            Peer::Testpmd => testpmd::run(&bench, round)?,
+        });
+    }
+    report(args, &bench, &ours, Some((peer, &theirs)))
+}
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Testpmd => "testpmd",
+        }
+    }
+}
+
+/// One ferrovs round in a child process (EAL starts once per process).
+fn ferrovs_round(bench: &IoBench) -> Result<IoResult, BenchError> {
+    let exe = std::env::current_exe().map_err(|e| BenchError::Peer(format!("cannot find the ferrovs binary: {e}")))?;
+    let output = Command::new(exe)
+        .args(["bench", "io", "--json", "--pmd-cpu-mask"])
+        .arg(format!("{:#x}", 1u128 << bench.pmd_core))
+        .arg("--seconds")
+        .arg(bench.seconds.to_string())
+        .arg("--pcap")
+        .arg(&bench.pcap)
+        .args(["--rx-devargs", &bench.rx_devargs, "--tx-devargs", &bench.tx_devargs, "--log-level", &bench.log_level])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| BenchError::Peer(format!("cannot run a ferrovs round: {e}")))?;
+    if !output.status.success() {
+        return Err(BenchError::Peer(format!("the ferrovs round failed ({})", output.status)));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Peer(format!("the ferrovs round printed no result: {e}")))
+}
+
+fn show_progress(who: &str, bench: &IoBench, p: &Progress) {
+    let line = format!(
+        "{who:>8} {:5.1}/{:.1} s {:8.2} Mpps {:7.1} cycles/pkt {:>10} drops",
+        p.elapsed, bench.seconds, p.mpps, p.cycles_per_packet, p.drops
+    );
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+fn end_progress() {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+}
+
+/// The mean of each figure over rounds.
+fn mean(results: &[IoResult]) -> IoResult {
+    let n = results.len().max(1) as f64;
+    let sum = |f: fn(&IoResult) -> f64| results.iter().map(f).sum::<f64>() / n;
+    IoResult {
+        mpps: sum(|r| r.mpps),
+        cycles_per_packet: sum(|r| r.cycles_per_packet),
+        rx_packets: results.iter().map(|r| r.rx_packets).sum(),
+        tx_packets: results.iter().map(|r| r.tx_packets).sum(),
+        drops: results.iter().map(|r| r.drops).sum(),
+        seconds: results.iter().map(|r| r.seconds).sum(),
+    }
+}
+
+fn report(args: &IoArgs, bench: &IoBench, ours: &[IoResult], peer: Option<(Peer, &[IoResult])>) -> Result<(), BenchError> {
+    let our = mean(ours);
+    let their = peer.map(|(p, results)| (p, mean(results), results));
+    if args.json {
+        let mut out = json!({
+            "mode": "io",
+            "flows": bench.flows,
+            "seconds": bench.seconds,
+            "mpps": our.mpps,
+            "cycles_per_packet": our.cycles_per_packet,
+            "drops": our.drops,
+            "rx_packets": our.rx_packets,
+            "tx_packets": our.tx_packets,
+            "pmd_core": bench.pmd_core,
+            "main_core": bench.main_core,
+        });
+        if let Some((p, mean, results)) = &their {
+            out["rounds"] = json!(ours);
+            out["vs"] = json!({
+                "peer": p.name(),
+                "mpps": mean.mpps,
+                "cycles_per_packet": mean.cycles_per_packet,
+                "drops": mean.drops,
+                "rounds": results,
+            });
+            out["ratio"] = json!(our.mpps / mean.mpps);
+        }
+        println!("{out}");
+        return Ok(());
+    }
+    println!();
+    println!(
+        "bench io: {} flows of 64-byte UDP, {} → PMD on core {} → {}, main thread on core {}, {:.1} s per round",
+        bench.flows,
+        bench.rx_devargs.split(',').next().unwrap_or(""),
+        bench.pmd_core,
+        bench.tx_devargs.split(',').next().unwrap_or(""),
+        bench.main_core,
+        bench.seconds
+    );
+    println!("{:<10} {:>6} {:>10} {:>12} {:>12} {:>14}", "switch", "round", "Mpps", "cycles/pkt", "drops", "packets");
+    let rows = |name: &str, results: &[IoResult]| {
+        for (i, r) in results.iter().enumerate() {
+            println!("{name:<10} {:>6} {:>10.2} {:>12.1} {:>12} {:>14}", i + 1, r.mpps, r.cycles_per_packet, r.drops, r.tx_packets);
+        }
+    };
+    rows("ferrovs", ours);
+    if let Some((p, mean, results)) = &their {
+        rows(p.name(), results);
+        println!();
+        println!("{:<10} {:>6} {:>10.2} {:>12.1}", "ferrovs", "mean", our.mpps, our.cycles_per_packet);
+        println!("{:<10} {:>6} {:>10.2} {:>12.1}", p.name(), "mean", mean.mpps, mean.cycles_per_packet);
+        println!("ratio ferrovs/{}: {:.3}", p.name(), our.mpps / mean.mpps);
+    }
+    Ok(())
+}
