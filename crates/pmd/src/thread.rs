@@ -302,9 +302,11 @@ impl PmdThread {
     }
 
     /// Stops the thread after its current iteration (all tx buffers
-    /// flushed) and gives back its queues.
-    pub fn stop(mut self) -> Option<IoForward> {
-        self.halt()
+    /// flushed) and gives back its queues and its final counters, in which
+    /// `rx == tx + dropped`. `None` if the thread had panicked.
+    pub fn stop(mut self) -> Option<(IoForward, PmdStatsSnapshot)> {
+        let work = self.halt()?;
+        Some((work, self.stats.snapshot()))
     }
 
     fn halt(&mut self) -> Option<IoForward> {

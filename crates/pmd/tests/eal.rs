@@ -1,0 +1,148 @@
+//! The DPDK wrappers against real EAL and DPDK's virtual devices.
+//!
+//! EAL starts once per process: under `cargo nextest` (how `make test` runs
+//! them) every test has a process of its own; under plain `cargo test` they
+//! share one EAL through `eal()`, and each uses device names of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use pmd::{Burst, Eal, EalError, IoForward, Mempool, MempoolConfig, PmdError, PmdThread, Port, PortConfig, PortError};
+
+fn eal() -> Eal {
+    static EAL: OnceLock<Eal> = OnceLock::new();
+    EAL.get_or_init(|| {
+        let prefix = format!("ferrovs-test-{}", std::process::id());
+        Eal::init(&["-l", "0", "--in-memory", "--no-pci", "--no-telemetry", "--log-level=error", "--file-prefix", &prefix])
+            .expect("EAL starts (hugepages reserved? run `make setup`)")
+    })
+    .clone()
+}
+
+fn pool(name: &str) -> Arc<Mempool> {
+    Arc::new(Mempool::new(&eal(), &MempoolConfig::new(name, 8191)).unwrap())
+}
+
+/// The PMD core: core 1 where it exists, else core 0.
+fn pmd_core() -> usize {
+    *pmd::CpuMask::usable_cores().iter().find(|&&c| c == 1).unwrap_or(&0)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn eal_starts_once_per_process() {
+    let _eal = eal();
+    assert!(matches!(Eal::init(&["-l", "0"]), Err(EalError::AlreadyInitialised)));
+    assert!(Eal::version().starts_with("DPDK 22.11"), "{}", Eal::version());
+    assert!(eal().tsc_hz() > 0);
+}
+
+#[test]
+fn mbufs_allocated_and_freed_return_to_the_pool() {
+    let pool = pool("alloc");
+    let start = pool.in_use();
+    let mut burst = Burst::new();
+    for i in 0..32u8 {
+        let mut m = pool.alloc().unwrap();
+        m.append(60).unwrap().fill(i);
+        assert_eq!(m.pkt_len(), 60);
+        burst.push(m).unwrap();
+    }
+    assert!(burst.is_full());
+    let extra = pool.alloc().unwrap();
+    let extra = burst.push(extra).unwrap_err(); // full: handed back, not lost
+    assert_eq!(pool.in_use(), start + 33);
+    drop(extra);
+    let last = burst.pop().unwrap();
+    assert_eq!(last.data(), &[31u8; 60][..]);
+    drop(last);
+    assert_eq!(burst.iter().map(|d| d[0]).collect::<Vec<_>>(), (0..31).collect::<Vec<u8>>());
+    assert_eq!(pool.in_use(), start + 31);
+    drop(burst);
+    assert_eq!(pool.in_use(), start, "every buffer back in the pool");
+}
+
+#[test]
+fn a_pmd_thread_forwards_and_every_buffer_comes_back() {
+    let eal = eal();
+    let pool = pool("fwd");
+    let start = pool.in_use();
+    let config = PortConfig { rxq_size: 512, txq_size: 512, ..PortConfig::default() };
+    // net_null generates 64-byte packets on rx and frees what it is given on tx.
+    let (src, mut src_rx, _src_tx) = Port::open(&eal, "net_null10", pool.clone(), &config).unwrap();
+    let (dst, _dst_rx, mut dst_tx) = Port::open(&eal, "net_null11,no-rx=1", pool.clone(), &config).unwrap();
+    assert_eq!(src.name(), "net_null10");
+    assert!(src.link().unwrap().up);
+    assert_eq!(src.mac().unwrap().len(), 6);
+
+    let mut work = IoForward::new();
+    let out = work.output(dst_tx.pop().unwrap());
+    work.poll(src_rx.pop().unwrap(), out);
+    let thread = PmdThread::spawn(&eal, pmd_core(), work).unwrap();
+    assert_eq!(thread.core(), pmd_core());
+    wait_until("a million packets", || thread.stats().tx > 1_000_000);
+    let stats = thread.stats();
+    assert!(stats.busy_cycles > 0 && stats.iterations > 0 && stats.cycles_per_packet() > 0.0);
+    let (work, stats) = thread.stop().expect("the thread gives its queues back");
+    assert_eq!(stats.rx, stats.tx + stats.dropped, "every packet received is sent or dropped");
+    assert_eq!(stats.dropped, 0, "net_null takes everything");
+    assert!(dst.stats().unwrap().tx_packets >= stats.tx, "the device counted what was sent");
+    drop(work);
+    assert_eq!(pool.in_use(), start, "no buffer leaked by rx, tx buffering or stop");
+}
+
+#[test]
+fn refused_packets_are_freed_and_counted() {
+    let eal = eal();
+    let pool = pool("refuse");
+    let start = pool.in_use();
+    let config = PortConfig { rxq_size: 512, txq_size: 512, ..PortConfig::default() };
+    let (_src, mut src_rx, _src_tx) = Port::open(&eal, "net_null20", pool.clone(), &config).unwrap();
+    // A ring port whose tx ring nobody drains: it fills, then refuses.
+    let (_ring, _ring_rx, mut ring_tx) = Port::open(&eal, "net_ring20", pool.clone(), &config).unwrap();
+    let mut work = IoForward::new();
+    let out = work.output(ring_tx.pop().unwrap());
+    work.poll(src_rx.pop().unwrap(), out);
+    let thread = PmdThread::spawn(&eal, pmd_core(), work).unwrap();
+    wait_until("drops", || thread.stats().dropped > 10_000);
+    let (work, stats) = thread.stop().unwrap();
+    assert_eq!(stats.rx, stats.tx + stats.dropped, "what the ring refused was counted");
+    assert!(stats.tx > 0, "the ring took packets until it was full");
+    drop(work);
+    // The ring port holds what it accepted; the rest came back to the pool.
+    assert_eq!(u64::from(pool.in_use() - start), stats.tx, "refused packets were freed");
+}
+
+#[test]
+fn bad_devargs_get_clear_errors_and_the_next_port_still_opens() {
+    let eal = eal();
+    let pool = pool("devargs");
+    let config = PortConfig::default();
+    let err = Port::open(&eal, "net_nosuchdriver0", pool.clone(), &config).unwrap_err();
+    assert!(matches!(err, PortError::Probe(EalError::BadDevargs { .. })), "{err}");
+    assert!(err.to_string().contains("do not parse"), "{err}");
+    let err = Port::open(&eal, "net_pcap30,rx_pcap=/nonexistent/x.pcap", pool.clone(), &config).unwrap_err();
+    assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
+    let err = Port::open(&eal, "net_null31,no-such-key=1", pool.clone(), &config).unwrap_err();
+    assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
+    let err = Port::open(&eal, "net_null32", pool.clone(), &PortConfig { n_rxq: 5000, ..config.clone() }).unwrap_err();
+    assert!(matches!(err, PortError::TooManyQueues { .. }), "{err}");
+    let (port, _, _) = Port::open(&eal, "net_null33", pool, &config).unwrap();
+    assert_eq!(port.stats().unwrap(), pmd::PortStats::default());
+}
+
+#[test]
+fn a_pmd_thread_on_a_missing_core_is_refused() {
+    let eal = eal();
+    let err = PmdThread::spawn(&eal, 4095, IoForward::new()).unwrap_err();
+    assert!(matches!(err, PmdError::NoSuchCore { core: 4095, .. }), "{err}");
+}
