@@ -71,23 +71,28 @@ fn mbufs_allocated_and_freed_return_to_the_pool() {
     assert_eq!(pool.in_use(), start, "every buffer back in the pool");
 }
 
+/// Opens `src` and `dst` and starts a PMD thread forwarding the first rx
+/// queue of `src` to the first tx queue of `dst`.
+fn forward(eal: &Eal, pool: &Arc<Mempool>, src: &str, dst: &str) -> (PmdThread, Port, Port) {
+    let config = PortConfig { rxq_size: 512, txq_size: 512, ..PortConfig::default() };
+    let (src, mut src_rx, _) = Port::open(eal, src, pool.clone(), &config).unwrap();
+    let (dst, _, mut dst_tx) = Port::open(eal, dst, pool.clone(), &config).unwrap();
+    let mut work = IoForward::new();
+    let out = work.output(dst_tx.pop().unwrap());
+    work.poll(src_rx.pop().unwrap(), out);
+    (PmdThread::spawn(eal, pmd_core(), work).unwrap(), src, dst)
+}
+
 #[test]
 fn a_pmd_thread_forwards_and_every_buffer_comes_back() {
     let eal = eal();
     let pool = pool("fwd");
     let start = pool.in_use();
-    let config = PortConfig { rxq_size: 512, txq_size: 512, ..PortConfig::default() };
     // net_null generates 64-byte packets on rx and frees what it is given on tx.
-    let (src, mut src_rx, _src_tx) = Port::open(&eal, "net_null10", pool.clone(), &config).unwrap();
-    let (dst, _dst_rx, mut dst_tx) = Port::open(&eal, "net_null11,no-rx=1", pool.clone(), &config).unwrap();
+    let (thread, src, dst) = forward(&eal, &pool, "net_null10", "net_null11,no-rx=1");
     assert_eq!(src.name(), "net_null10");
     assert!(src.link().unwrap().up);
     assert_eq!(src.mac().unwrap().len(), 6);
-
-    let mut work = IoForward::new();
-    let out = work.output(dst_tx.pop().unwrap());
-    work.poll(src_rx.pop().unwrap(), out);
-    let thread = PmdThread::spawn(&eal, pmd_core(), work).unwrap();
     assert_eq!(thread.core(), pmd_core());
     wait_until("a million packets", || thread.stats().tx > 1_000_000);
     let stats = thread.stats();
@@ -105,14 +110,8 @@ fn refused_packets_are_freed_and_counted() {
     let eal = eal();
     let pool = pool("refuse");
     let start = pool.in_use();
-    let config = PortConfig { rxq_size: 512, txq_size: 512, ..PortConfig::default() };
-    let (_src, mut src_rx, _src_tx) = Port::open(&eal, "net_null20", pool.clone(), &config).unwrap();
     // A ring port whose tx ring nobody drains: it fills, then refuses.
-    let (_ring, _ring_rx, mut ring_tx) = Port::open(&eal, "net_ring20", pool.clone(), &config).unwrap();
-    let mut work = IoForward::new();
-    let out = work.output(ring_tx.pop().unwrap());
-    work.poll(src_rx.pop().unwrap(), out);
-    let thread = PmdThread::spawn(&eal, pmd_core(), work).unwrap();
+    let (thread, _src, _ring) = forward(&eal, &pool, "net_null20", "net_ring20");
     wait_until("drops", || thread.stats().dropped > 10_000);
     let (work, stats) = thread.stop().unwrap();
     assert_eq!(stats.rx, stats.tx + stats.dropped, "what the ring refused was counted");
