@@ -10,8 +10,8 @@ demo: setup build
 
 ## Prepare the host and run the whole test suite.
 test: setup
-	$(CARGO) nextest run --workspace
 	$(CARGO) test --workspace --doc
+	$(CARGO) nextest run --workspace
 
 ## Install packages, reserve hugepages (idempotent; uses sudo when not root).
 setup:
