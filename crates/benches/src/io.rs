@@ -44,9 +44,13 @@ pub enum BenchError {
     /// The PMD thread did not start.
     #[error(transparent)]
     Pmd(#[from] pmd::PmdError),
-    /// The peer could not be run or its output not read.
+    /// The command line asks for something that cannot run.
     #[error("{0}")]
-    Peer(String),
+    Usage(String),
+    /// A round in a process of its own (testpmd, or ferrovs itself) could
+    /// not be run or its result not read.
+    #[error("{0}")]
+    Round(String),
     /// Nothing was forwarded while measuring.
     #[error("no packet was forwarded in {0:.1} s: check the devices' arguments")]
     NoTraffic(f64),

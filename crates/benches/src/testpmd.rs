@@ -37,9 +37,9 @@ pub fn run(bench: &IoBench, round: usize) -> Result<IoResult, BenchError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| BenchError::Peer(format!("cannot run {TESTPMD} (install Debian's dpdk package: make setup): {e}")))?;
-    let mut stdout = child.stdout.take().ok_or_else(|| BenchError::Peer("no testpmd stdout".into()))?;
-    let mut stderr = child.stderr.take().ok_or_else(|| BenchError::Peer("no testpmd stderr".into()))?;
+        .map_err(|e| BenchError::Round(format!("cannot run {TESTPMD} (install Debian's dpdk package: make setup): {e}")))?;
+    let mut stdout = child.stdout.take().ok_or_else(|| BenchError::Round("no testpmd stdout".into()))?;
+    let mut stderr = child.stderr.take().ok_or_else(|| BenchError::Round("no testpmd stderr".into()))?;
     let out_reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stdout.read_to_string(&mut text);
@@ -75,12 +75,12 @@ pub fn run(bench: &IoBench, round: usize) -> Result<IoResult, BenchError> {
     let out = out_reader.join().unwrap_or_default();
     let err = err_reader.join().unwrap_or_default();
     let Some(status) = status else {
-        return Err(BenchError::Peer(format!("{TESTPMD} did not quit within 30 s and was killed")));
+        return Err(BenchError::Round(format!("{TESTPMD} did not quit within 30 s and was killed")));
     };
     parse(&out, bench.seconds).ok_or_else(|| {
         let tail: Vec<&str> = err.lines().chain(out.lines()).filter(|l| !l.trim().is_empty()).collect();
         let tail = tail[tail.len().saturating_sub(5)..].join(" | ");
-        BenchError::Peer(format!("{TESTPMD} ({status}) printed no forwarding figures: {tail}"))
+        BenchError::Round(format!("{TESTPMD} ({status}) printed no forwarding figures: {tail}"))
     })
 }
 

@@ -101,7 +101,8 @@ fn parse_cpu_list(text: &str) -> Option<Vec<usize>> {
     Some(cores)
 }
 
-fn list(cores: &[usize]) -> String {
+/// Cores as a comma-separated list, as error messages show them.
+pub(crate) fn list(cores: &[usize]) -> String {
     cores.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 

@@ -247,8 +247,7 @@ impl PmdThread {
     pub fn spawn(_eal: &Eal, core: usize, work: IoForward) -> Result<Self, PmdError> {
         let usable = crate::CpuMask::usable_cores();
         if !usable.contains(&core) {
-            let usable = usable.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-            return Err(PmdError::NoSuchCore { core, usable });
+            return Err(PmdError::NoSuchCore { core, usable: crate::cpumask::list(&usable) });
         }
         let core_id = core_affinity::CoreId { id: core };
         let stats = Arc::new(PmdStats::default());

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use benches::io::{self, BenchError, IoBench, IoResult, Progress};
 use benches::testpmd;
 use clap::{Args, Subcommand, ValueEnum};
+use pmd::CpuMask;
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -69,9 +70,9 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
 
 fn run_io(args: &IoArgs) -> Result<(), BenchError> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
-        return Err(BenchError::Peer(format!("--seconds must be a positive number, not {}", args.seconds)));
+        return Err(BenchError::Usage(format!("--seconds must be a positive number, not {}", args.seconds)));
     }
-    let scratch = tempfile::tempdir().map_err(|e| BenchError::Peer(format!("cannot make a temporary directory: {e}")))?;
+    let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
     let pcap = match &args.pcap {
         Some(path) => path.clone(),
         None => io::generate_pcap(scratch.path(), args.flows)?,
@@ -87,7 +88,7 @@ fn run_io(args: &IoArgs) -> Result<(), BenchError> {
         return report(args, &bench, &[result], None);
     };
     if args.rounds == 0 {
-        return Err(BenchError::Peer("--rounds must be at least 1".into()));
+        return Err(BenchError::Usage("--rounds must be at least 1".into()));
     }
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
@@ -112,10 +113,10 @@ impl Peer {
 
 /// One ferrovs round in a child process (EAL starts once per process).
 fn ferrovs_round(bench: &IoBench) -> Result<IoResult, BenchError> {
-    let exe = std::env::current_exe().map_err(|e| BenchError::Peer(format!("cannot find the ferrovs binary: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
     let output = Command::new(exe)
         .args(["bench", "io", "--json", "--pmd-cpu-mask"])
-        .arg(format!("{:#x}", 1u128 << bench.pmd_core))
+        .arg(CpuMask::from_cores([bench.pmd_core]).to_string())
         .arg("--seconds")
         .arg(bench.seconds.to_string())
         .arg("--pcap")
@@ -124,11 +125,11 @@ fn ferrovs_round(bench: &IoBench) -> Result<IoResult, BenchError> {
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| BenchError::Peer(format!("cannot run a ferrovs round: {e}")))?;
+        .map_err(|e| BenchError::Round(format!("cannot run a ferrovs round: {e}")))?;
     if !output.status.success() {
-        return Err(BenchError::Peer(format!("the ferrovs round failed ({})", output.status)));
+        return Err(BenchError::Round(format!("the ferrovs round failed ({})", output.status)));
     }
-    serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Peer(format!("the ferrovs round printed no result: {e}")))
+    serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Round(format!("the ferrovs round printed no result: {e}")))
 }
 
 fn show_progress(who: &str, bench: &IoBench, p: &Progress) {
