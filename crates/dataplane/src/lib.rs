@@ -2,7 +2,42 @@
 //! the megaflow classifier and datapath actions, working on plain byte
 //! buffers so that they can be tested, benchmarked and fuzzed anywhere.
 //!
-//! Status: not written yet (issue 3). Today the PMD threads of the `pmd`
-//! crate forward whole bursts between ports without looking into packets.
+//! A PMD thread uses it per burst (DESIGN.md, steps 2–4 and 6):
+//!
+//! 1. [`extract_into`] turns each packet's bytes and [`PacketMeta`] into a
+//!    sparse [`MiniKey`], and [`MiniKey::hash`] hashes it (or the NIC's RSS
+//!    hash is used);
+//! 2. [`MicroflowCache::lookup`] finds the megaflow of a key seen before;
+//! 3. [`Classifier::lookup_batch`] searches the megaflows of the rest;
+//!    hits are offered to the microflow cache ([`MicroflowCache::offer`]);
+//! 4. misses go to translation (the `ofproto` crate), whose result is
+//!    installed with [`Classifier::insert`];
+//! 5. [`execute`] runs a megaflow's [`Action`]s on the packet through a
+//!    [`Datapath`] (ports, slow path, recirculation).
+//!
+//! The crate forbids `unsafe` except in one fenced line: the CRC32-C
+//! instruction in [`hash`] (see its docs for the measurement).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+pub mod actions;
+pub mod checksum;
+pub mod classifier;
+pub mod extract;
+pub mod hash;
+pub mod key;
+pub mod megaflow;
+pub mod microflow;
+pub mod tunnel;
+pub mod wire;
+
+pub use actions::{execute, Action, Datapath, DropReason, PacketBuf, SetField};
+pub use classifier::{Classifier, BATCH};
+pub use extract::{extract, extract_into, Malformed, MalformedCounters};
+pub use key::{Field, FieldAccess, FlowKey, FlowMask, MiniKey, PacketMeta, KEY_WORDS};
+pub use megaflow::{Megaflow, StatsSnapshot};
+pub use microflow::MicroflowCache;
+pub use tunnel::{TunnelHeader, TunnelKind, TunnelSpec};
+
+#[cfg(test)]
+mod testpkt;

@@ -1,0 +1,709 @@
+//! The flow key: every header field and piece of packet metadata a flow can
+//! match on, laid out as [`KEY_WORDS`] 64-bit words.
+//!
+//! # Layout
+//!
+//! The key is the equivalent of Open vSwitch's `struct flow`. Every field
+//! lives at a fixed bit range of one word (128-bit fields span two words, the
+//! high half first), so that masking, hashing and comparing keys are loops
+//! over `u64` words and a mask is simply another key. Multi-byte fields hold
+//! their numeric value (a MAC address `aa:bb:cc:dd:ee:ff` is the 48-bit
+//! number `0xaabbccddeeff`), never raw memory, so the layout does not depend
+//! on the host's byte order.
+//!
+//! | word | contents (high bits first) |
+//! | --- | --- |
+//! | 0 | `in_port` (32) · `recirc_id` (32) |
+//! | 1 | `metadata` (64) |
+//! | 2–9 | `reg0`…`reg15`, two per word: `reg(2n)` high, `reg(2n+1)` low (so word `2+n` is `xreg(n)`) |
+//! | 10 | pad (8) · `ct_state` (8) · `ct_zone` (16) · `ct_mark` (32) |
+//! | 11–12 | `ct_label` (128) |
+//! | 13 | `tun_id` (64) |
+//! | 14 | `tun_src` (32) · `tun_dst` (32) |
+//! | 15 | `tun_flags` (8) · `tun_opt_len` (8, bytes) · `tun_tp_src` (16) · `tun_tp_dst` (16) · `tun_tos` (8) · `tun_ttl` (8) |
+//! | 16–23 | Geneve options as received, up to 64 bytes, zero padded |
+//! | 24 | `eth_dst` (48) · `eth_type` (16, after any VLAN tags) |
+//! | 25 | `eth_src` (48) · pad (16) |
+//! | 26 | outer VLAN TPID (16) · TCI (16) · inner VLAN TPID (16) · TCI (16) |
+//! | 27 | `nw_src` (32) · `nw_dst` (32): IPv4 addresses, or ARP SPA/TPA |
+//! | 28–29 | `ipv6_src` (128) |
+//! | 30–31 | `ipv6_dst` (128) |
+//! | 32 | `ipv6_label` (32) · `nw_proto` (8, ARP opcode for ARP) · `nw_tos` (8) · `nw_ttl` (8) · `nw_frag` (8) |
+//! | 33 | `tp_src` (16) · `tp_dst` (16) · `tcp_flags` (16) · pad (16); ICMP type and code in `tp_src`/`tp_dst` |
+//! | 34 | `arp_sha` or `nd_sll` (48) · pad |
+//! | 35 | `arp_tha` or `nd_tll` (48) · pad |
+//! | 36–37 | `nd_target` (128) |
+//!
+//! The order follows the packet: metadata, then L2, L3, L4, so that
+//! extraction writes the sparse form ([`MiniKey`]) in one forward pass.
+//!
+//! # Dense and sparse forms
+//!
+//! [`FlowKey`] and [`FlowMask`] are dense (all words). A packet fills only a
+//! handful of words (about eight for TCP over IPv4), so extraction produces
+//! a [`MiniKey`]: a bitmap of the words present plus their values, packed,
+//! as OVS's miniflow. Hashing and comparing a `MiniKey` touch only the words
+//! present; a word absent from the map is zero.
+
+use std::fmt;
+
+/// Number of 64-bit words in a flow key.
+pub const KEY_WORDS: usize = 38;
+
+/// Number of leading words that hold packet metadata rather than headers.
+pub const META_WORDS: usize = 24;
+
+/// Word indices of the layout in the module documentation.
+pub mod word {
+    /// `in_port` · `recirc_id`.
+    pub const PORT_RECIRC: usize = 0;
+    /// `metadata`.
+    pub const METADATA: usize = 1;
+    /// First of the eight register words.
+    pub const REGS: usize = 2;
+    /// `ct_state` · `ct_zone` · `ct_mark`.
+    pub const CT: usize = 10;
+    /// First of the two `ct_label` words.
+    pub const CT_LABEL: usize = 11;
+    /// `tun_id`.
+    pub const TUN_ID: usize = 13;
+    /// `tun_src` · `tun_dst`.
+    pub const TUN_ADDRS: usize = 14;
+    /// Tunnel flags, option length, ports, TOS and TTL.
+    pub const TUN_MISC: usize = 15;
+    /// First of the eight Geneve option words.
+    pub const TUN_OPTS: usize = 16;
+    /// Number of Geneve option words.
+    pub const TUN_OPT_WORDS: usize = 8;
+    /// `eth_dst` · `eth_type`.
+    pub const ETH_DST_TYPE: usize = 24;
+    /// `eth_src`.
+    pub const ETH_SRC: usize = 25;
+    /// The two VLAN tags.
+    pub const VLANS: usize = 26;
+    /// IPv4 source and destination, or ARP SPA and TPA.
+    pub const NW_ADDRS: usize = 27;
+    /// First of the two `ipv6_src` words.
+    pub const IPV6_SRC: usize = 28;
+    /// First of the two `ipv6_dst` words.
+    pub const IPV6_DST: usize = 30;
+    /// IPv6 label, protocol, TOS, TTL, fragment bits.
+    pub const NW_MISC: usize = 32;
+    /// Transport ports (ICMP type and code) and TCP flags.
+    pub const TP: usize = 33;
+    /// `arp_sha` / `nd_sll`.
+    pub const ARP_SHA: usize = 34;
+    /// `arp_tha` / `nd_tll`.
+    pub const ARP_THA: usize = 35;
+    /// First of the two `nd_target` words.
+    pub const ND_TARGET: usize = 36;
+}
+
+/// `nw_frag` bit: the packet is a fragment (first or later).
+pub const FRAG_ANY: u8 = 1;
+/// `nw_frag` bit: the packet is a fragment other than the first.
+pub const FRAG_LATER: u8 = 2;
+
+/// `tun_flags` bit: the outer IPv4 header had "don't fragment" set.
+pub const TUN_F_DONT_FRAGMENT: u8 = 1 << 0;
+/// `tun_flags` bit: the outer UDP header carried a checksum.
+pub const TUN_F_CSUM: u8 = 1 << 1;
+/// `tun_flags` bit: the tunnel header carried a key (VNI).
+pub const TUN_F_KEY: u8 = 1 << 2;
+/// `tun_flags` bit: Geneve's OAM bit was set.
+pub const TUN_F_OAM: u8 = 1 << 3;
+
+/// A field of the flow key: where it lives and how wide it is.
+///
+/// 128-bit fields (IPv6 addresses, `ct_label`, `nd_target`) span two words
+/// and have `bits == 128`, `shift == 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Field {
+    /// Name as in `ovs-fields(7)`.
+    pub name: &'static str,
+    /// Word index (the high word for 128-bit fields).
+    pub word: u8,
+    /// Bit offset of the field's least significant bit within the word.
+    pub shift: u8,
+    /// Width in bits: 1–64, or 128.
+    pub bits: u8,
+}
+
+macro_rules! fields {
+    ($($(#[$doc:meta])* $id:ident = $name:literal, $word:expr, $shift:expr, $bits:expr;)*) => {
+        impl Field {
+            $($(#[$doc])* pub const $id: Field = Field { name: $name, word: $word as u8, shift: $shift, bits: $bits };)*
+            /// Every field, in layout order (registers apart: see [`Field::reg`]).
+            pub const ALL: &'static [Field] = &[$(Field::$id),*];
+        }
+    };
+}
+
+fields! {
+    /// Ingress port.
+    IN_PORT = "in_port", word::PORT_RECIRC, 32, 32;
+    /// Recirculation id; 0 for a packet fresh from a port.
+    RECIRC_ID = "recirc_id", word::PORT_RECIRC, 0, 32;
+    /// OpenFlow metadata.
+    METADATA = "metadata", word::METADATA, 0, 64;
+    /// Connection tracking state bits.
+    CT_STATE = "ct_state", word::CT, 48, 8;
+    /// Connection tracking zone.
+    CT_ZONE = "ct_zone", word::CT, 32, 16;
+    /// Connection tracking mark.
+    CT_MARK = "ct_mark", word::CT, 0, 32;
+    /// Connection tracking label.
+    CT_LABEL = "ct_label", word::CT_LABEL, 0, 128;
+    /// Tunnel key (VNI).
+    TUN_ID = "tun_id", word::TUN_ID, 0, 64;
+    /// Outer IPv4 source.
+    TUN_SRC = "tun_src", word::TUN_ADDRS, 32, 32;
+    /// Outer IPv4 destination.
+    TUN_DST = "tun_dst", word::TUN_ADDRS, 0, 32;
+    /// Tunnel flags (`TUN_F_*`).
+    TUN_FLAGS = "tun_flags", word::TUN_MISC, 56, 8;
+    /// Length in bytes of the Geneve options in words 16–23.
+    TUN_OPT_LEN = "tun_opt_len", word::TUN_MISC, 48, 8;
+    /// Outer UDP source port.
+    TUN_TP_SRC = "tun_tp_src", word::TUN_MISC, 32, 16;
+    /// Outer UDP destination port.
+    TUN_TP_DST = "tun_tp_dst", word::TUN_MISC, 16, 16;
+    /// Outer IP TOS.
+    TUN_TOS = "tun_tos", word::TUN_MISC, 8, 8;
+    /// Outer IP TTL.
+    TUN_TTL = "tun_ttl", word::TUN_MISC, 0, 8;
+    /// Ethernet destination.
+    ETH_DST = "eth_dst", word::ETH_DST_TYPE, 16, 48;
+    /// Ethertype after any VLAN tags.
+    ETH_TYPE = "eth_type", word::ETH_DST_TYPE, 0, 16;
+    /// Ethernet source.
+    ETH_SRC = "eth_src", word::ETH_SRC, 16, 48;
+    /// Outer VLAN tag's TPID (0 when untagged).
+    VLAN0_TPID = "vlan0_tpid", word::VLANS, 48, 16;
+    /// Outer VLAN tag's TCI.
+    VLAN0_TCI = "vlan0_tci", word::VLANS, 32, 16;
+    /// Inner VLAN tag's TPID (0 when at most one tag).
+    VLAN1_TPID = "vlan1_tpid", word::VLANS, 16, 16;
+    /// Inner VLAN tag's TCI.
+    VLAN1_TCI = "vlan1_tci", word::VLANS, 0, 16;
+    /// IPv4 source, or ARP sender protocol address.
+    NW_SRC = "nw_src", word::NW_ADDRS, 32, 32;
+    /// IPv4 destination, or ARP target protocol address.
+    NW_DST = "nw_dst", word::NW_ADDRS, 0, 32;
+    /// IPv6 source.
+    IPV6_SRC = "ipv6_src", word::IPV6_SRC, 0, 128;
+    /// IPv6 destination.
+    IPV6_DST = "ipv6_dst", word::IPV6_DST, 0, 128;
+    /// IPv6 flow label (20 bits used).
+    IPV6_LABEL = "ipv6_label", word::NW_MISC, 32, 32;
+    /// IP protocol, or the low 8 bits of the ARP opcode.
+    NW_PROTO = "nw_proto", word::NW_MISC, 24, 8;
+    /// IPv4 TOS / IPv6 traffic class (DSCP and ECN).
+    NW_TOS = "nw_tos", word::NW_MISC, 16, 8;
+    /// IPv4 TTL / IPv6 hop limit.
+    NW_TTL = "nw_ttl", word::NW_MISC, 8, 8;
+    /// Fragment bits (`FRAG_ANY`, `FRAG_LATER`).
+    NW_FRAG = "nw_frag", word::NW_MISC, 0, 8;
+    /// TCP/UDP/SCTP source port, ICMP type.
+    TP_SRC = "tp_src", word::TP, 48, 16;
+    /// TCP/UDP/SCTP destination port, ICMP code.
+    TP_DST = "tp_dst", word::TP, 32, 16;
+    /// TCP flags (12 bits used).
+    TCP_FLAGS = "tcp_flags", word::TP, 16, 16;
+    /// ARP sender hardware address, or IPv6 ND source link-layer address.
+    ARP_SHA = "arp_sha", word::ARP_SHA, 16, 48;
+    /// ARP target hardware address, or IPv6 ND target link-layer address.
+    ARP_THA = "arp_tha", word::ARP_THA, 16, 48;
+    /// IPv6 neighbour discovery target.
+    ND_TARGET = "nd_target", word::ND_TARGET, 0, 128;
+}
+
+impl Field {
+    /// Register `reg0`…`reg15`; `None` for a larger index.
+    pub const fn reg(n: usize) -> Option<Field> {
+        if n >= 16 {
+            return None;
+        }
+        const NAMES: [&str; 16] = [
+            "reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7", "reg8", "reg9", "reg10", "reg11", "reg12", "reg13", "reg14",
+            "reg15",
+        ];
+        let shift = if n % 2 == 0 { 32 } else { 0 };
+        Some(Field { name: NAMES[n], word: (word::REGS + n / 2) as u8, shift, bits: 32 })
+    }
+
+    /// The field's mask within its word (all ones for 128-bit fields).
+    pub const fn word_mask(self) -> u64 {
+        if self.bits >= 64 {
+            u64::MAX
+        } else {
+            ((1u64 << self.bits) - 1) << self.shift
+        }
+    }
+
+    /// The largest value the field holds.
+    pub const fn max_value(self) -> u128 {
+        if self.bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.bits) - 1
+        }
+    }
+
+    fn words(self) -> usize {
+        if self.bits > 64 {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// Reads and writes fields of any word array laid out as a flow key.
+pub trait FieldAccess {
+    /// The key's words.
+    fn words(&self) -> &[u64; KEY_WORDS];
+    /// The key's words, for writing.
+    fn words_mut(&mut self) -> &mut [u64; KEY_WORDS];
+
+    /// The value of `field`.
+    fn get(&self, field: Field) -> u128 {
+        read_field(self.words(), field)
+    }
+
+    /// Sets `field` to `value`, truncated to the field's width.
+    fn set(&mut self, field: Field, value: u128) {
+        write_field(self.words_mut(), field, value);
+    }
+}
+
+/// The value of `field` in words laid out as a flow key (or its first
+/// words); 0 when the field lies past the end of `w`.
+pub fn read_field(w: &[u64], field: Field) -> u128 {
+    let i = field.word as usize;
+    match w.get(i..i + field.words()) {
+        Some([hi, lo]) => (u128::from(*hi) << 64) | u128::from(*lo),
+        Some([v]) => u128::from((v & field.word_mask()) >> field.shift),
+        _ => 0,
+    }
+}
+
+/// Sets `field` in words laid out as a flow key (or its first words);
+/// false when the field lies past the end of `w`.
+pub fn write_field(w: &mut [u64], field: Field, value: u128) -> bool {
+    let i = field.word as usize;
+    match w.get_mut(i..i + field.words()) {
+        Some([hi, lo]) => {
+            *hi = (value >> 64) as u64;
+            *lo = value as u64;
+        }
+        Some([v]) => {
+            let m = field.word_mask();
+            *v = (*v & !m) | (((value as u64) << field.shift) & m);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A dense flow key: every word, zero where the packet has no such field.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// The words of the layout in the module documentation.
+    pub words: [u64; KEY_WORDS],
+}
+
+impl Default for FlowKey {
+    fn default() -> Self {
+        FlowKey { words: [0; KEY_WORDS] }
+    }
+}
+
+impl FieldAccess for FlowKey {
+    fn words(&self) -> &[u64; KEY_WORDS] {
+        &self.words
+    }
+    fn words_mut(&mut self) -> &mut [u64; KEY_WORDS] {
+        &mut self.words
+    }
+}
+
+impl FlowKey {
+    /// The key with `mask` applied.
+    pub fn masked(&self, mask: &FlowMask) -> FlowKey {
+        let mut out = *self;
+        for (w, m) in out.words.iter_mut().zip(mask.words.iter()) {
+            *w &= m;
+        }
+        out
+    }
+
+    /// The sparse form: every non-zero word.
+    pub fn to_mini(&self) -> MiniKey {
+        let mut mini = MiniKey::default();
+        for (i, &w) in self.words.iter().enumerate() {
+            if w != 0 {
+                mini.push(i, w);
+            }
+        }
+        mini
+    }
+}
+
+impl fmt::Debug for FlowKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_fields(f, &self.words, None)
+    }
+}
+
+/// A wildcard mask over the flow key: a one bit means the bit is matched.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowMask {
+    /// The mask's words, laid out as the key's.
+    pub words: [u64; KEY_WORDS],
+}
+
+impl Default for FlowMask {
+    /// The mask that matches nothing: every bit wildcarded.
+    fn default() -> Self {
+        FlowMask { words: [0; KEY_WORDS] }
+    }
+}
+
+impl FieldAccess for FlowMask {
+    fn words(&self) -> &[u64; KEY_WORDS] {
+        &self.words
+    }
+    fn words_mut(&mut self) -> &mut [u64; KEY_WORDS] {
+        &mut self.words
+    }
+}
+
+impl FlowMask {
+    /// Unwildcards every bit of `field`.
+    pub fn exact(&mut self, field: Field) -> &mut Self {
+        self.set(field, field.max_value());
+        self
+    }
+
+    /// Unwildcards every bit that `other` unwildcards.
+    pub fn union(&mut self, other: &FlowMask) {
+        for (w, o) in self.words.iter_mut().zip(other.words.iter()) {
+            *w |= o;
+        }
+    }
+
+    /// Whether every bit this mask matches is also matched by `other`.
+    pub fn is_subset_of(&self, other: &FlowMask) -> bool {
+        self.words.iter().zip(other.words.iter()).all(|(a, b)| a & !b == 0)
+    }
+}
+
+impl fmt::Debug for FlowMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_fields(f, &self.words, None)
+    }
+}
+
+/// Writes `name=value` for every field with a non-zero value (and, given a
+/// mask, `name=value/mask` where the mask is not exact).
+pub(crate) fn write_fields(f: &mut fmt::Formatter<'_>, words: &[u64; KEY_WORDS], mask: Option<&[u64; KEY_WORDS]>) -> fmt::Result {
+    let regs = (0..16).filter_map(Field::reg);
+    let mut first = true;
+    for field in Field::ALL.iter().copied().chain(regs) {
+        let m = mask.map_or(field.max_value(), |m| read_field(m, field));
+        if m == 0 {
+            continue;
+        }
+        let v = read_field(words, field);
+        if mask.is_none() && v == 0 {
+            continue;
+        }
+        if !first {
+            f.write_str(",")?;
+        }
+        first = false;
+        write!(f, "{}={:#x}", field.name, v)?;
+        if m != field.max_value() {
+            write!(f, "/{m:#x}")?;
+        }
+    }
+    if first {
+        f.write_str("<empty>")?;
+    }
+    Ok(())
+}
+
+/// The sparse form of a flow key: a bitmap of the words present and their
+/// values, packed in word order (OVS's miniflow).
+///
+/// Two packets with the same headers produce the same `MiniKey`. A word in
+/// the map may still be zero (extraction records whole headers), so two
+/// `MiniKey`s that differ may expand to the same [`FlowKey`]; they then
+/// simply occupy two microflow cache entries.
+#[derive(Clone, Copy)]
+pub struct MiniKey {
+    /// Bit `i` set when word `i` is present.
+    pub(crate) map: u64,
+    /// Number of words present (the population count of `map`).
+    pub(crate) len: u8,
+    /// The present words' values; `values[len..]` are unused.
+    pub(crate) values: [u64; KEY_WORDS],
+}
+
+impl Default for MiniKey {
+    fn default() -> Self {
+        MiniKey { map: 0, len: 0, values: [0; KEY_WORDS] }
+    }
+}
+
+impl MiniKey {
+    /// Appends word `index` with `value`.
+    ///
+    /// Words must be pushed in increasing index order; a word out of order
+    /// or out of range is ignored (and trips a debug assertion).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, index: usize, value: u64) {
+        let in_order = index < KEY_WORDS && (self.map >> index) == 0;
+        debug_assert!(in_order, "word {index} pushed out of order");
+        if !in_order {
+            return;
+        }
+        if let Some(slot) = self.values.get_mut(self.len as usize) {
+            *slot = value;
+            self.map |= 1 << index;
+            self.len += 1;
+        }
+    }
+
+    /// The bitmap of words present.
+    pub fn map(&self) -> u64 {
+        self.map
+    }
+
+    /// The present words' values, in word order.
+    pub fn values(&self) -> &[u64] {
+        &self.values[..self.len as usize]
+    }
+
+    /// The value of word `index` (zero when absent).
+    #[inline(always)]
+    pub fn word(&self, index: usize) -> u64 {
+        let bit = 1u64 << (index & 63);
+        if index >= KEY_WORDS || self.map & bit == 0 {
+            return 0;
+        }
+        let rank = (self.map & (bit - 1)).count_ones() as usize;
+        self.values[rank]
+    }
+
+    /// The hash of the whole key (CRC32-C over the map and the words), for
+    /// the microflow cache when the NIC gives no RSS hash.
+    #[inline(always)]
+    pub fn hash(&self, basis: u32) -> u32 {
+        crate::hash::hash_words(self.values(), crate::hash::crc32c_u64(basis, self.map))
+    }
+
+    /// The dense form.
+    pub fn expand(&self) -> FlowKey {
+        let mut key = FlowKey::default();
+        let mut map = self.map;
+        for &v in self.values() {
+            let i = map.trailing_zeros() as usize;
+            key.words[i] = v;
+            map &= map - 1;
+        }
+        key
+    }
+
+    /// The value of `field` (zero when its word is absent).
+    pub fn get(&self, field: Field) -> u128 {
+        let i = field.word as usize;
+        read_field(&[self.word(i), self.word(i + 1)], Field { word: 0, ..field })
+    }
+}
+
+impl PartialEq for MiniKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map && self.values() == other.values()
+    }
+}
+
+impl Eq for MiniKey {}
+
+impl fmt::Debug for MiniKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_fields(f, &self.expand().words, None)
+    }
+}
+
+/// Packet metadata that comes with a packet rather than from its bytes: the
+/// ingress port, and after recirculation or tunnel decapsulation the
+/// registers, connection tracking state and tunnel fields (words
+/// `0..META_WORDS` of the key).
+///
+/// Only the words that were set are copied into the key, so a packet fresh
+/// from a port costs one word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PacketMeta {
+    map: u32,
+    words: [u64; META_WORDS],
+}
+
+impl Default for PacketMeta {
+    fn default() -> Self {
+        PacketMeta { map: 1, words: [0; META_WORDS] }
+    }
+}
+
+impl PacketMeta {
+    /// Metadata of a packet received on `in_port`.
+    pub fn new(in_port: u32) -> Self {
+        let mut meta = PacketMeta::default();
+        meta.set(Field::IN_PORT, u128::from(in_port));
+        meta
+    }
+
+    /// The metadata words of `key` (what recirculation carries over).
+    pub fn from_key(key: &FlowKey) -> Self {
+        let mut meta = PacketMeta::default();
+        meta.words.copy_from_slice(&key.words[..META_WORDS]);
+        for (i, &w) in meta.words.iter().enumerate() {
+            if w != 0 {
+                meta.map |= 1 << i;
+            }
+        }
+        meta.map |= 1;
+        meta
+    }
+
+    /// Ingress port.
+    pub fn in_port(&self) -> u32 {
+        self.get(Field::IN_PORT) as u32
+    }
+
+    /// The value of a metadata field; 0 for header fields.
+    pub fn get(&self, field: Field) -> u128 {
+        read_field(&self.words, field)
+    }
+
+    /// Sets a metadata field; header fields are ignored (returns false).
+    pub fn set(&mut self, field: Field, value: u128) -> bool {
+        if !write_field(&mut self.words, field, value) {
+            return false;
+        }
+        self.map |= ((1u32 << field.words()) - 1) << field.word;
+        true
+    }
+
+    /// Stores raw Geneve options (at most 64 bytes; longer options are cut
+    /// and the cut is reported by returning false).
+    pub fn set_tunnel_options(&mut self, options: &[u8]) -> bool {
+        let n = options.len().min(word::TUN_OPT_WORDS * 8);
+        for (k, chunk) in options[..n].chunks(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            self.words[word::TUN_OPTS + k] = u64::from_be_bytes(bytes);
+            self.map |= 1 << (word::TUN_OPTS + k);
+        }
+        self.set(Field::TUN_OPT_LEN, n as u128);
+        n == options.len()
+    }
+
+    /// The raw Geneve options.
+    pub fn tunnel_options(&self) -> Vec<u8> {
+        let n = (self.get(Field::TUN_OPT_LEN) as usize).min(word::TUN_OPT_WORDS * 8);
+        let mut out: Vec<u8> =
+            self.words[word::TUN_OPTS..word::TUN_OPTS + word::TUN_OPT_WORDS].iter().flat_map(|w| w.to_be_bytes()).collect();
+        out.truncate(n);
+        out
+    }
+
+    /// Pushes the metadata words into a key under construction.
+    #[inline(always)]
+    pub(crate) fn push_into(&self, key: &mut MiniKey) {
+        let mut map = self.map | 1;
+        while map != 0 {
+            let i = map.trailing_zeros() as usize;
+            key.push(i, self.words[i]);
+            map &= map - 1;
+        }
+    }
+}
+
+impl fmt::Debug for PacketMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut key = FlowKey::default();
+        key.words[..META_WORDS].copy_from_slice(&self.words);
+        write_fields(f, &key.words, None)
+    }
+}
+
+/// A 48-bit MAC address as the key stores it.
+pub fn mac_to_u64(mac: [u8; 6]) -> u64 {
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&mac);
+    u64::from_be_bytes(b)
+}
+
+/// The MAC address bytes of a key value.
+pub fn mac_from_u64(v: u64) -> [u8; 6] {
+    let b = v.to_be_bytes();
+    [b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_do_not_overlap() {
+        let mut seen = [0u64; KEY_WORDS];
+        for f in Field::ALL.iter().copied().chain((0..16).filter_map(Field::reg)) {
+            for k in 0..f.words() {
+                let i = f.word as usize + k;
+                assert_eq!(seen[i] & f.word_mask(), 0, "{} overlaps", f.name);
+                seen[i] |= f.word_mask();
+            }
+        }
+    }
+
+    #[test]
+    fn set_get_round_trip_and_truncate() {
+        let mut k = FlowKey::default();
+        k.set(Field::ETH_DST, 0x0102_0304_0506);
+        k.set(Field::ETH_TYPE, 0x0800);
+        k.set(Field::IPV6_SRC, 0x2001_0db8 << 96 | 7);
+        k.set(Field::reg(3).unwrap(), 0x1_2345_6789);
+        assert_eq!(k.get(Field::ETH_DST), 0x0102_0304_0506);
+        assert_eq!(k.get(Field::ETH_TYPE), 0x0800);
+        assert_eq!(k.get(Field::IPV6_SRC), 0x2001_0db8 << 96 | 7);
+        assert_eq!(k.get(Field::reg(3).unwrap()), 0x2345_6789);
+        assert_eq!(k.get(Field::reg(2).unwrap()), 0);
+        assert_eq!(Field::reg(16), None);
+    }
+
+    #[test]
+    fn mini_key_expands_to_dense_and_reads_absent_words_as_zero() {
+        let mut k = FlowKey::default();
+        k.set(Field::IN_PORT, 3);
+        k.set(Field::NW_DST, 0x0a00_0001);
+        k.set(Field::TP_DST, 80);
+        let mini = k.to_mini();
+        assert_eq!(mini.len, 3);
+        assert_eq!(mini.expand(), k);
+        assert_eq!(mini.word(word::ETH_SRC), 0);
+        assert_eq!(mini.get(Field::TP_DST), 80);
+        assert_eq!(mini.word(KEY_WORDS + 5), 0);
+    }
+
+    #[test]
+    fn meta_tunnel_options_round_trip_and_cut() {
+        let mut m = PacketMeta::new(1);
+        assert!(m.set_tunnel_options(&[1, 2, 3, 4, 5]));
+        assert_eq!(m.tunnel_options(), vec![1, 2, 3, 4, 5]);
+        assert!(!m.set_tunnel_options(&[9; 70]));
+        assert_eq!(m.tunnel_options().len(), 64);
+        assert!(!m.set(Field::ETH_DST, 1));
+    }
+}
