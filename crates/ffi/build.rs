@@ -45,6 +45,8 @@ const FUNCTIONS: &[&str] = &[
     "rte_pktmbuf_free",
     "rte_pktmbuf_free_bulk",
     "rte_pktmbuf_append",
+    "rte_pktmbuf_prepend",
+    "rte_pktmbuf_adj",
     "rte_pktmbuf_reset",
     // ethdev
     "rte_eth_dev_count_avail",

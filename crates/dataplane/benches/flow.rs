@@ -131,6 +131,17 @@ fn microflow(c: &mut Criterion) {
 /// tells the subtables apart: a packet matches in exactly one) and an
 /// `nw_dst` prefix of a different length per subtable.
 fn populate(subtables: usize, flows: usize, lookups: usize) -> (Classifier, Vec<MiniKey>) {
+    populate_with(subtables, flows, lookups, |rng, n| rng.next() as usize % n)
+}
+
+/// Lookups that hit subtable `s` with probability 2^-(s+1) (the last one
+/// takes the remainder): traffic that ranking can exploit.
+fn skewed(rng: &mut Rng, n: usize) -> usize {
+    (rng.next().trailing_zeros() as usize).min(n - 1)
+}
+
+/// As [`populate`], with `pick` choosing the subtable each lookup hits.
+fn populate_with(subtables: usize, flows: usize, lookups: usize, pick: fn(&mut Rng, usize) -> usize) -> (Classifier, Vec<MiniKey>) {
     let mut cls = Classifier::new();
     let masks: Vec<FlowMask> = (0..subtables)
         .map(|s| {
@@ -164,7 +175,7 @@ fn populate(subtables: usize, flows: usize, lookups: usize) -> (Classifier, Vec<
     assert_eq!(cls.subtables().len(), subtables);
     let keys = (0..lookups)
         .map(|_| {
-            let s = rng.next() as usize % subtables;
+            let s = pick(&mut rng, subtables);
             let j = rng.next() as usize % (flows / subtables).max(1);
             key(s, j, &mut rng)
         })
@@ -204,6 +215,21 @@ fn batch(c: &mut Criterion) {
             })
         });
     }
+    // Skewed traffic, after one ranking: the subtables most hit come first.
+    let (mut cls, keys) = populate_with(16, 1_000_000, 1 << 16, skewed);
+    for k in &keys {
+        let _ = cls.lookup(k);
+    }
+    cls.rank(dataplane::classifier::RANK_INTERVAL_MS);
+    let mut n = 0;
+    g.bench_function("16_subtables_1M_flows_skewed_ranked", |b| {
+        b.iter(|| {
+            n = (n + BATCH) % keys.len();
+            let mut out = [None; BATCH];
+            let found = cls.lookup_batch(&keys[n..n + BATCH], u32::MAX, &mut out);
+            assert_eq!(found, u32::MAX);
+        })
+    });
     g.finish();
 }
 

@@ -69,6 +69,30 @@ pub struct TunnelSpec {
     pub geneve_options: Vec<u8>,
 }
 
+impl TunnelSpec {
+    /// A specification with OVS's defaults: TOS 0, TTL 64, "don't
+    /// fragment" set, the IANA port of `kind`, no Geneve options.
+    pub fn new(kind: TunnelKind, eth: ([u8; 6], [u8; 6]), ip: (u32, u32), vni: u32) -> Self {
+        let udp_dst = match kind {
+            TunnelKind::Vxlan => VXLAN_PORT,
+            TunnelKind::Geneve => GENEVE_PORT,
+        };
+        TunnelSpec {
+            kind,
+            eth_src: eth.0,
+            eth_dst: eth.1,
+            ip_src: ip.0,
+            ip_dst: ip.1,
+            tos: 0,
+            ttl: 64,
+            dont_fragment: true,
+            udp_dst,
+            vni,
+            geneve_options: Vec::new(),
+        }
+    }
+}
+
 /// A tunnel specification that cannot be encoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TunnelError {

@@ -74,6 +74,50 @@ impl Mbuf {
     }
 }
 
+/// Datapath actions rewrite mbufs in place: headers are pushed into the
+/// headroom (`RTE_PKTMBUF_HEADROOM`, 128 bytes in Debian's build) and
+/// copies come from the buffer's own pool. Only the first segment is
+/// seen; ferrovs' ports do not receive multi-segment packets.
+impl dataplane::PacketBuf for Mbuf {
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+
+    fn push_front(&mut self, n: usize) -> bool {
+        let Ok(n) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: self owns a valid mbuf; rte_pktmbuf_prepend returns null
+        // (changing nothing) when the headroom is short.
+        !unsafe { ffi::rte_pktmbuf_prepend(self.0.as_ptr(), n) }.is_null()
+    }
+
+    fn pull_front(&mut self, n: usize) -> bool {
+        let Ok(n) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: self owns a valid mbuf; rte_pktmbuf_adj returns null
+        // (changing nothing) when the segment is shorter than `n`.
+        !unsafe { ffi::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+    }
+
+    fn duplicate(&self) -> Option<Self> {
+        let data = self.data();
+        let len = u16::try_from(data.len()).ok()?;
+        // SAFETY: self owns a valid mbuf, so its pool is alive (a Mempool
+        // is never freed while buffers are out); a null result is handled.
+        let raw = unsafe { ffi::rte_pktmbuf_alloc(self.0.as_ref().pool) };
+        // SAFETY: a non-null result is a fresh buffer nobody else owns.
+        let mut copy = unsafe { Mbuf::from_raw(raw) }?;
+        copy.append(len)?.copy_from_slice(data);
+        Some(copy)
+    }
+}
+
 impl Drop for Mbuf {
     fn drop(&mut self) {
         // SAFETY: self owns the buffer and is going away.

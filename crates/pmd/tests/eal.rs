@@ -145,3 +145,105 @@ fn a_pmd_thread_on_a_missing_core_is_refused() {
     let err = PmdThread::spawn(&eal, 4095, IoForward::new()).unwrap_err();
     assert!(matches!(err, PmdError::NoSuchCore { core: 4095, .. }), "{err}");
 }
+
+/// Collects what the actions hand on, as mbufs.
+#[derive(Default)]
+struct Collect {
+    out: Vec<(u32, pmd::Mbuf)>,
+    recirculated: Vec<(pmd::Mbuf, dataplane::PacketMeta)>,
+    drops: Vec<dataplane::DropReason>,
+}
+
+impl dataplane::Datapath<pmd::Mbuf> for Collect {
+    fn output(&mut self, port: u32, packet: pmd::Mbuf) {
+        self.out.push((port, packet));
+    }
+    fn userspace(&mut self, _: pmd::Mbuf, _: &dataplane::PacketMeta, _: &[u8]) {}
+    fn recirculate(&mut self, packet: pmd::Mbuf, meta: dataplane::PacketMeta) {
+        self.recirculated.push((packet, meta));
+    }
+    fn dropped(&mut self, reason: dataplane::DropReason) {
+        self.drops.push(reason);
+    }
+}
+
+/// The same outputs from a `Vec<u8>` run, for comparison.
+#[derive(Default)]
+struct CollectVec(Vec<(u32, Vec<u8>)>);
+
+impl dataplane::Datapath<Vec<u8>> for CollectVec {
+    fn output(&mut self, port: u32, packet: Vec<u8>) {
+        self.0.push((port, packet));
+    }
+    fn userspace(&mut self, _: Vec<u8>, _: &dataplane::PacketMeta, _: &[u8]) {}
+    fn recirculate(&mut self, _: Vec<u8>, _: dataplane::PacketMeta) {}
+    fn dropped(&mut self, _: dataplane::DropReason) {}
+}
+
+/// A UDP/IPv4 frame with valid lengths and header checksum.
+fn udp_frame() -> Vec<u8> {
+    let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let payload = [7u8; 18];
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let sum = ip.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    p.extend_from_slice(&ip);
+    p.extend_from_slice(&[0x04, 0xd2, 0x00, 0x35, 0, (8 + payload.len()) as u8, 0, 0]);
+    p.extend_from_slice(&payload);
+    p
+}
+
+#[test]
+fn datapath_actions_run_on_mbufs_as_on_plain_bytes() {
+    use dataplane::{execute, Action, PacketBuf, PacketMeta, TunnelHeader, TunnelKind, TunnelSpec};
+
+    let pool = pool("actions");
+    let start = pool.in_use();
+    let frame = udp_frame();
+    let spec = TunnelSpec::new(TunnelKind::Geneve, ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]), (0xc0a8_0001, 0xc0a8_0002), 77);
+    let spec = TunnelSpec { geneve_options: vec![0x01, 0x02, 0x80, 0x01, 0, 0, 0, 5], ..spec };
+    let actions = [
+        Action::PushVlan { tpid: 0x8100, tci: 10 },
+        Action::set_ipv4_dst(0x0a00_0063),
+        Action::set_ports(4000, 53),
+        Action::DecTtl,
+        Action::Output(1),
+        Action::TunnelPush(Arc::new(TunnelHeader::new(&spec).unwrap())),
+        Action::Output(2),
+    ];
+
+    let mut m = pool.alloc().unwrap();
+    m.append(frame.len() as u16).unwrap().copy_from_slice(&frame);
+    let mut dp = Collect::default();
+    execute(&mut dp, m, &PacketMeta::new(3), 0x1234, &actions);
+    let mut reference = CollectVec::default();
+    execute(&mut reference, frame.clone(), &PacketMeta::new(3), 0x1234, &actions);
+    assert_eq!(dp.drops, vec![]);
+    let got: Vec<(u32, Vec<u8>)> = dp.out.iter().map(|(p, m)| (*p, m.data().to_vec())).collect();
+    assert_eq!(got, reference.0, "mbuf and Vec<u8> runs agree byte for byte");
+    assert_eq!(pool.in_use(), start + 2, "one copy for the first output, the original for the last");
+
+    // Decapsulate the tunnelled mbuf: the inner frame is the first output.
+    let (_, tunnelled) = dp.out.pop().unwrap();
+    let (_, first) = dp.out.pop().unwrap();
+    execute(&mut dp, tunnelled, &PacketMeta::new(9), 0, &[Action::TunnelPop { kind: TunnelKind::Geneve, in_port: 5 }]);
+    let (inner, meta) = dp.recirculated.pop().unwrap();
+    assert_eq!(inner.data(), first.data());
+    assert_eq!(meta.in_port(), 5);
+    assert_eq!(meta.get(dataplane::Field::TUN_ID), 77);
+    assert_eq!(meta.tunnel_options(), spec.geneve_options);
+
+    // Headroom is finite: a push beyond it is refused and changes nothing.
+    let mut small = pool.alloc().unwrap();
+    small.append(60).unwrap().fill(1);
+    assert!(!small.push_front(4096));
+    assert!(small.push_front(8));
+    assert_eq!(small.data().len(), 68);
+    assert!(small.pull_front(8));
+    assert!(!small.pull_front(61));
+    drop((inner, first, small));
+    assert_eq!(pool.in_use(), start, "every buffer back in the pool");
+}

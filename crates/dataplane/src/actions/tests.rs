@@ -3,7 +3,7 @@
 use super::*;
 use crate::key::{FieldAccess, TUN_F_KEY, TUN_F_OAM};
 use crate::testpkt::*;
-use crate::tunnel::{TunnelError, TunnelSpec, GENEVE_PORT, VXLAN_PORT};
+use crate::tunnel::{TunnelError, TunnelSpec};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use proptest::prelude::*;
 
@@ -238,19 +238,8 @@ fn drop_userspace_and_recirculate() {
 }
 
 fn spec(kind: TunnelKind, options: Vec<u8>) -> TunnelSpec {
-    TunnelSpec {
-        kind,
-        eth_src: [2, 0, 0, 0, 0, 1],
-        eth_dst: [2, 0, 0, 0, 0, 2],
-        ip_src: 0xc0a8_0101,
-        ip_dst: 0xc0a8_0102,
-        tos: 0,
-        ttl: 64,
-        dont_fragment: true,
-        udp_dst: if kind == TunnelKind::Vxlan { VXLAN_PORT } else { GENEVE_PORT },
-        vni: 0x1234,
-        geneve_options: options,
-    }
+    let spec = TunnelSpec::new(kind, ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]), (0xc0a8_0101, 0xc0a8_0102), 0x1234);
+    TunnelSpec { geneve_options: options, ..spec }
 }
 
 #[test]
