@@ -229,7 +229,8 @@ mod tests {
         let s = "36bf5e0c-63a1-4b4c-8a5f-01c9b2f6f9d2";
         let u: Uuid = s.parse().unwrap();
         assert_eq!(u.to_string(), s);
-        for bad in ["", "36bf5e0c63a14b4c8a5f01c9b2f6f9d2", "36bf5e0c-63a1-4b4c-8a5f-01c9b2f6f9dz", "36bf5e0c-63a1-4b4c-8a5f_01c9b2f6f9d2"] {
+        for bad in ["", "36bf5e0c63a14b4c8a5f01c9b2f6f9d2", "36bf5e0c-63a1-4b4c-8a5f-01c9b2f6f9dz", "36bf5e0c-63a1-4b4c-8a5f_01c9b2f6f9d2"]
+        {
             assert_eq!(bad.parse::<Uuid>(), Err(DatumError::Uuid(bad.into())));
         }
     }

@@ -277,7 +277,10 @@ mod tests {
         f.push(b"{\"id\":1}");
         assert_eq!(all(&mut f), vec![Err(RpcError::NotMessage("neither method nor result nor error"))]);
         f.push(b"{\"method\":1,\"params\":[]}{\"method\":\"echo\",\"params\":{}}");
-        assert_eq!(all(&mut f), vec![Err(RpcError::NotMessage("method is not a string")), Err(RpcError::NotMessage("params is not an array"))]);
+        assert_eq!(
+            all(&mut f),
+            vec![Err(RpcError::NotMessage("method is not a string")), Err(RpcError::NotMessage("params is not an array"))]
+        );
         f.push(b"{bad json}");
         assert!(matches!(all(&mut f)[..], [Err(RpcError::Json(_))]));
         f.push(&Message::request("echo", vec![], json!(9)).encode());

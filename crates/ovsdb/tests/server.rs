@@ -1,0 +1,163 @@
+//! The client against the real `ovsdb-server` (Debian's openvswitch-common)
+//! serving the standard `Open_vSwitch` schema, with the real `ovs-vsctl`
+//! changing the database beside it. Each test runs its own server in a
+//! temporary directory and stops it by pid.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ovsdb::{Client, ClientError, Datum, Message};
+use serde_json::{json, Value};
+
+const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+
+/// A private `ovsdb-server`, killed when dropped.
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("conf.db");
+        let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
+        assert!(ok.success());
+        let child = Command::new("ovsdb-server")
+            .arg(&db)
+            .arg(format!("--remote=punix:{}", dir.path().join("db.sock").display()))
+            .arg(format!("--unixctl={}", dir.path().join("ovsdb-server.ctl").display()))
+            .arg(format!("--log-file={}", dir.path().join("ovsdb-server.log").display()))
+            .arg("--no-chdir")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ovsdb-server (run `make setup`)");
+        let server = Server { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.socket().exists() {
+            assert!(Instant::now() < deadline, "ovsdb-server did not create its socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("db.sock")
+    }
+
+    fn remote(&self) -> String {
+        format!("unix:{}", self.socket().display())
+    }
+
+    /// Runs the real `ovs-vsctl` against this server.
+    fn vsctl(&self, args: &[&str]) -> String {
+        let out = Command::new("ovs-vsctl").arg(format!("--db={}", self.remote())).arg("--no-wait").args(args).output().unwrap();
+        assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn lists_databases_and_reads_the_schema() {
+    let server = Server::start();
+    let client = Client::connect(&server.remote()).await.unwrap();
+    let dbs = client.list_dbs().await.unwrap();
+    assert!(dbs.contains(&"Open_vSwitch".to_owned()), "{dbs:?}");
+    let schema = client.get_schema("Open_vSwitch").await.unwrap();
+    assert_eq!(schema["name"], "Open_vSwitch");
+    assert!(schema["tables"]["Interface"]["columns"]["ofport"].is_object());
+    assert_eq!(client.echo(vec![json!("ping")]).await.unwrap(), json!(["ping"]));
+    // An unknown database is the server's error, and the session goes on.
+    assert!(matches!(client.get_schema("nope").await, Err(ClientError::Server(_))));
+    assert!(client.list_dbs().await.is_ok());
+}
+
+#[tokio::test]
+async fn transactions_are_seen_by_ovs_vsctl() {
+    let server = Server::start();
+    let client = Client::connect(&server.remote()).await.unwrap();
+    let results = client
+        .transact(
+            "Open_vSwitch",
+            vec![
+                json!({"op": "insert", "table": "Interface", "row": {"name": "br9", "type": "internal"}, "uuid-name": "i"}),
+                json!({"op": "insert", "table": "Port", "row": {"name": "br9", "interfaces": ["named-uuid", "i"]}, "uuid-name": "p"}),
+                json!({"op": "insert", "table": "Bridge", "row": {"name": "br9", "ports": ["named-uuid", "p"],
+                    "external_ids": ["map", [["bridge-id", "b-9"]]]}, "uuid-name": "b"}),
+                json!({"op": "insert", "table": "Open_vSwitch", "row": {"bridges": ["named-uuid", "b"]}}),
+                json!({"op": "comment", "comment": "ferrovs ovsdb test"}),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(results.iter().all(|r| r.get("error").is_none()), "{results:?}");
+    assert_eq!(server.vsctl(&["list-br"]), "br9\n");
+    assert_eq!(server.vsctl(&["--columns=name", "--bare", "find", "bridge", "external-ids:bridge-id=b-9"]).trim(), "br9");
+
+    // A failing operation reports its error in its result; nothing is committed.
+    let results = client
+        .transact(
+            "Open_vSwitch",
+            vec![
+                json!({"op": "insert", "table": "Bridge", "row": {"name": "brX"}}),
+                json!({"op": "select", "table": "NoSuchTable", "where": []}),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(results.iter().any(|r| r.get("error").is_some()), "{results:?}");
+    assert_eq!(server.vsctl(&["list-br"]), "br9\n");
+}
+
+#[tokio::test]
+async fn monitor_cond_gives_initial_rows_and_update2_for_ovs_vsctl_changes() {
+    let server = Server::start();
+    server.vsctl(&["add-br", "br0"]);
+    let mut client = Client::connect(&server.remote()).await.unwrap();
+    let initial =
+        client.monitor_cond("Open_vSwitch", json!("m1"), json!({"Bridge": [{"columns": ["name", "external_ids"]}]})).await.unwrap();
+    let rows = initial["Bridge"].as_object().unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = rows.values().next().unwrap();
+    assert_eq!(row["initial"]["name"], "br0");
+
+    server.vsctl(&["br-set-external-id", "br0", "bridge-id", "xyz"]);
+    let note = tokio::time::timeout(Duration::from_secs(5), client.next_notification()).await.unwrap().unwrap();
+    let Message::Notification { method, params } = note else { panic!("{note:?}") };
+    assert_eq!(method, "update2");
+    assert_eq!(params[0], json!("m1"));
+    let modify: &Value = params[1]["Bridge"].as_object().unwrap().values().next().unwrap();
+    let ids = Datum::from_json(&modify["modify"]["external_ids"]).unwrap();
+    assert_eq!(ids, Datum::from_json(&json!(["map", [["bridge-id", "xyz"]]])).unwrap());
+}
+
+#[tokio::test]
+async fn a_server_that_goes_away_fails_pending_and_later_requests() {
+    let server = Server::start();
+    let mut client = Client::connect(&server.remote()).await.unwrap();
+    assert!(client.list_dbs().await.is_ok());
+    drop(server);
+    assert!(matches!(client.list_dbs().await, Err(ClientError::Closed)));
+    assert!(client.next_notification().await.is_none());
+}
+
+#[tokio::test]
+async fn bad_remotes_are_clear_errors() {
+    assert!(matches!(Client::connect("punix:/x").await, Err(ClientError::Remote(_))));
+    assert!(matches!(Client::connect("ssl:127.0.0.1:6640").await, Err(ClientError::Unsupported(_))));
+    let missing = Client::connect("unix:/nonexistent/db.sock").await;
+    assert!(matches!(&missing, Err(ClientError::Connect { .. })));
+    assert!(missing.unwrap_err().to_string().contains("/nonexistent/db.sock"));
+}
