@@ -161,3 +161,48 @@ async fn bad_remotes_are_clear_errors() {
     assert!(matches!(&missing, Err(ClientError::Connect { .. })));
     assert!(missing.unwrap_err().to_string().contains("/nonexistent/db.sock"));
 }
+
+/// A replica kept up to date from `update2` notifications while the real
+/// `ovs-vsctl` adds, changes and deletes rows equals the snapshot a fresh
+/// monitor returns afterwards.
+#[tokio::test]
+async fn a_replica_kept_by_update2_equals_a_fresh_snapshot() {
+    use ovsdb::{Replica, Schema};
+
+    let server = Server::start();
+    server.vsctl(&["init"]);
+    let mut client = Client::connect(&server.remote()).await.unwrap();
+    let schema = Schema::from_json(&client.get_schema("Open_vSwitch").await.unwrap()).unwrap();
+    let all: serde_json::Map<String, Value> = schema.tables.keys().map(|t| (t.clone(), json!([{}]))).collect();
+    let mut replica = Replica::new(schema.clone());
+    replica.apply_update2(&client.monitor_cond("Open_vSwitch", json!("live"), Value::Object(all.clone())).await.unwrap()).unwrap();
+    replica.take_changes();
+
+    server.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    server.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
+    server.vsctl(&["set", "Interface", "p0", "external-ids:iface-id=vif1", "external-ids:attached-mac=02:00:00:00:00:01"]);
+    server.vsctl(&["set", "Interface", "p0", "external-ids:iface-id=vif2"]);
+    server.vsctl(&["remove", "Interface", "p0", "external-ids", "attached-mac"]);
+    server.vsctl(&["set", "open_vswitch", ".", "other_config:pmd-cpu-mask=0x2"]);
+    server.vsctl(&["add-br", "br1"]);
+    server.vsctl(&["del-br", "br1"]);
+
+    let fresh = Client::connect(&server.remote()).await.unwrap();
+    let mut snapshot = Replica::new(schema);
+    snapshot.apply_update2(&fresh.monitor_cond("Open_vSwitch", json!("snap"), Value::Object(all)).await.unwrap()).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while replica.contents() != snapshot.contents() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let note = tokio::time::timeout(left, client.next_notification()).await.expect("replica never caught up").unwrap();
+        let Message::Notification { method, params } = note else { continue };
+        assert_eq!(method, "update2");
+        replica.apply_update2(&params[1]).unwrap();
+    }
+    let changes = replica.take_changes();
+    assert!(changes.iter().any(|c| c.table == "Bridge" && c.change == ovsdb::Change::Insert));
+    assert!(changes.iter().any(|c| c.table == "Bridge" && matches!(c.change, ovsdb::Change::Delete(_))));
+    let p0 =
+        replica.rows("Interface").find(|(_, r)| r.get("name") == Some(&ovsdb::Datum::scalar(ovsdb::Atom::String("p0".into())))).unwrap().1;
+    assert_eq!(p0["external_ids"], ovsdb::Datum::from_json(&json!(["map", [["iface-id", "vif2"]]])).unwrap());
+}
