@@ -14,12 +14,14 @@
 
 pub mod client;
 pub mod datum;
+pub mod idl;
 pub mod jsonrpc;
 pub mod replica;
 pub mod schema;
 
 pub use client::{Client, ClientError, Remote};
 pub use datum::{Atom, Datum, DatumError, Uuid};
+pub use idl::{Event, Idl, IdlConfig, IdlError};
 pub use jsonrpc::{Framer, Message, RpcError};
 pub use replica::{Change, Replica, Row, RowChange, UpdateError};
 pub use schema::{AtomType, ColumnType, Schema, SchemaError};

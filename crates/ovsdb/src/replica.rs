@@ -150,6 +150,35 @@ impl Replica {
         }
     }
 
+    /// Becomes `fresh` (a new session's snapshot, perhaps of a newer
+    /// schema), tracking only the rows that differ.
+    pub fn resync(&mut self, fresh: Replica) {
+        let old = std::mem::take(&mut self.tables);
+        let empty = BTreeMap::new();
+        let names: std::collections::BTreeSet<&String> = old.keys().chain(fresh.tables.keys()).collect();
+        for table in names {
+            let (before, after) = (old.get(table).unwrap_or(&empty), fresh.tables.get(table).unwrap_or(&empty));
+            for (uuid, row) in before {
+                if !after.contains_key(uuid) {
+                    self.changes.push(RowChange { table: table.clone(), uuid: *uuid, change: Change::Delete(row.clone()) });
+                }
+            }
+            for (uuid, row) in after {
+                let change = match before.get(uuid) {
+                    None => Change::Insert,
+                    Some(prev) if prev == row => continue,
+                    Some(prev) => {
+                        let cols: std::collections::BTreeSet<&String> = prev.keys().chain(row.keys()).collect();
+                        Change::Modify(cols.into_iter().filter(|c| prev.get(*c) != row.get(*c)).cloned().collect())
+                    }
+                };
+                self.changes.push(RowChange { table: table.clone(), uuid: *uuid, change });
+            }
+        }
+        self.schema = fresh.schema;
+        self.tables = fresh.tables;
+    }
+
     fn read_row(&self, table: &str, v: &Value) -> Result<Row, UpdateError> {
         let cols = &self.schema.tables.get(table).ok_or_else(|| UpdateError::Unknown(table.to_owned()))?.columns;
         let obj = v.as_object().ok_or_else(|| UpdateError::Malformed(format!("row of {table} is not an object")))?;

@@ -26,23 +26,51 @@ impl Server {
         let db = dir.path().join("conf.db");
         let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
         assert!(ok.success());
-        let child = Command::new("ovsdb-server")
+        let child = Self::spawn(dir.path());
+        let server = Server { child, dir };
+        server.wait_for_socket();
+        server
+    }
+
+    /// Kills the server (SIGKILL, as a crash) and leaves its files.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database and socket.
+    fn restart(&mut self) {
+        let _ = std::fs::remove_file(self.socket());
+        self.child = Self::spawn(self.dir.path());
+        self.wait_for_socket();
+    }
+
+    /// Runs the real `ovsdb-tool transact` on the database file (server stopped).
+    fn transact_offline(&self, ops: Value) {
+        let out = Command::new("ovsdb-tool").arg("transact").arg(self.dir.path().join("conf.db")).arg(ops.to_string()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn spawn(dir: &std::path::Path) -> Child {
+        let db = dir.join("conf.db");
+        Command::new("ovsdb-server")
             .arg(&db)
-            .arg(format!("--remote=punix:{}", dir.path().join("db.sock").display()))
-            .arg(format!("--unixctl={}", dir.path().join("ovsdb-server.ctl").display()))
-            .arg(format!("--log-file={}", dir.path().join("ovsdb-server.log").display()))
+            .arg(format!("--remote=punix:{}", dir.join("db.sock").display()))
+            .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
+            .arg(format!("--log-file={}", dir.join("ovsdb-server.log").display()))
             .arg("--no-chdir")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("ovsdb-server (run `make setup`)");
-        let server = Server { child, dir };
+            .expect("ovsdb-server (run `make setup`)")
+    }
+
+    fn wait_for_socket(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.socket().exists() {
+        while !self.socket().exists() {
             assert!(Instant::now() < deadline, "ovsdb-server did not create its socket");
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     fn socket(&self) -> PathBuf {
@@ -63,8 +91,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -205,4 +232,60 @@ async fn a_replica_kept_by_update2_equals_a_fresh_snapshot() {
     let p0 =
         replica.rows("Interface").find(|(_, r)| r.get("name") == Some(&ovsdb::Datum::scalar(ovsdb::Atom::String("p0".into())))).unwrap().1;
     assert_eq!(p0["external_ids"], ovsdb::Datum::from_json(&json!(["map", [["iface-id", "vif2"]]])).unwrap());
+}
+
+/// The IDL across a crash of the real `ovsdb-server`: it notices, keeps
+/// retrying while the server is down, reconnects when it is back, and the
+/// replica then shows what changed in the database meanwhile — and only
+/// that, as changes.
+#[tokio::test]
+async fn the_idl_survives_an_ovsdb_server_crash_and_sees_what_changed_meanwhile() {
+    use ovsdb::{Change, Event, Idl, IdlConfig};
+
+    let mut server = Server::start();
+    server.vsctl(&["init"]);
+    server.vsctl(&["add-br", "br0"]);
+    let mut config = IdlConfig::new(vec![server.remote()], "Open_vSwitch");
+    config.tables = vec!["Open_vSwitch".into(), "Bridge".into()];
+    config.backoff_min = Duration::from_millis(50);
+    config.backoff_max = Duration::from_millis(200);
+    let mut idl = Idl::new(config);
+    assert!(matches!(idl.next_event().await, Event::Connected { .. }));
+    assert_eq!(idl.replica().unwrap().rows("Bridge").count(), 1);
+    idl.take_changes();
+
+    server.kill();
+    let event = tokio::time::timeout(Duration::from_secs(5), idl.next_event()).await.unwrap();
+    assert_eq!(event, Event::Disconnected { reason: "connection closed".into() });
+
+    // While it is down: a new bridge row, written with the real ovsdb-tool.
+    // (Bridge is not a root table: the row must be referenced to live.)
+    server.transact_offline(json!([
+        "Open_vSwitch",
+        {"op": "insert", "table": "Bridge", "row": {"name": "br-offline"}, "uuid-name": "b"},
+        {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", ["set", [["named-uuid", "b"]]]]]}
+    ]));
+    let restart = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        server.restart();
+        server
+    });
+    let event = tokio::time::timeout(Duration::from_secs(10), idl.next_event()).await.unwrap();
+    let server = restart.join().unwrap();
+    assert!(matches!(event, Event::Connected { .. }), "{event:?}");
+    let names: Vec<_> = idl.replica().unwrap().rows("Bridge").map(|(_, r)| r["name"].to_json()).collect();
+    assert!(names.contains(&json!("br-offline")) && names.contains(&json!("br0")), "{names:?}");
+    // Exactly what changed: the new Bridge row, and the Open_vSwitch row
+    // whose `bridges` now include it. (`ovsdb-tool transact` also gives
+    // br0 a new `_version`; a row whose only change is that is left out.)
+    let changes: Vec<_> = idl.take_changes().into_iter().filter(|c| c.change != Change::Modify(vec!["_version".into()])).collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().any(|c| c.table == "Bridge" && c.change == Change::Insert));
+    assert!(changes
+        .iter()
+        .any(|c| c.table == "Open_vSwitch" && matches!(&c.change, Change::Modify(cols) if cols.contains(&"bridges".to_owned()))));
+    // And the session is live: a change made now arrives as an update.
+    server.vsctl(&["del-br", "br0"]);
+    let event = tokio::time::timeout(Duration::from_secs(5), idl.next_event()).await.unwrap();
+    assert_eq!(event, Event::Changed);
 }
