@@ -131,6 +131,15 @@ impl Replica {
         self.tables.get(table)?.get(uuid)
     }
 
+    /// The value of `column` in a row: what the row holds, or the column
+    /// type's default when it holds nothing (`None` for an unknown table,
+    /// column or row).
+    pub fn value(&self, table: &str, uuid: &Uuid, column: &str) -> Option<Datum> {
+        let ty = self.schema.tables.get(table)?.columns.get(column)?;
+        let row = self.row(table, uuid)?;
+        Some(row.get(column).cloned().unwrap_or_else(|| default_of(ty)))
+    }
+
     /// Every table's rows, for comparing replicas.
     pub fn contents(&self) -> &BTreeMap<String, BTreeMap<Uuid, Row>> {
         &self.tables

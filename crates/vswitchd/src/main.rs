@@ -1,13 +1,17 @@
 //! `ferrovs`: the switch daemon and its command line.
 //!
-//! Today it has one job, `ferrovs bench io`; the daemon (`ferrovs
-//! vswitchd`) comes with the configuration issue.
+//! `ferrovs vswitchd` is the daemon (configured from the `Open_vSwitch`
+//! database, managed through `ovs-appctl`); `ferrovs bench` runs the
+//! throughput benchmarks.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod daemon;
+mod log;
+mod unixctl;
 
 /// A userspace virtual switch for NFV and cloud hosts.
 #[derive(Debug, Parser)]
@@ -22,12 +26,15 @@ enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// The switch daemon, as ovs-vswitchd.
+    Vswitchd(daemon::DaemonArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(bench) => bench::run(bench),
+        Command::Bench(bench) => bench::run(bench).map_err(|e| e.to_string()),
+        Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

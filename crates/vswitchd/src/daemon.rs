@@ -1,0 +1,517 @@
+//! `ferrovs vswitchd`: the daemon, configured from the `Open_vSwitch`
+//! database as `ovs-vswitchd` is.
+//!
+//! # What it does today
+//!
+//! It replicates the `Open_vSwitch`, `Bridge`, `Port` and `Interface`
+//! tables ([`ovsdb::Idl`]) and, on every change, reconciles ([`Switch`]):
+//! it starts DPDK's EAL once when `other_config:dpdk-init=true`, opens an
+//! ethdev for every `type=dpdk` interface (`options:dpdk-devargs`), closes
+//! the ones removed, gives interfaces OpenFlow port numbers (honouring
+//! `ofport_request`), and writes back what OVS writes: `ofport`, `error`,
+//! `admin_state`, `link_state`, `link_speed`, `mac_in_use`, `mtu`; on the
+//! `Open_vSwitch` row `cur_cfg` (= `next_cfg`, so `ovs-vsctl` without
+//! `--no-wait` returns once the change is applied), `datapath_types`,
+//! `iface_types`, `dpdk_initialized`, `dpdk_version`. Only columns whose
+//! value differs are written, so its own writes do not loop.
+//!
+//! An interface type ferrovs does not implement yet gets an
+//! `Interface.error` that says so; a bad one gets the reason. Neither
+//! stops the rest of the switch. There is no forwarding between ports yet
+//! (the switching path is issue 6).
+//!
+//! # Threads
+//!
+//! One thread: a current-thread tokio runtime running the IDL, the
+//! management socket and the reconciliation (whose DPDK calls are short).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ovsdb::{Atom, Datum, Event, Idl, IdlConfig, Replica, Uuid};
+use pmd::{Eal, Mempool, MempoolConfig, Port, PortConfig, RxQueue, TxQueue};
+use serde_json::{json, Value};
+
+use crate::unixctl::{self, Commands};
+
+/// Command line of `ferrovs vswitchd`, as `ovs-vswitchd`'s.
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Database remote (default `unix:$OVS_RUNDIR/db.sock`).
+    database: Option<String>,
+    /// Write the process id to FILE (default `$OVS_RUNDIR/ovs-vswitchd.pid`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pidfile: Option<String>,
+    /// Run in the background once started.
+    #[arg(long)]
+    detach: bool,
+    /// Log to FILE (default `$OVS_LOGDIR/ovs-vswitchd.log`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    log_file: Option<String>,
+    /// Management socket (default `$OVS_RUNDIR/ovs-vswitchd.PID.ctl`).
+    #[arg(long, value_name = "SOCKET", require_equals = true)]
+    unixctl: Option<PathBuf>,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A file or socket could not be created.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What it was.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--detach`: the background process did not start.
+    #[error("the detached daemon did not start: {0}")]
+    Detach(String),
+}
+
+fn env_dir(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
+}
+
+struct Paths {
+    database: String,
+    pidfile: Option<PathBuf>,
+    log_file: Option<PathBuf>,
+    unixctl: PathBuf,
+}
+
+impl Paths {
+    fn new(args: &DaemonArgs) -> Paths {
+        let rundir = env_dir("OVS_RUNDIR", "/var/run/openvswitch");
+        let logdir = env_dir("OVS_LOGDIR", "/var/log/openvswitch");
+        let or_default = |v: &Option<String>, d: PathBuf| v.as_ref().map(|f| if f.is_empty() { d } else { PathBuf::from(f) });
+        Paths {
+            database: args.database.clone().unwrap_or_else(|| format!("unix:{}", rundir.join("db.sock").display())),
+            pidfile: or_default(&args.pidfile, rundir.join("ovs-vswitchd.pid")),
+            log_file: or_default(&args.log_file, logdir.join("ovs-vswitchd.log")),
+            unixctl: args.unixctl.clone().unwrap_or_else(|| rundir.join(format!("ovs-vswitchd.{}.ctl", std::process::id()))),
+        }
+    }
+}
+
+/// Runs the daemon until `ovs-appctl exit` (or, with `--detach`, starts it
+/// in the background and returns once it is up).
+pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
+    let paths = Paths::new(&args);
+    if args.detach {
+        return detach(&paths);
+    }
+    let io = |what, path: &PathBuf| {
+        let path = path.clone();
+        move |source| DaemonError::Io { what, path, source }
+    };
+    if let Some(log) = &paths.log_file {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(io("cannot open log file", log))?;
+        crate::log::to_file(file);
+    }
+    let rt = runtime();
+    let listener = {
+        let _guard = rt.enter();
+        unixctl::bind(&paths.unixctl).map_err(io("cannot listen on", &paths.unixctl))?
+    };
+    if let Some(pid) = &paths.pidfile {
+        std::fs::write(pid, format!("{}\n", std::process::id())).map_err(io("cannot write pidfile", pid))?;
+    }
+    crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
+    rt.block_on(serve(paths.database.clone(), listener));
+    crate::log::info("exiting");
+    if let Some(pid) = &paths.pidfile {
+        let _ = std::fs::remove_file(pid);
+    }
+    let _ = std::fs::remove_file(&paths.unixctl);
+    Ok(())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        // Building a current-thread runtime only fails when the OS refuses
+        // the resources it needs; nothing can run without it.
+        Err(e) => panic!("cannot build the tokio runtime: {e}"),
+    }
+}
+
+/// `--detach`: start the same command without it in a new session, and
+/// return once it has written its pidfile or its socket.
+fn detach(paths: &Paths) -> Result<(), DaemonError> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| DaemonError::Detach(e.to_string()))?;
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--detach").collect();
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| DaemonError::Detach(e.to_string()))?;
+    let ready = paths.pidfile.clone().unwrap_or_else(|| paths.unixctl.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if ready.exists() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(DaemonError::Detach(format!("it exited with {status}; see its log file")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(DaemonError::Detach(format!("{} did not appear within 10 s", ready.display())))
+}
+
+async fn serve(database: String, listener: tokio::net::UnixListener) {
+    let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut commands = Commands::new();
+    commands.register(
+        "exit",
+        "[--cleanup]",
+        0,
+        1,
+        Arc::new(move |_| {
+            let _ = exit_tx.try_send(());
+            Ok(String::new())
+        }),
+    );
+    tokio::spawn(unixctl::serve(listener, Arc::new(commands)));
+
+    let mut config = IdlConfig::new(vec![database], "Open_vSwitch");
+    config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface"].map(String::from).to_vec();
+    let mut idl = Idl::new(config);
+    let mut switch = Switch::default();
+    loop {
+        tokio::select! {
+            event = idl.next_event() => match event {
+                Event::Connected { remote } => {
+                    crate::log::info(&format!("connected to {remote}"));
+                    switch.reconcile(&mut idl).await;
+                }
+                Event::Changed => switch.reconcile(&mut idl).await,
+                Event::Disconnected { reason } => crate::log::warn(&format!("database connection lost: {reason}")),
+            },
+            _ = exit_rx.recv() => break,
+        }
+    }
+}
+
+/// An opened DPDK port and its queues (held until the PMD threads take
+/// them, in the switching-path issue).
+struct OpenPort {
+    devargs: String,
+    port: Port,
+    _rxqs: Vec<RxQueue>,
+    _txqs: Vec<TxQueue>,
+}
+
+/// The switch's state between reconciliations.
+#[derive(Default)]
+struct Switch {
+    eal: Option<Eal>,
+    eal_error: Option<String>,
+    pool: Option<Arc<Mempool>>,
+    ports: HashMap<String, OpenPort>,
+    /// Devargs that failed, with the error, so they are not retried until
+    /// the configuration changes.
+    failed: HashMap<String, (String, String)>,
+    ofports: BTreeMap<String, i64>,
+}
+
+/// The bridge's local port number (OpenFlow's OFPP_LOCAL).
+const OFPP_LOCAL: i64 = 65534;
+/// Highest ordinary OpenFlow port number.
+const OFPP_MAX: i64 = 0xff00;
+
+fn scalar(d: &Option<Datum>) -> Option<&Atom> {
+    match d {
+        Some(Datum::Set(s)) if s.len() == 1 => s.iter().next(),
+        _ => None,
+    }
+}
+
+fn string(d: &Option<Datum>) -> Option<String> {
+    match scalar(d) {
+        Some(Atom::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn integer(d: &Option<Datum>) -> Option<i64> {
+    match scalar(d) {
+        Some(Atom::Integer(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+fn map_get(d: &Option<Datum>, key: &str) -> Option<String> {
+    match d {
+        Some(Datum::Map(m)) => match m.get(&Atom::String(key.to_owned())) {
+            Some(Atom::String(v)) => Some(v.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn uuids(d: &Option<Datum>) -> Vec<Uuid> {
+    match d {
+        Some(Datum::Set(s)) => s
+            .iter()
+            .filter_map(|a| match a {
+                Atom::Uuid(u) => Some(*u),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn str_datum(s: &str) -> Datum {
+    Datum::scalar(Atom::String(s.to_owned()))
+}
+
+fn opt_str_datum(s: Option<&str>) -> Datum {
+    s.map_or_else(Datum::empty, str_datum)
+}
+
+fn int_datum(i: i64) -> Datum {
+    Datum::scalar(Atom::Integer(i))
+}
+
+fn mac_string(m: [u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// What one interface's row should hold after reconciliation.
+struct Desired {
+    uuid: Uuid,
+    columns: Vec<(&'static str, Datum)>,
+}
+
+impl Switch {
+    async fn reconcile(&mut self, idl: &mut Idl) {
+        idl.take_changes();
+        let Some(replica) = idl.replica() else {
+            return;
+        };
+        let ops = self.apply(replica);
+        if ops.is_empty() {
+            return;
+        }
+        match idl.transact(ops).await {
+            Ok(results) => {
+                if let Some(err) = results.iter().find(|r| r.get("error").is_some()) {
+                    crate::log::warn(&format!("status update refused: {err}"));
+                }
+            }
+            Err(e) => crate::log::warn(&format!("status update failed: {e}")),
+        }
+    }
+
+    /// Applies the configuration in `replica`; returns the status writes.
+    fn apply(&mut self, replica: &Replica) -> Vec<Value> {
+        let Some((&ovs_uuid, _)) = replica.rows("Open_vSwitch").next() else {
+            return Vec::new();
+        };
+        let ovs = |col: &str| replica.value("Open_vSwitch", &ovs_uuid, col);
+        let other_config = ovs("other_config");
+        if map_get(&other_config, "dpdk-init").as_deref() == Some("true") {
+            self.init_dpdk(&other_config);
+        }
+
+        // Interfaces in use: those of ports of bridges.
+        let mut interfaces: Vec<(Uuid, bool)> = Vec::new();
+        for (_, bridge) in replica.rows("Bridge") {
+            let bridge_name = string(&bridge.get("name").cloned());
+            for port in uuids(&bridge.get("ports").cloned()) {
+                for iface in uuids(&replica.value("Port", &port, "interfaces")) {
+                    let name = string(&replica.value("Interface", &iface, "name"));
+                    interfaces.push((iface, name.is_some() && name == bridge_name));
+                }
+            }
+        }
+        let wanted: BTreeSet<String> = interfaces.iter().filter_map(|(u, _)| string(&replica.value("Interface", u, "name"))).collect();
+        self.ports.retain(|name, _| wanted.contains(name));
+        self.failed.retain(|name, _| wanted.contains(name));
+        self.ofports.retain(|name, _| wanted.contains(name));
+
+        let desired: Vec<Desired> = interfaces.iter().filter_map(|&(uuid, local)| self.interface(replica, uuid, local)).collect();
+
+        let mut ops = Vec::new();
+        for d in &desired {
+            let row: serde_json::Map<String, Value> = d
+                .columns
+                .iter()
+                .filter(|(col, value)| replica.value("Interface", &d.uuid, col).as_ref() != Some(value))
+                .map(|(col, value)| (col.to_string(), value.to_json()))
+                .collect();
+            if !row.is_empty() {
+                ops.push(update("Interface", d.uuid, row));
+            }
+        }
+        let mut ovs_row = serde_json::Map::new();
+        let next_cfg = ovs("next_cfg");
+        let mut want = vec![
+            ("datapath_types", Datum::Set([Atom::String("netdev".into())].into())),
+            ("iface_types", Datum::Set([Atom::String("dpdk".into())].into())),
+            ("dpdk_initialized", Datum::scalar(Atom::Boolean(self.eal.is_some()))),
+        ];
+        if self.eal.is_some() {
+            want.push(("dpdk_version", str_datum(&Eal::version())));
+        }
+        if let Some(next) = next_cfg {
+            want.push(("cur_cfg", next));
+        }
+        for (col, value) in want {
+            if ovs(col).as_ref() != Some(&value) {
+                ovs_row.insert(col.to_owned(), value.to_json());
+            }
+        }
+        if !ovs_row.is_empty() {
+            ops.push(update("Open_vSwitch", ovs_uuid, ovs_row));
+        }
+        ops
+    }
+
+    fn init_dpdk(&mut self, other_config: &Option<Datum>) {
+        if self.eal.is_some() || self.eal_error.is_some() {
+            return;
+        }
+        // The main lcore: the first core of dpdk-lcore-mask, else core 0.
+        let lcores = map_get(other_config, "dpdk-lcore-mask")
+            .and_then(|m| pmd::CpuMask::parse(&m).ok())
+            .map(|m| m.cores().iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "0".to_owned());
+        let mut args = vec!["ferrovs".to_owned(), "-l".to_owned(), lcores];
+        args.push("--in-memory".to_owned());
+        if let Some(mem) = map_get(other_config, "dpdk-socket-mem") {
+            args.extend(["--socket-mem".to_owned(), mem]);
+        }
+        if let Some(extra) = map_get(other_config, "dpdk-extra") {
+            args.extend(extra.split_whitespace().map(str::to_owned));
+        }
+        crate::log::info(&format!("starting DPDK EAL: {}", args.join(" ")));
+        let started = Eal::init(&args[1..]).map_err(|e| e.to_string()).and_then(|eal| {
+            let pool = Mempool::new(&eal, &MempoolConfig::new("ferrovs", 16383)).map_err(|e| e.to_string())?;
+            Ok((eal, pool))
+        });
+        match started {
+            Ok((eal, pool)) => {
+                crate::log::info(&format!("DPDK started: {}", Eal::version()));
+                self.eal = Some(eal);
+                self.pool = Some(Arc::new(pool));
+            }
+            Err(e) => {
+                crate::log::warn(&format!("DPDK failed to start: {e}"));
+                self.eal_error = Some(e);
+            }
+        }
+    }
+
+    /// Opens (or keeps) the interface and says what its row should hold.
+    fn interface(&mut self, replica: &Replica, uuid: Uuid, local: bool) -> Option<Desired> {
+        let get = |col: &str| replica.value("Interface", &uuid, col);
+        let name = string(&get("name"))?;
+        let kind = string(&get("type")).unwrap_or_default();
+        let result = match kind.as_str() {
+            "dpdk" => self.open_dpdk(&name, map_get(&get("options"), "dpdk-devargs")),
+            "internal" if local => Err("the bridge's local port (a tap device) is not supported by ferrovs yet".to_owned()),
+            "" | "system" => {
+                Err("interfaces of type \"system\" (kernel devices) are not supported by ferrovs' userspace datapath".to_owned())
+            }
+            other => Err(format!("interfaces of type \"{other}\" are not supported by ferrovs yet")),
+        };
+        let mut columns = Vec::new();
+        match result {
+            Ok(()) => {
+                let ofport = self.ofport(&name, integer(&get("ofport_request")), local);
+                columns.push(("ofport", int_datum(ofport)));
+                columns.push(("error", Datum::empty()));
+                columns.push(("admin_state", str_datum("up")));
+                if let Some(open) = self.ports.get(&name) {
+                    let link = open.port.link().ok();
+                    columns.push(("link_state", str_datum(if link.is_some_and(|l| l.up) { "up" } else { "down" })));
+                    let speed = link.map(|l| i64::from(l.speed_mbps) * 1_000_000).filter(|&s| s > 0);
+                    columns.push(("link_speed", speed.map_or_else(Datum::empty, int_datum)));
+                    columns.push(("mac_in_use", opt_str_datum(open.port.mac().ok().map(mac_string).as_deref())));
+                    columns.push(("mtu", int_datum(1500)));
+                }
+            }
+            Err(error) => {
+                self.ofports.remove(&name);
+                columns.push(("ofport", int_datum(-1)));
+                columns.push(("error", str_datum(&error)));
+                columns.push(("link_state", Datum::empty()));
+                columns.push(("admin_state", Datum::empty()));
+            }
+        }
+        Some(Desired { uuid, columns })
+    }
+
+    fn open_dpdk(&mut self, name: &str, devargs: Option<String>) -> Result<(), String> {
+        let Some(devargs) = devargs else {
+            return Err("options:dpdk-devargs is required for type dpdk".to_owned());
+        };
+        let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
+            return Err(match &self.eal_error {
+                Some(e) => format!("DPDK failed to start: {e}"),
+                None => "DPDK is not initialised: set other_config:dpdk-init=true on the Open_vSwitch row".to_owned(),
+            });
+        };
+        if self.ports.get(name).is_some_and(|p| p.devargs == devargs) {
+            return Ok(());
+        }
+        if let Some((tried, error)) = self.failed.get(name) {
+            if *tried == devargs {
+                return Err(error.clone());
+            }
+        }
+        self.ports.remove(name);
+        match Port::open(eal, &devargs, Arc::clone(pool), &PortConfig::default()) {
+            Ok((port, rxqs, txqs)) => {
+                crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id()));
+                self.failed.remove(name);
+                self.ports.insert(name.to_owned(), OpenPort { devargs, port, _rxqs: rxqs, _txqs: txqs });
+                Ok(())
+            }
+            Err(e) => {
+                let error = format!("could not open {devargs}: {e}");
+                crate::log::warn(&format!("{name}: {error}"));
+                self.failed.insert(name.to_owned(), (devargs, error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// The interface's OpenFlow port number: kept once given; the request
+    /// when it is valid and free; else the lowest free number.
+    fn ofport(&mut self, name: &str, request: Option<i64>, local: bool) -> i64 {
+        if local {
+            return OFPP_LOCAL;
+        }
+        let taken: BTreeSet<i64> = self.ofports.iter().filter(|(n, _)| n.as_str() != name).map(|(_, p)| *p).collect();
+        if let Some(&p) = self.ofports.get(name) {
+            if request.is_none_or(|r| r == p) {
+                return p;
+            }
+        }
+        let p = match request.filter(|r| (1..OFPP_MAX).contains(r) && !taken.contains(r)) {
+            Some(r) => r,
+            None => (1..OFPP_MAX).find(|p| !taken.contains(p)).unwrap_or(-1),
+        };
+        self.ofports.insert(name.to_owned(), p);
+        p
+    }
+}
+
+fn update(table: &str, uuid: Uuid, row: serde_json::Map<String, Value>) -> Value {
+    json!({"op": "update", "table": table, "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": row})
+}
