@@ -5,95 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ovsdb::{Client, ClientError, Datum, Message};
 use serde_json::{json, Value};
 
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
-
-/// A private `ovsdb-server`, killed when dropped.
-struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("conf.db");
-        let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
-        assert!(ok.success());
-        let child = Self::spawn(dir.path());
-        let server = Server { child, dir };
-        server.wait_for_socket();
-        server
-    }
-
-    /// Kills the server (SIGKILL, as a crash) and leaves its files.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts the server again on the same database and socket.
-    fn restart(&mut self) {
-        let _ = std::fs::remove_file(self.socket());
-        self.child = Self::spawn(self.dir.path());
-        self.wait_for_socket();
-    }
-
-    /// Runs the real `ovsdb-tool transact` on the database file (server stopped).
-    fn transact_offline(&self, ops: Value) {
-        let out = Command::new("ovsdb-tool").arg("transact").arg(self.dir.path().join("conf.db")).arg(ops.to_string()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn spawn(dir: &std::path::Path) -> Child {
-        let db = dir.join("conf.db");
-        Command::new("ovsdb-server")
-            .arg(&db)
-            .arg(format!("--remote=punix:{}", dir.join("db.sock").display()))
-            .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
-            .arg(format!("--log-file={}", dir.join("ovsdb-server.log").display()))
-            .arg("--no-chdir")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ovsdb-server (run `make setup`)")
-    }
-
-    fn wait_for_socket(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.socket().exists() {
-            assert!(Instant::now() < deadline, "ovsdb-server did not create its socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("db.sock")
-    }
-
-    fn remote(&self) -> String {
-        format!("unix:{}", self.socket().display())
-    }
-
-    /// Runs the real `ovs-vsctl` against this server.
-    fn vsctl(&self, args: &[&str]) -> String {
-        let out = Command::new("ovs-vsctl").arg(format!("--db={}", self.remote())).arg("--no-wait").args(args).output().unwrap();
-        assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use ovs_peers::OvsdbServer as Server;
 
 #[tokio::test]
 async fn lists_databases_and_reads_the_schema() {
@@ -260,7 +177,7 @@ async fn the_idl_survives_an_ovsdb_server_crash_and_sees_what_changed_meanwhile(
 
     // While it is down: a new bridge row, written with the real ovsdb-tool.
     // (Bridge is not a root table: the row must be referenced to live.)
-    server.transact_offline(json!([
+    server.transact_offline(&json!([
         "Open_vSwitch",
         {"op": "insert", "table": "Bridge", "row": {"name": "br-offline"}, "uuid-name": "b"},
         {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", ["set", [["named-uuid", "b"]]]]]}

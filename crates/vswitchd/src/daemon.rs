@@ -9,11 +9,13 @@
 //! ethdev for every `type=dpdk` interface (`options:dpdk-devargs`), closes
 //! the ones removed, gives interfaces OpenFlow port numbers (honouring
 //! `ofport_request`), and writes back what OVS writes: `ofport`, `error`,
-//! `admin_state`, `link_state`, `link_speed`, `mac_in_use`, `mtu`; on the
-//! `Open_vSwitch` row `cur_cfg` (= `next_cfg`, so `ovs-vsctl` without
-//! `--no-wait` returns once the change is applied), `datapath_types`,
-//! `iface_types`, `dpdk_initialized`, `dpdk_version`. Only columns whose
-//! value differs are written, so its own writes do not loop.
+//! `admin_state`, `link_state`, `link_speed`, `mac_in_use`, `mtu`,
+//! `statistics` (every 5 s); `Bridge.datapath_id`; on the `Open_vSwitch`
+//! row `cur_cfg` (= `next_cfg`, so `ovs-vsctl` without `--no-wait` returns
+//! once the change is applied), `datapath_types`, `iface_types`,
+//! `dpdk_initialized`, `dpdk_version`, and `statistics` with
+//! `other_config:enable-statistics=true`. Only columns whose value differs
+//! are written, so its own writes do not loop.
 //!
 //! An interface type ferrovs does not implement yet gets an
 //! `Interface.error` that says so; a bad one gets the reason. Neither
@@ -187,8 +189,10 @@ async fn serve(database: String, listener: tokio::net::UnixListener) {
     config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
     let mut switch = Switch::default();
+    let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
+            _ = stats_timer.tick() => switch.refresh_stats(&mut idl).await,
             event = idl.next_event() => match event {
                 Event::Connected { remote } => {
                     crate::log::info(&format!("connected to {remote}"));
@@ -302,19 +306,57 @@ impl Switch {
             return;
         };
         let ops = self.apply(replica);
-        if ops.is_empty() {
-            return;
-        }
-        match idl.transact(ops).await {
-            Ok(results) => {
-                if let Some(err) = results.iter().find(|r| r.get("error").is_some()) {
-                    crate::log::warn(&format!("status update refused: {err}"));
-                }
-            }
-            Err(e) => crate::log::warn(&format!("status update failed: {e}")),
-        }
+        write(idl, ops).await;
     }
 
+    /// Writes `Interface.statistics` of open ports and, when enabled,
+    /// `Open_vSwitch.statistics`.
+    async fn refresh_stats(&mut self, idl: &mut Idl) {
+        let Some(replica) = idl.replica().filter(|_| idl.is_connected()) else {
+            return;
+        };
+        let mut ops = Vec::new();
+        for (uuid, row) in replica.rows("Interface") {
+            let Some(open) = string(&row.get("name").cloned()).and_then(|n| self.ports.get(&n)) else {
+                continue;
+            };
+            let Ok(counters) = open.port.stats() else {
+                continue;
+            };
+            let value = crate::stats::interface(&counters);
+            if replica.value("Interface", uuid, "statistics").as_ref() != Some(&value) {
+                ops.push(update("Interface", *uuid, [("statistics".to_owned(), value.to_json())].into_iter().collect()));
+            }
+        }
+        if let Some((&ovs_uuid, _)) = replica.rows("Open_vSwitch").next() {
+            let enabled =
+                map_get(&replica.value("Open_vSwitch", &ovs_uuid, "other_config"), "enable-statistics").as_deref() == Some("true");
+            let value = if enabled { crate::stats::system() } else { Datum::Map(BTreeMap::new()) };
+            if replica.value("Open_vSwitch", &ovs_uuid, "statistics").as_ref() != Some(&value) {
+                ops.push(update("Open_vSwitch", ovs_uuid, [("statistics".to_owned(), value.to_json())].into_iter().collect()));
+            }
+        }
+        write(idl, ops).await;
+    }
+}
+
+/// Runs the status writes `ops`, logging a refusal (the next change
+/// reconciles again).
+async fn write(idl: &mut Idl, ops: Vec<Value>) {
+    if ops.is_empty() {
+        return;
+    }
+    match idl.transact(ops).await {
+        Ok(results) => {
+            if let Some(err) = results.iter().find(|r| r.get("error").is_some()) {
+                crate::log::warn(&format!("status update refused: {err}"));
+            }
+        }
+        Err(e) => crate::log::warn(&format!("status update failed: {e}")),
+    }
+}
+
+impl Switch {
     /// Applies the configuration in `replica`; returns the status writes.
     fn apply(&mut self, replica: &Replica) -> Vec<Value> {
         let Some((&ovs_uuid, _)) = replica.rows("Open_vSwitch").next() else {
@@ -324,6 +366,14 @@ impl Switch {
         let other_config = ovs("other_config");
         if map_get(&other_config, "dpdk-init").as_deref() == Some("true") {
             self.init_dpdk(&other_config);
+        }
+
+        let mut ops = Vec::new();
+        for (uuid, bridge) in replica.rows("Bridge") {
+            let dpid = Datum::scalar(Atom::String(datapath_id(uuid, &bridge.get("other_config").cloned())));
+            if replica.value("Bridge", uuid, "datapath_id").as_ref() != Some(&dpid) {
+                ops.push(update("Bridge", *uuid, [("datapath_id".to_owned(), dpid.to_json())].into_iter().collect()));
+            }
         }
 
         // Interfaces in use: those of ports of bridges.
@@ -344,7 +394,6 @@ impl Switch {
 
         let desired: Vec<Desired> = interfaces.iter().filter_map(|&(uuid, local)| self.interface(replica, uuid, local)).collect();
 
-        let mut ops = Vec::new();
         for d in &desired {
             let row: serde_json::Map<String, Value> = d
                 .columns
@@ -510,6 +559,26 @@ impl Switch {
         self.ofports.insert(name.to_owned(), p);
         p
     }
+}
+
+/// A bridge's datapath id, 16 hex digits, as OVS chooses it:
+/// `other_config:datapath-id` when valid, else from `other_config:hwaddr`,
+/// else from the bridge's UUID (a stable, locally administered MAC).
+fn datapath_id(bridge: &Uuid, other_config: &Option<Datum>) -> String {
+    if let Some(id) = map_get(other_config, "datapath-id") {
+        let id = id.strip_prefix("0x").unwrap_or(&id).to_ascii_lowercase();
+        if id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return id;
+        }
+    }
+    if let Some(mac) = map_get(other_config, "hwaddr") {
+        let digits: String = mac.split(':').collect();
+        if mac.split(':').count() == 6 && digits.len() == 12 && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return format!("0000{}", digits.to_ascii_lowercase());
+        }
+    }
+    let mac = ((bridge.0 as u64) & 0x0000_feff_ffff_ffff) | 0x0000_0200_0000_0000;
+    format!("{mac:016x}")
 }
 
 fn update(table: &str, uuid: Uuid, row: serde_json::Map<String, Value>) -> Value {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod daemon;
 mod log;
+mod stats;
 mod unixctl;
 
 /// A userspace virtual switch for NFV and cloud hosts.

@@ -5,49 +5,35 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+use ovs_peers::{wait_for, OvsdbServer};
 
 /// An ovsdb-server and a ferrovs vswitchd in a private run directory.
 struct Switch {
-    dir: tempfile::TempDir,
-    ovsdb: Child,
+    ovsdb: OvsdbServer,
     daemon: Option<Child>,
 }
 
 impl Switch {
     fn start() -> Switch {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("conf.db");
-        assert!(Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().unwrap().success());
-        let ovsdb = Command::new("ovsdb-server")
-            .arg(&db)
-            .arg(format!("--remote=punix:{}", dir.path().join("db.sock").display()))
-            .arg(format!("--unixctl={}", dir.path().join("ovsdb-server.ctl").display()))
-            .arg(format!("--log-file={}", dir.path().join("ovsdb-server.log").display()))
-            .arg("--no-chdir")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ovsdb-server (run `make setup`)");
-        wait_for(&dir.path().join("db.sock"));
-        let mut sw = Switch { dir, ovsdb, daemon: None };
-        sw.vsctl_no_wait(&["init"]);
+        let ovsdb = OvsdbServer::start();
+        ovsdb.vsctl(&["init"]);
         // EAL in this test's own memory, without PCI scanning.
         let prefix = format!("ferrovs-daemon-{}", std::process::id());
-        sw.vsctl_no_wait(&[
+        ovsdb.vsctl(&[
             "set",
             "open_vswitch",
             ".",
             "other_config:dpdk-init=true",
             &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
         ]);
+        let mut sw = Switch { ovsdb, daemon: None };
         let daemon = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
             .arg("vswitchd")
-            .arg(sw.remote())
+            .arg(sw.ovsdb.remote())
             .arg(format!("--pidfile={}", sw.path("ovs-vswitchd.pid").display()))
             .arg(format!("--unixctl={}", sw.ctl().display()))
             .arg(format!("--log-file={}", sw.path("ovs-vswitchd.log").display()))
@@ -61,33 +47,21 @@ impl Switch {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.ovsdb.dir().join(name)
     }
 
     fn ctl(&self) -> PathBuf {
         self.path("ovs-vswitchd.ctl")
     }
 
-    fn remote(&self) -> String {
-        format!("unix:{}", self.path("db.sock").display())
-    }
-
     fn run(&self, tool: &str, args: &[&str]) -> Output {
         Command::new(tool).args(args).output().unwrap()
-    }
-
-    fn vsctl_no_wait(&self, args: &[&str]) -> String {
-        let mut all = vec![format!("--db={}", self.remote()), "--no-wait".into()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let out = Command::new("ovs-vsctl").args(&all).output().unwrap();
-        assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// `ovs-vsctl` waiting for the daemon (it times out after 5 s).
     fn vsctl(&self, args: &[&str]) -> (String, Duration) {
         let start = Instant::now();
-        let mut all = vec![format!("--db={}", self.remote()), "--timeout=5".into()];
+        let mut all = vec![format!("--db={}", self.ovsdb.remote()), "--timeout=5".into()];
         all.extend(args.iter().map(|a| a.to_string()));
         let out = Command::new("ovs-vsctl").args(&all).output().unwrap();
         assert!(out.status.success(), "ovs-vsctl {args:?}: {} (daemon log: {})", String::from_utf8_lossy(&out.stderr), self.log());
@@ -97,7 +71,7 @@ impl Switch {
     fn get(&self, args: &[&str]) -> String {
         let mut all = vec!["get"];
         all.extend(args);
-        self.vsctl_no_wait(&all).trim().to_owned()
+        self.ovsdb.vsctl(&all).trim().to_owned()
     }
 
     fn log(&self) -> String {
@@ -111,16 +85,6 @@ impl Drop for Switch {
             let _ = d.kill();
             let _ = d.wait();
         }
-        let _ = self.ovsdb.kill();
-        let _ = self.ovsdb.wait();
-    }
-}
-
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{} did not appear", path.display());
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -203,4 +167,60 @@ fn ovs_appctl_talks_to_the_management_socket() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!sw.path("ovs-vswitchd.pid").exists(), "pidfile removed on exit");
+}
+
+/// Polls `ovs-vsctl get` until `done` holds, for at most `secs` seconds.
+fn eventually(sw: &Switch, args: &[&str], secs: u64, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = sw.get(args);
+        if done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{args:?} stayed {v} (daemon log: {})", sw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn statistics_and_datapath_id() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "other_config:hwaddr=12:34:56:78:90:ab"]);
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
+    assert_eq!(sw.get(&["bridge", "br0", "datapath_id"]), "\"00001234567890ab\"");
+    sw.vsctl(&["set", "open_vswitch", ".", "other_config:enable-statistics=true"]);
+    let stats = eventually(&sw, &["open_vswitch", ".", "statistics"], 10, |v| v.contains("load_average"));
+    for key in ["cpu=", "memory=", "process_ovs-vswitchd="] {
+        assert!(stats.contains(key), "{key} in {stats}");
+    }
+    let iface = eventually(&sw, &["interface", "p0", "statistics"], 10, |v| v.contains("rx_packets"));
+    assert!(iface.contains("tx_packets=0"), "{iface}");
+    sw.vsctl(&["set", "open_vswitch", ".", "other_config:enable-statistics=false"]);
+    eventually(&sw, &["open_vswitch", ".", "statistics"], 10, |v| v == "{}");
+}
+
+#[test]
+fn the_daemon_survives_an_ovsdb_server_restart_and_applies_what_changed_meanwhile() {
+    let mut sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
+    sw.ovsdb.kill();
+    // While the server is down: a second port, written to the file with ovsdb-tool.
+    let port = serde_json::json!([
+        "Open_vSwitch",
+        {"op": "insert", "table": "Interface", "row": {"name": "p1", "type": "dpdk",
+            "options": ["map", [["dpdk-devargs", "net_null1"]]]}, "uuid-name": "i"},
+        {"op": "insert", "table": "Port", "row": {"name": "p1", "interfaces": ["named-uuid", "i"]}, "uuid-name": "p"},
+        {"op": "mutate", "table": "Bridge", "where": [["name", "==", "br0"]], "mutations": [["ports", "insert", ["set", [["named-uuid", "p"]]]]]}
+    ]);
+    sw.ovsdb.transact_offline(&port);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sw.daemon.as_mut().unwrap().try_wait().unwrap().is_none(), "the daemon keeps running without its database");
+    sw.ovsdb.restart();
+    eventually(&sw, &["interface", "p1", "link_state"], 15, |v| v == "up");
+    assert_eq!(sw.get(&["interface", "p1", "ofport"]), "2");
+    assert_eq!(sw.get(&["interface", "p0", "ofport"]), "1");
+    // And it is live again: ovs-vsctl without --no-wait returns.
+    let (_, took) = sw.vsctl(&["del-port", "br0", "p0"]);
+    assert!(took < Duration::from_secs(5));
 }

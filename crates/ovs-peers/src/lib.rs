@@ -1,0 +1,116 @@
+//! Open vSwitch's own programs as test peers: a private `ovsdb-server`
+//! with the standard `Open_vSwitch` schema in a temporary directory,
+//! stopped by pid when dropped, and the real `ovs-vsctl` and `ovsdb-tool`
+//! pointed at it. Debian's `openvswitch-common` and `openvswitch-switch`
+//! provide them (`make setup` installs both).
+//!
+//! Test support: functions panic with a message on failure, as a failed
+//! test should.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The standard schema, as Debian installs it.
+pub const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+
+/// A private `ovsdb-server` serving a fresh `Open_vSwitch` database.
+#[derive(Debug)]
+pub struct OvsdbServer {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl OvsdbServer {
+    /// Creates `conf.db` from [`SCHEMA`] in a new temporary directory and
+    /// serves it on `db.sock` there.
+    pub fn start() -> OvsdbServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("conf.db");
+        let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
+        assert!(ok.success(), "ovsdb-tool create failed");
+        let child = spawn(dir.path());
+        OvsdbServer { child, dir }
+    }
+
+    /// The directory holding the database, sockets and logs (use it as a
+    /// test's run directory).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The database file.
+    pub fn db(&self) -> PathBuf {
+        self.dir().join("conf.db")
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> PathBuf {
+        self.dir().join("db.sock")
+    }
+
+    /// The remote, `unix:…/db.sock`.
+    pub fn remote(&self) -> String {
+        format!("unix:{}", self.socket().display())
+    }
+
+    /// Kills the server (SIGKILL, as a crash), leaving its files.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database and socket.
+    pub fn restart(&mut self) {
+        let _ = std::fs::remove_file(self.socket());
+        self.child = spawn(self.dir.path());
+    }
+
+    /// Runs the real `ovs-vsctl --no-wait ARGS` against this server and
+    /// returns its output.
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let out = Command::new("ovs-vsctl").arg(format!("--db={}", self.remote())).arg("--no-wait").args(args).output().unwrap();
+        assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs the real `ovsdb-tool transact` on the database file (while the
+    /// server is stopped).
+    pub fn transact_offline(&self, ops: &serde_json::Value) {
+        let out = Command::new("ovsdb-tool").arg("transact").arg(self.db()).arg(ops.to_string()).output().unwrap();
+        assert!(out.status.success(), "ovsdb-tool transact: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for OvsdbServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(dir: &Path) -> Child {
+    let child = Command::new("ovsdb-server")
+        .arg(dir.join("conf.db"))
+        .arg(format!("--remote=punix:{}", dir.join("db.sock").display()))
+        .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
+        .arg(format!("--log-file={}", dir.join("ovsdb-server.log").display()))
+        .arg("--no-chdir")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ovsdb-server (run `make setup`)");
+    wait_for(&dir.join("db.sock"));
+    child
+}
+
+/// Waits up to 10 s for `path` to exist.
+pub fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} did not appear", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
