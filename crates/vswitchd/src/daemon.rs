@@ -120,15 +120,14 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         let _guard = rt.enter();
         unixctl::bind(&paths.unixctl).map_err(io("cannot listen on", &paths.unixctl))?
     };
-    if let Some(pid) = &paths.pidfile {
-        std::fs::write(pid, format!("{}\n", std::process::id())).map_err(io("cannot write pidfile", pid))?;
-    }
+    let pidfile = match &paths.pidfile {
+        Some(path) => Some(crate::pidfile::Pidfile::create(path).map_err(io("cannot write pidfile", path))?),
+        None => None,
+    };
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
     rt.block_on(serve(paths.database.clone(), listener));
     crate::log::info("exiting");
-    if let Some(pid) = &paths.pidfile {
-        let _ = std::fs::remove_file(pid);
-    }
+    drop(pidfile);
     let _ = std::fs::remove_file(&paths.unixctl);
     Ok(())
 }

@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod ctl;
 mod daemon;
 mod log;
+mod pidfile;
 mod stats;
 mod unixctl;
 
@@ -29,6 +31,9 @@ enum Command {
     Bench(bench::Bench),
     /// The switch daemon, as ovs-vswitchd.
     Vswitchd(daemon::DaemonArgs),
+    /// Start, stop or query ovsdb-server and the daemon, as ovs-ctl.
+    #[command(subcommand)]
+    Ctl(ctl::Ctl),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(bench) => bench::run(bench).map_err(|e| e.to_string()),
         Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),
+        Command::Ctl(ctl) => ctl::run(ctl).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
