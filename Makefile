@@ -4,8 +4,11 @@ FERROVS := target/release/ferrovs
 
 .PHONY: demo test setup build gates bench-io clean
 
-## Prepare the host, build, and run the switch's main job (bench io vs testpmd).
+## Prepare the host, build, start the switch with ferrovs ctl on a private
+## run directory (a netdev bridge with DPDK null ports, shown with
+## ovs-vsctl, then stopped), and run bench io against testpmd.
 demo: setup build
+	FERROVS=$(FERROVS) scripts/demo-switch
 	$(FERROVS) bench io --flows 1000 --seconds 10 --vs testpmd
 
 ## Prepare the host and run the whole test suite.
