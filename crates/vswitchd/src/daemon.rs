@@ -169,9 +169,64 @@ fn detach(paths: &Paths) -> Result<(), DaemonError> {
     Err(DaemonError::Detach(format!("{} did not appear within 10 s", ready.display())))
 }
 
+/// What the management commands report, refreshed after each
+/// reconciliation: the opened DPDK ports and their receive queues.
+type Report = Arc<std::sync::Mutex<Vec<(String, u16)>>>;
+
+/// Registers the commands that report the switch's state.
+fn register_commands(commands: &mut Commands, report: &Report) {
+    commands.register("vlog/list", "", 0, 0, Arc::new(|_| Ok(crate::log::list())));
+    commands.register("vlog/set", "{spec | PATTERN:destination:pattern}", 1, usize::MAX, Arc::new(crate::log::set));
+    let r = Arc::clone(report);
+    commands.register(
+        "memory/show",
+        "",
+        0,
+        0,
+        Arc::new(move |_| {
+            let ports = r.lock().map(|p| p.len()).unwrap_or(0);
+            let rss = crate::stats::resident_kb().map_or_else(String::new, |kb| format!(" rss-kB:{kb}"));
+            Ok(format!("ports:{ports}{rss}\n"))
+        }),
+    );
+    let r = Arc::clone(report);
+    commands.register(
+        "dpif-netdev/pmd-rxq-show",
+        "[-pmd core] [dp]",
+        0,
+        3,
+        Arc::new(move |_| {
+            let ports = r.lock().map(|p| p.clone()).unwrap_or_default();
+            let mut out =
+                String::from("No PMD threads: ferrovs opens DPDK ports but does not poll them yet (the switching path is not written).\n");
+            if !ports.is_empty() {
+                out.push_str("Receive queues waiting for a PMD thread:\n");
+                for (port, n) in ports {
+                    for q in 0..n {
+                        out.push_str(&format!("  port: {port:<16} queue-id: {q:>2}\n"));
+                    }
+                }
+            }
+            Ok(out)
+        }),
+    );
+    commands.register(
+        "dpif-netdev/pmd-stats-show",
+        "[-pmd core] [dp]",
+        0,
+        3,
+        Arc::new(|_| Ok("No PMD threads: nothing has been polled.\n".to_owned())),
+    );
+    commands.register("dpif-netdev/pmd-stats-clear", "[-pmd core] [dp]", 0, 3, Arc::new(|_| Ok(String::new())));
+    // No datapath flows exist before the switching path: the dump is empty.
+    commands.register("dpctl/dump-flows", "[-m] [--names] [dp] [filter=..] [type=..] [pmd=..]", 0, 6, Arc::new(|_| Ok(String::new())));
+}
+
 async fn serve(database: String, listener: tokio::net::UnixListener) {
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let report: Report = Arc::default();
     let mut commands = Commands::new();
+    register_commands(&mut commands, &report);
     commands.register(
         "exit",
         "[--cleanup]",
@@ -196,8 +251,12 @@ async fn serve(database: String, listener: tokio::net::UnixListener) {
                 Event::Connected { remote } => {
                     crate::log::info(&format!("connected to {remote}"));
                     switch.reconcile(&mut idl).await;
+                    switch.report(&report);
                 }
-                Event::Changed => switch.reconcile(&mut idl).await,
+                Event::Changed => {
+                    switch.reconcile(&mut idl).await;
+                    switch.report(&report);
+                }
                 Event::Disconnected { reason } => crate::log::warn(&format!("database connection lost: {reason}")),
             },
             _ = exit_rx.recv() => break,
@@ -210,7 +269,7 @@ async fn serve(database: String, listener: tokio::net::UnixListener) {
 struct OpenPort {
     devargs: String,
     port: Port,
-    _rxqs: Vec<RxQueue>,
+    rxqs: Vec<RxQueue>,
     _txqs: Vec<TxQueue>,
 }
 
@@ -306,6 +365,14 @@ impl Switch {
         };
         let ops = self.apply(replica);
         write(idl, ops).await;
+    }
+
+    /// Publishes the opened ports for the management commands.
+    fn report(&self, report: &Report) {
+        if let Ok(mut r) = report.lock() {
+            *r = self.ports.iter().map(|(name, p)| (name.clone(), p.rxqs.len() as u16)).collect();
+            r.sort();
+        }
     }
 
     /// Writes `Interface.statistics` of open ports and, when enabled,
@@ -527,7 +594,7 @@ impl Switch {
             Ok((port, rxqs, txqs)) => {
                 crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id()));
                 self.failed.remove(name);
-                self.ports.insert(name.to_owned(), OpenPort { devargs, port, _rxqs: rxqs, _txqs: txqs });
+                self.ports.insert(name.to_owned(), OpenPort { devargs, port, rxqs, _txqs: txqs });
                 Ok(())
             }
             Err(e) => {

@@ -1,6 +1,9 @@
 //! The daemon's log, in OVS's line format
 //! (`2026-11-21T12:00:00.123Z|00001|vswitchd|INFO|message`), to the log
-//! file when one is given, else to standard error.
+//! file when one is given, else to standard error, with per-destination
+//! levels that `ovs-appctl vlog/set` and `vlog/list` change and show. There
+//! is one module, `vswitchd`; syslog is accepted as a destination but not
+//! written to yet.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +12,64 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 static SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Levels, least to most verbose, as OVS names them.
+const LEVELS: [&str; 6] = ["off", "emer", "err", "warn", "info", "dbg"];
+const DESTINATIONS: [&str; 3] = ["console", "syslog", "file"];
+const INFO: usize = 4;
+const WARN: usize = 3;
+
+/// The level of each destination (indices into `LEVELS`): OVS's defaults.
+static DEST_LEVELS: Mutex<[usize; 3]> = Mutex::new([INFO, INFO, INFO]);
+
+/// `vlog/list`, in OVS's layout.
+pub fn list() -> String {
+    let l = DEST_LEVELS.lock().map(|g| *g).unwrap_or([INFO; 3]);
+    let name = |i: usize| LEVELS[i.min(LEVELS.len() - 1)].to_ascii_uppercase();
+    format!(
+        "                 console    syslog    file\n                 -------    ------    ------\n{:<16}{:>8}{:>10}{:>8}\n",
+        "vswitchd",
+        name(l[0]),
+        name(l[1]),
+        name(l[2])
+    )
+}
+
+/// `vlog/set SPEC...`: each SPEC is `[module][:destination][:level]` in
+/// any order (`ANY` or nothing for all).
+pub fn set(specs: &[String]) -> Result<String, String> {
+    let mut changes = Vec::new();
+    for spec in specs {
+        let (mut dests, mut level) = ((0..DESTINATIONS.len()).collect::<Vec<_>>(), None);
+        for word in spec.split(':').filter(|w| !w.is_empty()) {
+            let w = word.to_ascii_lowercase();
+            if w == "any" || w == "vswitchd" {
+                continue;
+            }
+            if let Some(d) = DESTINATIONS.iter().position(|d| *d == w) {
+                dests = vec![d];
+            } else if let Some(l) = LEVELS.iter().position(|l| *l == w) {
+                level = Some(l);
+            } else if w == "pattern" {
+                return Err("vlog/set: log patterns are not supported yet".to_owned());
+            } else {
+                return Err(format!("unknown module, destination or level \"{word}\""));
+            }
+        }
+        let Some(level) = level else {
+            return Err(format!("{spec}: no level given"));
+        };
+        changes.push((dests, level));
+    }
+    if let Ok(mut l) = DEST_LEVELS.lock() {
+        for (dests, level) in changes {
+            for d in dests {
+                l[d] = level;
+            }
+        }
+    }
+    Ok(String::new())
+}
 
 /// Sends the log to `file` from now on.
 pub fn to_file(file: std::fs::File) {
@@ -19,18 +80,25 @@ pub fn to_file(file: std::fs::File) {
 
 /// Logs at INFO.
 pub fn info(msg: &str) {
-    line("INFO", msg);
+    line(INFO, msg);
 }
 
 /// Logs at WARN.
 pub fn warn(msg: &str) {
-    line("WARN", msg);
+    line(WARN, msg);
 }
 
-fn line(level: &str, msg: &str) {
-    let text = format!("{}|{:05}|vswitchd|{level}|{msg}\n", timestamp(SystemTime::now()), SEQ.fetch_add(1, Ordering::Relaxed));
+fn line(level: usize, msg: &str) {
+    let levels = DEST_LEVELS.lock().map(|g| *g).unwrap_or([INFO; 3]);
     let mut guard = FILE.lock().ok();
-    match guard.as_mut().and_then(|g| g.as_mut()) {
+    let file = guard.as_mut().and_then(|g| g.as_mut());
+    let enabled = if file.is_some() { levels[2] } else { levels[0] };
+    if level > enabled {
+        return;
+    }
+    let name = LEVELS[level.min(LEVELS.len() - 1)].to_ascii_uppercase();
+    let text = format!("{}|{:05}|vswitchd|{name}|{msg}\n", timestamp(SystemTime::now()), SEQ.fetch_add(1, Ordering::Relaxed));
+    match file {
         Some(f) => {
             let _ = f.write_all(text.as_bytes());
         }
@@ -60,6 +128,17 @@ fn timestamp(t: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn vlog_set_and_list() {
+        let row = || list().lines().last().map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).unwrap();
+        assert_eq!(row(), ["vswitchd", "INFO", "INFO", "INFO"]);
+        assert_eq!(set(&["file:dbg".into()]), Ok(String::new()));
+        assert_eq!(row(), ["vswitchd", "INFO", "INFO", "DBG"]);
+        assert_eq!(set(&["ANY:ANY:info".into()]), Ok(String::new()));
+        assert!(set(&["nonsense:dbg".into()]).unwrap_err().contains("nonsense"));
+        assert!(set(&["console".into()]).unwrap_err().contains("no level"));
+    }
 
     #[test]
     fn timestamps_are_utc_civil_dates() {

@@ -64,6 +64,12 @@ fn memory(text: &str) -> Option<String> {
     Some(format!("{total},{},{cached},{swap_total},{}", total.saturating_sub(free), swap_total.saturating_sub(swap_free)))
 }
 
+/// This process's resident memory in kB.
+pub fn resident_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    text.lines().find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
+}
+
 /// "virtual,resident" in kB from `/proc/self/status` (the CPU time,
 /// crash and uptime fields OVS adds are not written yet).
 fn process(text: &str) -> Option<String> {

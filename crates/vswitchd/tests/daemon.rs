@@ -151,6 +151,24 @@ fn ovs_appctl_talks_to_the_management_socket() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ferrovs"));
     let out = sw.run("ovs-appctl", &["-t", ctl.to_str().unwrap(), "list-commands"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("exit"));
+    // The state-reporting commands answer, saying what is not there yet.
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
+    let appctl = |args: &[&str]| {
+        let mut all = vec!["-t", ctl.to_str().unwrap()];
+        all.extend(args);
+        let out = sw.run("ovs-appctl", &all);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let rxq = appctl(&["dpif-netdev/pmd-rxq-show"]);
+    assert!(rxq.contains("No PMD threads") && rxq.contains("port: p0") && rxq.contains("queue-id:  0"), "{rxq}");
+    assert!(appctl(&["dpif-netdev/pmd-stats-show"]).contains("No PMD threads"));
+    assert_eq!(appctl(&["dpctl/dump-flows"]), "");
+    assert!(appctl(&["memory/show"]).starts_with("ports:1"));
+    assert!(appctl(&["vlog/list"]).contains("vswitchd"));
+    appctl(&["vlog/set", "file:dbg"]);
+    assert!(appctl(&["vlog/list"]).lines().last().unwrap().ends_with("DBG"));
     let out = sw.run("ovs-appctl", &["-t", ctl.to_str().unwrap(), "no-such-command"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a valid command"));
