@@ -7,8 +7,9 @@
 //! tables ([`ovsdb::Idl`]) and, on every change, reconciles ([`Switch`]):
 //! it starts DPDK's EAL once when `other_config:dpdk-init=true`, opens an
 //! ethdev for every `type=dpdk` interface (`options:dpdk-devargs`), closes
-//! the ones removed, gives interfaces OpenFlow port numbers (honouring
-//! `ofport_request`), and writes back what OVS writes: `ofport`, `error`,
+//! the ones removed, creates each bridge's local port as a tap device
+//! with the bridge's MAC, gives interfaces OpenFlow port numbers
+//! (honouring `ofport_request`), and writes back what OVS writes: `ofport`, `error`,
 //! `admin_state`, `link_state`, `link_speed`, `mac_in_use`, `mtu`,
 //! `statistics` (every 5 s); `Bridge.datapath_id`; on the `Open_vSwitch`
 //! row `cur_cfg` (= `next_cfg`, so `ovs-vsctl` without `--no-wait` returns
@@ -273,6 +274,18 @@ struct OpenPort {
     _txqs: Vec<TxQueue>,
 }
 
+/// Where an interface sits.
+struct InBridge {
+    /// The bridge's name.
+    name: String,
+    /// The bridge's `datapath_type`.
+    datapath_type: String,
+    /// The interface is the bridge's local port.
+    local: bool,
+    /// The bridge's MAC (from its datapath id).
+    mac: Option<[u8; 6]>,
+}
+
 /// The switch's state between reconciliations.
 #[derive(Default)]
 struct Switch {
@@ -280,6 +293,7 @@ struct Switch {
     eal_error: Option<String>,
     pool: Option<Arc<Mempool>>,
     ports: HashMap<String, OpenPort>,
+    taps: HashMap<String, crate::tap::Tap>,
     /// Devargs that failed, with the error, so they are not retried until
     /// the configuration changes.
     failed: HashMap<String, (String, String)>,
@@ -443,22 +457,29 @@ impl Switch {
         }
 
         // Interfaces in use: those of ports of bridges.
-        let mut interfaces: Vec<(Uuid, bool)> = Vec::new();
-        for (_, bridge) in replica.rows("Bridge") {
+        let mut interfaces: Vec<(Uuid, InBridge)> = Vec::new();
+        for (bridge_uuid, bridge) in replica.rows("Bridge") {
             let bridge_name = string(&bridge.get("name").cloned());
+            let kind = string(&replica.value("Bridge", bridge_uuid, "datapath_type")).unwrap_or_default();
+            let dpid = datapath_id(bridge_uuid, &bridge.get("other_config").cloned());
             for port in uuids(&bridge.get("ports").cloned()) {
                 for iface in uuids(&replica.value("Port", &port, "interfaces")) {
                     let name = string(&replica.value("Interface", &iface, "name"));
-                    interfaces.push((iface, name.is_some() && name == bridge_name));
+                    let local = name.is_some() && name == bridge_name;
+                    // The local port's MAC: the low 48 bits of the datapath id.
+                    let mac = u64::from_str_radix(&dpid, 16).ok().map(|id| std::array::from_fn(|i| (id >> (40 - 8 * i)) as u8));
+                    let context = InBridge { name: bridge_name.clone().unwrap_or_default(), datapath_type: kind.clone(), local, mac };
+                    interfaces.push((iface, context));
                 }
             }
         }
         let wanted: BTreeSet<String> = interfaces.iter().filter_map(|(u, _)| string(&replica.value("Interface", u, "name"))).collect();
         self.ports.retain(|name, _| wanted.contains(name));
+        self.taps.retain(|name, _| wanted.contains(name));
         self.failed.retain(|name, _| wanted.contains(name));
         self.ofports.retain(|name, _| wanted.contains(name));
 
-        let desired: Vec<Desired> = interfaces.iter().filter_map(|&(uuid, local)| self.interface(replica, uuid, local)).collect();
+        let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
         for d in &desired {
             let row: serde_json::Map<String, Value> = d
@@ -532,13 +553,19 @@ impl Switch {
     }
 
     /// Opens (or keeps) the interface and says what its row should hold.
-    fn interface(&mut self, replica: &Replica, uuid: Uuid, local: bool) -> Option<Desired> {
+    fn interface(&mut self, replica: &Replica, uuid: Uuid, bridge: &InBridge) -> Option<Desired> {
         let get = |col: &str| replica.value("Interface", &uuid, col);
         let name = string(&get("name"))?;
         let kind = string(&get("type")).unwrap_or_default();
+        let local = bridge.local;
         let result = match kind.as_str() {
+            _ if bridge.datapath_type != "netdev" => Err(format!(
+                "bridge {} has datapath_type \"{}\": ferrovs runs only userspace bridges (datapath_type=netdev)",
+                bridge.name, bridge.datapath_type
+            )),
             "dpdk" => self.open_dpdk(&name, map_get(&get("options"), "dpdk-devargs")),
-            "internal" if local => Err("the bridge's local port (a tap device) is not supported by ferrovs yet".to_owned()),
+            "internal" if local => self.open_tap(&name, bridge.mac),
+            "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
             "" | "system" => {
                 Err("interfaces of type \"system\" (kernel devices) are not supported by ferrovs' userspace datapath".to_owned())
             }
@@ -551,6 +578,11 @@ impl Switch {
                 columns.push(("ofport", int_datum(ofport)));
                 columns.push(("error", Datum::empty()));
                 columns.push(("admin_state", str_datum("up")));
+                if let Some(tap) = self.taps.get(&name) {
+                    columns.push(("link_state", str_datum(if tap.is_up() { "up" } else { "down" })));
+                    columns.push(("mac_in_use", opt_str_datum(tap.mac().ok().map(mac_string).as_deref())));
+                    columns.push(("mtu", int_datum(1500)));
+                }
                 if let Some(open) = self.ports.get(&name) {
                     let link = open.port.link().ok();
                     columns.push(("link_state", str_datum(if link.is_some_and(|l| l.up) { "up" } else { "down" })));
@@ -569,6 +601,20 @@ impl Switch {
             }
         }
         Some(Desired { uuid, columns })
+    }
+
+    /// Creates (or keeps) the bridge's local tap device with `mac`.
+    fn open_tap(&mut self, name: &str, mac: Option<[u8; 6]>) -> Result<(), String> {
+        if let Some(tap) = self.taps.get(name) {
+            if let Some(mac) = mac.filter(|m| tap.mac().ok().as_ref() != Some(m)) {
+                tap.set_mac(mac).map_err(|e| format!("could not set the MAC of {name}: {e}"))?;
+            }
+            return Ok(());
+        }
+        let tap = crate::tap::Tap::create(name, mac).map_err(|e| format!("could not create tap device {name}: {e}"))?;
+        crate::log::info(&format!("{}: created the bridge's local tap device", tap.name()));
+        self.taps.insert(name.to_owned(), tap);
+        Ok(())
     }
 
     fn open_dpdk(&mut self, name: &str, devargs: Option<String>) -> Result<(), String> {

@@ -14,6 +14,7 @@ mod daemon;
 mod log;
 mod pidfile;
 mod stats;
+mod tap;
 mod unixctl;
 
 /// A userspace virtual switch for NFV and cloud hosts.

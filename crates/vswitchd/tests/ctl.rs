@@ -21,10 +21,18 @@ impl Dirs {
         self.root.path().join("run")
     }
 
+    /// Runs `ferrovs ctl ARGS`; `start` in a network namespace of its own,
+    /// so the bridges' tap devices stay private to the test.
     fn ctl(&self, args: &[&str]) -> Output {
         let root = self.root.path();
-        Command::new(env!("CARGO_BIN_EXE_ferrovs"))
-            .arg("ctl")
+        let mut cmd = if args.first() == Some(&"start") {
+            let mut c = Command::new("unshare");
+            c.arg("--net").arg(env!("CARGO_BIN_EXE_ferrovs"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_ferrovs"))
+        };
+        cmd.arg("ctl")
             .args(args)
             .arg(format!("--rundir={}", root.join("run").display()))
             .arg(format!("--logdir={}", root.join("log").display()))

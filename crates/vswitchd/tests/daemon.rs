@@ -31,7 +31,11 @@ impl Switch {
             &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
         ]);
         let mut sw = Switch { ovsdb, daemon: None };
-        let daemon = Command::new(env!("CARGO_BIN_EXE_ferrovs"))
+        // In a network namespace of its own: the bridges' tap devices stay
+        // private to the test (unshare execs, so the pid is the daemon's).
+        let daemon = Command::new("unshare")
+            .arg("--net")
+            .arg(env!("CARGO_BIN_EXE_ferrovs"))
             .arg("vswitchd")
             .arg(sw.ovsdb.remote())
             .arg(format!("--pidfile={}", sw.path("ovs-vswitchd.pid").display()))
@@ -104,8 +108,13 @@ fn ovs_vsctl_without_no_wait_returns_once_a_dpdk_port_is_up() {
     assert_eq!(sw.get(&["open_vswitch", ".", "dpdk_initialized"]), "true");
     assert!(sw.get(&["open_vswitch", ".", "dpdk_version"]).contains("DPDK 22.11"));
     assert_eq!(sw.get(&["open_vswitch", ".", "cur_cfg"]), sw.get(&["open_vswitch", ".", "next_cfg"]));
-    // The bridge's local port is not there yet, and says so.
-    assert!(sw.get(&["interface", "br0", "error"]).contains("not supported"));
+    // The bridge's local port: a tap device, OpenFlow port LOCAL.
+    assert_eq!(sw.get(&["interface", "br0", "ofport"]), "65534");
+    assert_eq!(sw.get(&["interface", "br0", "error"]), "[]");
+    assert_eq!(sw.get(&["interface", "br0", "link_state"]), "up");
+    // A bridge of the kernel datapath is refused, and says why.
+    sw.vsctl(&["add-br", "brk"]);
+    assert!(sw.get(&["interface", "brk", "error"]).contains("datapath_type"), "{}", sw.get(&["interface", "brk", "error"]));
 
     // The integration guide's lookups.
     sw.vsctl(&["set", "Interface", "p0", "external-ids:iface-id=vif-1", "external-ids:attached-mac=fa:16:3e:00:00:01"]);
@@ -206,6 +215,10 @@ fn statistics_and_datapath_id() {
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "other_config:hwaddr=12:34:56:78:90:ab"]);
     sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
     assert_eq!(sw.get(&["bridge", "br0", "datapath_id"]), "\"00001234567890ab\"");
+    // The local port's MAC follows the bridge's hwaddr, read back from the device.
+    assert_eq!(sw.get(&["interface", "br0", "mac_in_use"]), "\"12:34:56:78:90:ab\"");
+    sw.vsctl(&["set", "bridge", "br0", "other_config:hwaddr=02:00:00:00:00:42"]);
+    assert_eq!(sw.get(&["interface", "br0", "mac_in_use"]), "\"02:00:00:00:00:42\"");
     sw.vsctl(&["set", "open_vswitch", ".", "other_config:enable-statistics=true"]);
     let stats = eventually(&sw, &["open_vswitch", ".", "statistics"], 10, |v| v.contains("load_average"));
     for key in ["cpu=", "memory=", "process_ovs-vswitchd="] {
