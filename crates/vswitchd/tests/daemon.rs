@@ -116,9 +116,20 @@ fn ovs_vsctl_without_no_wait_returns_once_a_dpdk_port_is_up() {
     sw.vsctl(&["add-br", "brk"]);
     assert!(sw.get(&["interface", "brk", "error"]).contains("datapath_type"), "{}", sw.get(&["interface", "brk", "error"]));
 
-    // The integration guide's lookups.
-    sw.vsctl(&["set", "Interface", "p0", "external-ids:iface-id=vif-1", "external-ids:attached-mac=fa:16:3e:00:00:01"]);
+    // The integration guide's commands, as a hypervisor integration runs them.
+    sw.vsctl(&["set", "open_vswitch", ".", "external-ids:system-id=8c3b4a8e-0f7d-4c52-9d55-3b1f2a6c9e01"]);
     sw.vsctl(&["set", "Bridge", "br0", "external-ids:bridge-id=br-int-1"]);
+    sw.vsctl(&["set", "Bridge", "br0", "other_config:hwaddr=12:34:56:78:90:ab"]);
+    assert_eq!(sw.get(&["interface", "br0", "mac_in_use"]), "\"12:34:56:78:90:ab\"");
+    sw.vsctl(&[
+        "set",
+        "Interface",
+        "p0",
+        "external-ids:iface-id=vif-1",
+        "external-ids:attached-mac=fa:16:3e:00:00:01",
+        "external-ids:vm-id=4c4c4544-0000-0000-0000-000000000001",
+        "external-ids:iface-status=active",
+    ]);
     let (ofport, _) = sw.vsctl(&["--", "--columns=ofport", "find", "interface", "external-ids:attached-mac=\"fa:16:3e:00:00:01\""]);
     assert_eq!(ofport.trim(), "ofport              : 1");
     let (name, _) = sw.vsctl(&["--", "--columns=name", "find", "bridge", "external-ids:bridge-id=br-int-1"]);
