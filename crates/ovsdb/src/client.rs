@@ -155,6 +155,47 @@ impl Client {
         self.call("monitor_cond", vec![json!(db), id, requests]).await
     }
 
+    /// `monitor_cond_since`: as [`Client::monitor_cond`], resuming after
+    /// transaction `last_txn_id` when the server still has it. Returns
+    /// `[found, last-txn-id, table-updates]`; changes then arrive as
+    /// `update3` notifications.
+    pub async fn monitor_cond_since(&self, db: &str, id: Value, requests: Value, last_txn_id: &str) -> Result<Value, ClientError> {
+        self.call("monitor_cond_since", vec![json!(db), id, requests, json!(last_txn_id)]).await
+    }
+
+    /// `monitor_cond_change`: replaces the conditions of monitor `id`
+    /// (renamed `new_id`).
+    pub async fn monitor_cond_change(&self, id: Value, new_id: Value, requests: Value) -> Result<Value, ClientError> {
+        self.call("monitor_cond_change", vec![id, new_id, requests]).await
+    }
+
+    /// `monitor_cancel`: stops monitor `id`.
+    pub async fn monitor_cancel(&self, id: Value) -> Result<Value, ClientError> {
+        self.call("monitor_cancel", vec![id]).await
+    }
+
+    /// `lock`: asks for lock `name`; `{"locked": true}` when granted now,
+    /// else a `locked` notification follows when it is.
+    pub async fn lock(&self, name: &str) -> Result<Value, ClientError> {
+        self.call("lock", vec![json!(name)]).await
+    }
+
+    /// `steal`: takes lock `name` from its holder (who gets `stolen`).
+    pub async fn steal(&self, name: &str) -> Result<Value, ClientError> {
+        self.call("steal", vec![json!(name)]).await
+    }
+
+    /// `unlock`: releases (or stops waiting for) lock `name`.
+    pub async fn unlock(&self, name: &str) -> Result<Value, ClientError> {
+        self.call("unlock", vec![json!(name)]).await
+    }
+
+    /// `set_db_change_aware`: asks the server to tell of database changes
+    /// (schema conversions) rather than close the connection.
+    pub async fn set_db_change_aware(&self, aware: bool) -> Result<Value, ClientError> {
+        self.call("set_db_change_aware", vec![json!(aware)]).await
+    }
+
     /// The next notification from the server; `None` once the connection
     /// has ended.
     pub async fn next_notification(&mut self) -> Option<Message> {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use ovsdb::{Client, ClientError, Datum, Message};
@@ -205,4 +206,51 @@ async fn the_idl_survives_an_ovsdb_server_crash_and_sees_what_changed_meanwhile(
     server.vsctl(&["del-br", "br0"]);
     let event = tokio::time::timeout(Duration::from_secs(5), idl.next_event()).await.unwrap();
     assert_eq!(event, Event::Changed);
+}
+
+#[tokio::test]
+async fn monitor_cond_since_change_cancel_and_locks() {
+    let server = Server::start();
+    server.vsctl(&["init"]);
+    server.vsctl(&["add-br", "br0"]);
+    let mut a = Client::connect(&server.remote()).await.unwrap();
+    let b = Client::connect(&server.remote()).await.unwrap();
+
+    // monitor_cond_since from scratch: not found, the whole table, a txn id.
+    let zero = "00000000-0000-0000-0000-000000000000";
+    let reply = a.monitor_cond_since("Open_vSwitch", json!("m"), json!({"Bridge": [{"columns": ["name"]}]}), zero).await.unwrap();
+    assert_eq!(reply[0], json!(false));
+    assert!(ovsdb::Uuid::from_str(reply[1].as_str().unwrap()).is_ok(), "{reply}");
+    assert_eq!(reply[2]["Bridge"].as_object().unwrap().len(), 1);
+    server.vsctl(&["add-br", "br1"]);
+    let note = tokio::time::timeout(Duration::from_secs(5), a.next_notification()).await.unwrap().unwrap();
+    let Message::Notification { method, params } = note else { panic!("{note:?}") };
+    assert_eq!(method, "update3");
+    assert_eq!(params[0], json!("m"));
+
+    // Narrow the monitor to br1 only, then cancel it.
+    a.monitor_cond_change(json!("m"), json!("m2"), json!({"Bridge": [{"where": [["name", "==", "br1"]]}]})).await.unwrap();
+    a.monitor_cancel(json!("m2")).await.unwrap();
+    assert!(matches!(a.monitor_cancel(json!("m2")).await, Err(ClientError::Server(_))), "cancelling twice is an error");
+
+    // Locks: a holds, b waits; b stops waiting (the server wants that
+    // before a steal), steals, and a is told.
+    assert_eq!(a.lock("ferrovs").await.unwrap()["locked"], json!(true));
+    assert_eq!(b.lock("ferrovs").await.unwrap()["locked"], json!(false));
+    assert!(matches!(b.steal("ferrovs").await, Err(ClientError::Server(_))));
+    b.unlock("ferrovs").await.unwrap();
+    assert_eq!(b.steal("ferrovs").await.unwrap()["locked"], json!(true));
+    let stolen = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Message::Notification { method, .. }) = a.next_notification().await {
+                if method == "stolen" {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(stolen.is_ok(), "a is told its lock was stolen");
+    b.unlock("ferrovs").await.unwrap();
+    a.set_db_change_aware(true).await.unwrap();
 }
