@@ -2,13 +2,20 @@
 //! an IDL (a local replica with change tracking), knowing no schema's
 //! meaning.
 //!
-//! Status (issue 4, in progress): written are the wire layer — JSON-RPC
-//! messages and the framing of a byte stream into them ([`jsonrpc`]),
-//! OVSDB values in their JSON notation ([`datum`]) — and a client
-//! connection over `unix:` and `tcp:` with `list_dbs`, `get_schema`,
-//! `transact`, `echo` (both ways) and `monitor_cond` ([`client`]). Not
-//! written yet: `ssl:`, the other monitor and lock methods, the IDL
-//! (replica, change tracking, reconnection), the simulation harness.
+//! | module | what |
+//! | --- | --- |
+//! | [`jsonrpc`] | JSON-RPC messages and the framing of a byte stream into them |
+//! | [`datum`] | OVSDB atoms, sets and maps in RFC 7047 notation |
+//! | [`schema`] | the column types the IDL needs from `get_schema` |
+//! | [`client`] | a connection over `unix:` or `tcp:`: `list_dbs`, `get_schema`, `transact`, `echo` both ways, `monitor_cond`, `monitor_cond_since`, `monitor_cond_change`, `monitor_cancel`, `lock`/`steal`/`unlock`, `set_db_change_aware` |
+//! | [`replica`] | the IDL's replica: `update2` table-updates applied all-or-nothing, with change tracking |
+//! | [`idl`] | the session: remotes in turn, backoff, inactivity probes, resynchronisation reporting only what differs |
+//!
+//! Tested against the real `ovsdb-server`, `ovsdb-tool` and `ovs-vsctl`,
+//! and on tokio's virtual clock against a fake server. Not written yet
+//! (issue 4): `ssl:` remotes, the IDL's use of `monitor_cond_since` to
+//! resume without a full snapshot, and transactions built against the
+//! replica ([`Idl::transact`] passes operations through).
 
 #![forbid(unsafe_code)]
 
