@@ -254,3 +254,40 @@ async fn monitor_cond_since_change_cancel_and_locks() {
     b.unlock("ferrovs").await.unwrap();
     a.set_db_change_aware(true).await.unwrap();
 }
+
+/// A transaction built with `Txn` against the replica, and `verify`
+/// making a transaction fail after someone else changed what it read.
+#[tokio::test]
+async fn txn_inserts_by_name_and_verify_catches_a_concurrent_change() {
+    use ovsdb::{Atom, Event, Idl, IdlConfig, Txn};
+
+    let server = Server::start();
+    server.vsctl(&["init"]);
+    let mut config = IdlConfig::new(vec![server.remote()], "Open_vSwitch");
+    config.tables = vec!["Open_vSwitch".into(), "Bridge".into()];
+    let mut idl = Idl::new(config);
+    assert!(matches!(idl.next_event().await, Event::Connected { .. }));
+    let ovs = *idl.replica().unwrap().rows("Open_vSwitch").next().unwrap().0;
+
+    let mut t = Txn::new();
+    t.verify(idl.replica().unwrap(), "Open_vSwitch", &ovs, &["bridges"]);
+    let br = t.insert("Bridge", [("name", Datum::scalar(Atom::String("br-txn".into())))]);
+    t.mutate("Open_vSwitch", &ovs, [("bridges", "insert", Datum::scalar(br))]);
+    let results = idl.transact(t.into_ops()).await.unwrap();
+    assert!(results.iter().all(|r| r.get("error").is_none()), "{results:?}");
+    assert_eq!(server.vsctl(&["list-br"]), "br-txn\n");
+    while idl.replica().unwrap().rows("Bridge").count() == 0 {
+        idl.next_event().await;
+    }
+
+    // A stale read: someone adds a bridge; our verify of `bridges` fails.
+    let mut stale = Txn::new();
+    stale.verify(idl.replica().unwrap(), "Open_vSwitch", &ovs, &["bridges"]);
+    stale.update("Open_vSwitch", &ovs, [("bridges", Datum::empty())]);
+    server.vsctl(&["add-br", "br-other"]);
+    let results = idl.transact(stale.into_ops()).await.unwrap();
+    assert_eq!(results[0]["error"], json!("timed out"), "{results:?}");
+    let mut brs: Vec<String> = server.vsctl(&["list-br"]).lines().map(str::to_owned).collect();
+    brs.sort();
+    assert_eq!(brs, ["br-other", "br-txn"], "nothing was overwritten");
+}
