@@ -22,18 +22,26 @@ pub const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 pub struct OvsdbServer {
     child: Child,
     dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 impl OvsdbServer {
     /// Creates `conf.db` from [`SCHEMA`] in a new temporary directory and
     /// serves it on `db.sock` there.
     pub fn start() -> OvsdbServer {
+        Self::start_with(|_| Vec::new())
+    }
+
+    /// As [`OvsdbServer::start`], with more `ovsdb-server` arguments made
+    /// from the directory (for example `--remote=pssl:…` and its key files).
+    pub fn start_with(extra: impl FnOnce(&Path) -> Vec<String>) -> OvsdbServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("conf.db");
         let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
         assert!(ok.success(), "ovsdb-tool create failed");
-        let child = spawn(dir.path());
-        OvsdbServer { child, dir }
+        let extra = extra(dir.path());
+        let child = spawn(dir.path(), &extra);
+        OvsdbServer { child, dir, extra }
     }
 
     /// The directory holding the database, sockets and logs (use it as a
@@ -66,7 +74,7 @@ impl OvsdbServer {
     /// Starts the server again on the same database and socket.
     pub fn restart(&mut self) {
         let _ = std::fs::remove_file(self.socket());
-        self.child = spawn(self.dir.path());
+        self.child = spawn(self.dir.path(), &self.extra);
     }
 
     /// Runs the real `ovs-vsctl --no-wait ARGS` against this server and
@@ -91,13 +99,14 @@ impl Drop for OvsdbServer {
     }
 }
 
-fn spawn(dir: &Path) -> Child {
+fn spawn(dir: &Path, extra: &[String]) -> Child {
     let child = Command::new("ovsdb-server")
         .arg(dir.join("conf.db"))
         .arg(format!("--remote=punix:{}", dir.join("db.sock").display()))
         .arg(format!("--unixctl={}", dir.join("ovsdb-server.ctl").display()))
         .arg(format!("--log-file={}", dir.join("ovsdb-server.log").display()))
         .arg("--no-chdir")
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -113,4 +122,31 @@ pub fn wait_for(path: &Path) {
         assert!(Instant::now() < deadline, "{} did not appear", path.display());
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A switch CA with a server and a client identity, made by the real
+/// `ovs-pki` in `dir`: `(ca_cert, [server key, server cert], [client key,
+/// client cert])`.
+pub fn pki(dir: &Path) -> (PathBuf, [PathBuf; 2], [PathBuf; 2]) {
+    let pki = dir.join("pki");
+    let run = |args: &[&str]| {
+        let out = Command::new("ovs-pki")
+            .arg(format!("--dir={}", pki.display()))
+            .arg(format!("--log={}", dir.join("pki.log").display()))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("ovs-pki (run `make setup`)");
+        assert!(out.status.success(), "ovs-pki {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["init"]);
+    run(&["req+sign", "server", "switch"]);
+    run(&["req+sign", "client", "switch"]);
+    let pair = |name: &str| [dir.join(format!("{name}-privkey.pem")), dir.join(format!("{name}-cert.pem"))];
+    (pki.join("switchca/cacert.pem"), pair("server"), pair("client"))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -28,6 +28,8 @@ pub enum Remote {
     Unix(PathBuf),
     /// `tcp:HOST:PORT`
     Tcp(String),
+    /// `ssl:HOST:PORT`
+    Ssl(String),
 }
 
 impl std::str::FromStr for Remote {
@@ -40,8 +42,8 @@ impl std::str::FromStr for Remote {
         if let Some(addr) = s.strip_prefix("tcp:") {
             return Ok(Remote::Tcp(addr.to_owned()));
         }
-        if s.starts_with("ssl:") {
-            return Err(ClientError::Unsupported("ssl: remotes are not supported yet"));
+        if let Some(addr) = s.strip_prefix("ssl:") {
+            return Ok(Remote::Ssl(addr.to_owned()));
         }
         Err(ClientError::Remote(s.to_owned()))
     }
@@ -50,12 +52,13 @@ impl std::str::FromStr for Remote {
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The remote is not `unix:PATH` or `tcp:HOST:PORT`.
-    #[error("{0:?} is not an OVSDB remote (unix:PATH or tcp:HOST:PORT)")]
+    /// The remote is not `unix:PATH`, `tcp:HOST:PORT` or `ssl:HOST:PORT`.
+    #[error("{0:?} is not an OVSDB remote (unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT)")]
     Remote(String),
-    /// A feature not written yet.
-    #[error("{0}")]
-    Unsupported(&'static str),
+    /// An `ssl:` remote without key, certificate and CA certificate, or
+    /// with files that cannot be used.
+    #[error("SSL: {0}")]
+    Ssl(String),
     /// Connecting failed.
     #[error("cannot connect to {remote}: {source}")]
     Connect {
@@ -94,12 +97,22 @@ impl std::fmt::Debug for Command {
 }
 
 impl Client {
-    /// Connects to `remote` (`unix:PATH` or `tcp:HOST:PORT`).
+    /// Connects to `remote` (`unix:PATH` or `tcp:HOST:PORT`; `ssl:` needs
+    /// [`Client::connect_with`]).
     pub async fn connect(remote: &str) -> Result<Client, ClientError> {
+        Self::connect_with(remote, None).await
+    }
+
+    /// Connects to `remote`, with `ssl`'s identity for `ssl:` remotes.
+    pub async fn connect_with(remote: &str, ssl: Option<&crate::ssl::SslConfig>) -> Result<Client, ClientError> {
         let connect_error = |source| ClientError::Connect { remote: remote.to_owned(), source };
         match remote.parse()? {
             Remote::Unix(path) => Ok(Self::over(tokio::net::UnixStream::connect(path).await.map_err(connect_error)?)),
             Remote::Tcp(addr) => Ok(Self::over(tokio::net::TcpStream::connect(addr).await.map_err(connect_error)?)),
+            Remote::Ssl(addr) => match ssl {
+                Some(ssl) => crate::ssl::connect(&addr, ssl).await,
+                None => Err(ClientError::Ssl(format!("{remote} needs a private key, a certificate and a CA certificate"))),
+            },
         }
     }
 

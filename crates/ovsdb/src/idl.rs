@@ -69,6 +69,16 @@ impl IdlConfig {
             connector: Arc::new(|remote: String| Box::pin(async move { Client::connect(&remote).await })),
         }
     }
+
+    /// Connects `ssl:` remotes with `ssl`'s identity.
+    pub fn with_ssl(mut self, ssl: crate::ssl::SslConfig) -> Self {
+        let ssl = Arc::new(ssl);
+        self.connector = Arc::new(move |remote: String| {
+            let ssl = Arc::clone(&ssl);
+            Box::pin(async move { Client::connect_with(&remote, Some(&ssl)).await })
+        });
+        self
+    }
 }
 
 /// What [`Idl::next_event`] saw.

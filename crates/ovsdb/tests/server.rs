@@ -101,7 +101,7 @@ async fn a_server_that_goes_away_fails_pending_and_later_requests() {
 #[tokio::test]
 async fn bad_remotes_are_clear_errors() {
     assert!(matches!(Client::connect("punix:/x").await, Err(ClientError::Remote(_))));
-    assert!(matches!(Client::connect("ssl:127.0.0.1:6640").await, Err(ClientError::Unsupported(_))));
+    assert!(matches!(Client::connect("ssl:127.0.0.1:6640").await, Err(ClientError::Ssl(_))));
     let missing = Client::connect("unix:/nonexistent/db.sock").await;
     assert!(matches!(&missing, Err(ClientError::Connect { .. })));
     assert!(missing.unwrap_err().to_string().contains("/nonexistent/db.sock"));
@@ -290,4 +290,56 @@ async fn txn_inserts_by_name_and_verify_catches_a_concurrent_change() {
     let mut brs: Vec<String> = server.vsctl(&["list-br"]).lines().map(str::to_owned).collect();
     brs.sort();
     assert_eq!(brs, ["br-other", "br-txn"], "nothing was overwritten");
+}
+
+/// `ssl:` against the real ovsdb-server with certificates from the real
+/// `ovs-pki`; a client whose certificate the server's CA did not sign is
+/// refused.
+#[tokio::test]
+async fn ssl_remotes_with_ovs_pki_certificates() {
+    use ovsdb::SslConfig;
+
+    let port = ovs_peers::free_port();
+    let mut ids = None;
+    let server = Server::start_with(|dir| {
+        let (ca, [key, cert], client) = ovs_peers::pki(dir);
+        let args = vec![
+            format!("--remote=pssl:{port}:127.0.0.1"),
+            format!("--private-key={}", key.display()),
+            format!("--certificate={}", cert.display()),
+            format!("--ca-cert={}", ca.display()),
+        ];
+        ids = Some((ca, client));
+        args
+    });
+    let (ca, [client_key, client_cert]) = ids.unwrap();
+    let ssl = SslConfig { private_key: client_key, certificate: client_cert, ca_cert: ca.clone() };
+    let remote = format!("ssl:127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let client = loop {
+        match Client::connect_with(&remote, Some(&ssl)).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(client.list_dbs().await.unwrap().contains(&"Open_vSwitch".to_owned()));
+
+    // An identity from another CA: the server refuses it.
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _, [key, cert]) = ovs_peers::pki(other.path());
+    // And the other way: a server whose certificate does not chain to the
+    // CA the client trusts is refused by the client.
+    let wary = SslConfig { ca_cert: other_ca, ..ssl.clone() };
+    assert!(matches!(Client::connect_with(&remote, Some(&wary)).await, Err(ClientError::Connect { .. })));
+    let stranger = SslConfig { private_key: key, certificate: cert, ca_cert: ca };
+    let refused = match Client::connect_with(&remote, Some(&stranger)).await {
+        Err(_) => true,
+        Ok(c) => c.list_dbs().await.is_err(),
+    };
+    assert!(refused, "a client certificate from another CA must not get in");
+    drop(server);
 }

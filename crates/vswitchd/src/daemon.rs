@@ -55,6 +55,15 @@ pub struct DaemonArgs {
     /// Management socket (default `$OVS_RUNDIR/ovs-vswitchd.PID.ctl`).
     #[arg(long, value_name = "SOCKET", require_equals = true)]
     unixctl: Option<PathBuf>,
+    /// SSL private key, for an `ssl:` DATABASE.
+    #[arg(long, value_name = "FILE", requires_all = ["certificate", "ca_cert"])]
+    private_key: Option<PathBuf>,
+    /// SSL certificate for the private key.
+    #[arg(long, value_name = "FILE", requires_all = ["private_key", "ca_cert"])]
+    certificate: Option<PathBuf>,
+    /// CA certificate the database server's certificate must chain to.
+    #[arg(long, value_name = "FILE", requires_all = ["private_key", "certificate"])]
+    ca_cert: Option<PathBuf>,
 }
 
 /// Why the daemon could not start.
@@ -82,6 +91,7 @@ fn env_dir(var: &str, default: &str) -> PathBuf {
 
 struct Paths {
     database: String,
+    ssl: Option<ovsdb::SslConfig>,
     pidfile: Option<PathBuf>,
     log_file: Option<PathBuf>,
     unixctl: PathBuf,
@@ -94,6 +104,10 @@ impl Paths {
         let or_default = |v: &Option<String>, d: PathBuf| v.as_ref().map(|f| if f.is_empty() { d } else { PathBuf::from(f) });
         Paths {
             database: args.database.clone().unwrap_or_else(|| format!("unix:{}", rundir.join("db.sock").display())),
+            ssl: match (&args.private_key, &args.certificate, &args.ca_cert) {
+                (Some(k), Some(c), Some(ca)) => Some(ovsdb::SslConfig { private_key: k.clone(), certificate: c.clone(), ca_cert: ca.clone() }),
+                _ => None,
+            },
             pidfile: or_default(&args.pidfile, rundir.join("ovs-vswitchd.pid")),
             log_file: or_default(&args.log_file, logdir.join("ovs-vswitchd.log")),
             unixctl: args.unixctl.clone().unwrap_or_else(|| rundir.join(format!("ovs-vswitchd.{}.ctl", std::process::id()))),
@@ -126,7 +140,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         None => None,
     };
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
-    rt.block_on(serve(paths.database.clone(), listener));
+    rt.block_on(serve(paths.database.clone(), paths.ssl.clone(), listener));
     crate::log::info("exiting");
     drop(pidfile);
     let _ = std::fs::remove_file(&paths.unixctl);
@@ -223,7 +237,7 @@ fn register_commands(commands: &mut Commands, report: &Report) {
     commands.register("dpctl/dump-flows", "[-m] [--names] [dp] [filter=..] [type=..] [pmd=..]", 0, 6, Arc::new(|_| Ok(String::new())));
 }
 
-async fn serve(database: String, listener: tokio::net::UnixListener) {
+async fn serve(database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio::net::UnixListener) {
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
     let report: Report = Arc::default();
     let mut commands = Commands::new();
@@ -241,6 +255,9 @@ async fn serve(database: String, listener: tokio::net::UnixListener) {
     tokio::spawn(unixctl::serve(listener, Arc::new(commands)));
 
     let mut config = IdlConfig::new(vec![database], "Open_vSwitch");
+    if let Some(ssl) = ssl {
+        config = config.with_ssl(ssl);
+    }
     config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
     let mut switch = Switch::default();
