@@ -105,7 +105,9 @@ impl Paths {
         Paths {
             database: args.database.clone().unwrap_or_else(|| format!("unix:{}", rundir.join("db.sock").display())),
             ssl: match (&args.private_key, &args.certificate, &args.ca_cert) {
-                (Some(k), Some(c), Some(ca)) => Some(ovsdb::SslConfig { private_key: k.clone(), certificate: c.clone(), ca_cert: ca.clone() }),
+                (Some(k), Some(c), Some(ca)) => {
+                    Some(ovsdb::SslConfig { private_key: k.clone(), certificate: c.clone(), ca_cert: ca.clone() })
+                }
                 _ => None,
             },
             pidfile: or_default(&args.pidfile, rundir.join("ovs-vswitchd.pid")),
@@ -322,28 +324,28 @@ const OFPP_LOCAL: i64 = 65534;
 /// Highest ordinary OpenFlow port number.
 const OFPP_MAX: i64 = 0xff00;
 
-fn scalar(d: &Option<Datum>) -> Option<&Atom> {
+fn scalar(d: Option<&Datum>) -> Option<&Atom> {
     match d {
         Some(Datum::Set(s)) if s.len() == 1 => s.iter().next(),
         _ => None,
     }
 }
 
-fn string(d: &Option<Datum>) -> Option<String> {
+fn string(d: Option<&Datum>) -> Option<String> {
     match scalar(d) {
         Some(Atom::String(s)) => Some(s.clone()),
         _ => None,
     }
 }
 
-fn integer(d: &Option<Datum>) -> Option<i64> {
+fn integer(d: Option<&Datum>) -> Option<i64> {
     match scalar(d) {
         Some(Atom::Integer(i)) => Some(*i),
         _ => None,
     }
 }
 
-fn map_get(d: &Option<Datum>, key: &str) -> Option<String> {
+fn map_get(d: Option<&Datum>, key: &str) -> Option<String> {
     match d {
         Some(Datum::Map(m)) => match m.get(&Atom::String(key.to_owned())) {
             Some(Atom::String(v)) => Some(v.clone()),
@@ -353,7 +355,7 @@ fn map_get(d: &Option<Datum>, key: &str) -> Option<String> {
     }
 }
 
-fn uuids(d: &Option<Datum>) -> Vec<Uuid> {
+fn uuids(d: Option<&Datum>) -> Vec<Uuid> {
     match d {
         Some(Datum::Set(s)) => s
             .iter()
@@ -414,7 +416,7 @@ impl Switch {
         };
         let mut ops = Vec::new();
         for (uuid, row) in replica.rows("Interface") {
-            let Some(open) = string(&row.get("name").cloned()).and_then(|n| self.ports.get(&n)) else {
+            let Some(open) = string(row.get("name")).and_then(|n| self.ports.get(&n)) else {
                 continue;
             };
             let Ok(counters) = open.port.stats() else {
@@ -427,7 +429,7 @@ impl Switch {
         }
         if let Some((&ovs_uuid, _)) = replica.rows("Open_vSwitch").next() {
             let enabled =
-                map_get(&replica.value("Open_vSwitch", &ovs_uuid, "other_config"), "enable-statistics").as_deref() == Some("true");
+                map_get(replica.value("Open_vSwitch", &ovs_uuid, "other_config").as_ref(), "enable-statistics").as_deref() == Some("true");
             let value = if enabled { crate::stats::system() } else { Datum::Map(BTreeMap::new()) };
             if replica.value("Open_vSwitch", &ovs_uuid, "statistics").as_ref() != Some(&value) {
                 ops.push(update("Open_vSwitch", ovs_uuid, [("statistics".to_owned(), value.to_json())].into_iter().collect()));
@@ -461,13 +463,13 @@ impl Switch {
         };
         let ovs = |col: &str| replica.value("Open_vSwitch", &ovs_uuid, col);
         let other_config = ovs("other_config");
-        if map_get(&other_config, "dpdk-init").as_deref() == Some("true") {
-            self.init_dpdk(&other_config);
+        if map_get(other_config.as_ref(), "dpdk-init").as_deref() == Some("true") {
+            self.init_dpdk(other_config.as_ref());
         }
 
         let mut ops = Vec::new();
         for (uuid, bridge) in replica.rows("Bridge") {
-            let dpid = Datum::scalar(Atom::String(datapath_id(uuid, &bridge.get("other_config").cloned())));
+            let dpid = Datum::scalar(Atom::String(datapath_id(uuid, bridge.get("other_config"))));
             if replica.value("Bridge", uuid, "datapath_id").as_ref() != Some(&dpid) {
                 ops.push(update("Bridge", *uuid, [("datapath_id".to_owned(), dpid.to_json())].into_iter().collect()));
             }
@@ -476,12 +478,12 @@ impl Switch {
         // Interfaces in use: those of ports of bridges.
         let mut interfaces: Vec<(Uuid, InBridge)> = Vec::new();
         for (bridge_uuid, bridge) in replica.rows("Bridge") {
-            let bridge_name = string(&bridge.get("name").cloned());
-            let kind = string(&replica.value("Bridge", bridge_uuid, "datapath_type")).unwrap_or_default();
-            let dpid = datapath_id(bridge_uuid, &bridge.get("other_config").cloned());
-            for port in uuids(&bridge.get("ports").cloned()) {
-                for iface in uuids(&replica.value("Port", &port, "interfaces")) {
-                    let name = string(&replica.value("Interface", &iface, "name"));
+            let bridge_name = string(bridge.get("name"));
+            let kind = string(replica.value("Bridge", bridge_uuid, "datapath_type").as_ref()).unwrap_or_default();
+            let dpid = datapath_id(bridge_uuid, bridge.get("other_config"));
+            for port in uuids(bridge.get("ports")) {
+                for iface in uuids(replica.value("Port", &port, "interfaces").as_ref()) {
+                    let name = string(replica.value("Interface", &iface, "name").as_ref());
                     let local = name.is_some() && name == bridge_name;
                     // The local port's MAC: the low 48 bits of the datapath id.
                     let mac = u64::from_str_radix(&dpid, 16).ok().map(|id| std::array::from_fn(|i| (id >> (40 - 8 * i)) as u8));
@@ -490,7 +492,8 @@ impl Switch {
                 }
             }
         }
-        let wanted: BTreeSet<String> = interfaces.iter().filter_map(|(u, _)| string(&replica.value("Interface", u, "name"))).collect();
+        let wanted: BTreeSet<String> =
+            interfaces.iter().filter_map(|(u, _)| string(replica.value("Interface", u, "name").as_ref())).collect();
         self.ports.retain(|name, _| wanted.contains(name));
         self.taps.retain(|name, _| wanted.contains(name));
         self.failed.retain(|name, _| wanted.contains(name));
@@ -533,7 +536,7 @@ impl Switch {
         ops
     }
 
-    fn init_dpdk(&mut self, other_config: &Option<Datum>) {
+    fn init_dpdk(&mut self, other_config: Option<&Datum>) {
         if self.eal.is_some() || self.eal_error.is_some() {
             return;
         }
@@ -572,15 +575,15 @@ impl Switch {
     /// Opens (or keeps) the interface and says what its row should hold.
     fn interface(&mut self, replica: &Replica, uuid: Uuid, bridge: &InBridge) -> Option<Desired> {
         let get = |col: &str| replica.value("Interface", &uuid, col);
-        let name = string(&get("name"))?;
-        let kind = string(&get("type")).unwrap_or_default();
+        let name = string(get("name").as_ref())?;
+        let kind = string(get("type").as_ref()).unwrap_or_default();
         let local = bridge.local;
         let result = match kind.as_str() {
             _ if bridge.datapath_type != "netdev" => Err(format!(
                 "bridge {} has datapath_type \"{}\": ferrovs runs only userspace bridges (datapath_type=netdev)",
                 bridge.name, bridge.datapath_type
             )),
-            "dpdk" => self.open_dpdk(&name, map_get(&get("options"), "dpdk-devargs")),
+            "dpdk" => self.open_dpdk(&name, map_get(get("options").as_ref(), "dpdk-devargs")),
             "internal" if local => self.open_tap(&name, bridge.mac),
             "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
             "" | "system" => {
@@ -591,7 +594,7 @@ impl Switch {
         let mut columns = Vec::new();
         match result {
             Ok(()) => {
-                let ofport = self.ofport(&name, integer(&get("ofport_request")), local);
+                let ofport = self.ofport(&name, integer(get("ofport_request").as_ref()), local);
                 columns.push(("ofport", int_datum(ofport)));
                 columns.push(("error", Datum::empty()));
                 columns.push(("admin_state", str_datum("up")));
@@ -693,7 +696,7 @@ impl Switch {
 /// A bridge's datapath id, 16 hex digits, as OVS chooses it:
 /// `other_config:datapath-id` when valid, else from `other_config:hwaddr`,
 /// else from the bridge's UUID (a stable, locally administered MAC).
-fn datapath_id(bridge: &Uuid, other_config: &Option<Datum>) -> String {
+fn datapath_id(bridge: &Uuid, other_config: Option<&Datum>) -> String {
     if let Some(id) = map_get(other_config, "datapath-id") {
         let id = id.strip_prefix("0x").unwrap_or(&id).to_ascii_lowercase();
         if id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()) {
