@@ -260,7 +260,7 @@ async fn serve(database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio:
     if let Some(ssl) = ssl {
         config = config.with_ssl(ssl);
     }
-    config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface"].map(String::from).to_vec();
+    config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
     let mut switch = Switch::default();
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
@@ -422,18 +422,13 @@ impl Switch {
             let Ok(counters) = open.port.stats() else {
                 continue;
             };
-            let value = crate::stats::interface(&counters);
-            if replica.value("Interface", uuid, "statistics").as_ref() != Some(&value) {
-                ops.push(update("Interface", *uuid, [("statistics".to_owned(), value.to_json())].into_iter().collect()));
-            }
+            update_changed(&mut ops, replica, "Interface", uuid, [("statistics", crate::stats::interface(&counters))]);
         }
         if let Some((&ovs_uuid, _)) = replica.rows("Open_vSwitch").next() {
             let enabled =
                 map_get(replica.value("Open_vSwitch", &ovs_uuid, "other_config").as_ref(), "enable-statistics").as_deref() == Some("true");
             let value = if enabled { crate::stats::system() } else { Datum::Map(BTreeMap::new()) };
-            if replica.value("Open_vSwitch", &ovs_uuid, "statistics").as_ref() != Some(&value) {
-                ops.push(update("Open_vSwitch", ovs_uuid, [("statistics".to_owned(), value.to_json())].into_iter().collect()));
-            }
+            update_changed(&mut ops, replica, "Open_vSwitch", &ovs_uuid, [("statistics", value)]);
         }
         write(idl, ops).await;
     }
@@ -468,11 +463,21 @@ impl Switch {
         }
 
         let mut ops = Vec::new();
+        // Controllers are read and answered truthfully: not connected, and
+        // why (OpenFlow is issue 5).
+        let not_yet = Datum::Map([(Atom::String("last_error".into()), Atom::String("ferrovs does not speak OpenFlow yet".into()))].into());
+        for (uuid, _) in replica.rows("Controller") {
+            update_changed(
+                &mut ops,
+                replica,
+                "Controller",
+                uuid,
+                [("is_connected", Datum::scalar(Atom::Boolean(false))), ("status", not_yet.clone())],
+            );
+        }
         for (uuid, bridge) in replica.rows("Bridge") {
             let dpid = Datum::scalar(Atom::String(datapath_id(uuid, bridge.get("other_config"))));
-            if replica.value("Bridge", uuid, "datapath_id").as_ref() != Some(&dpid) {
-                ops.push(update("Bridge", *uuid, [("datapath_id".to_owned(), dpid.to_json())].into_iter().collect()));
-            }
+            update_changed(&mut ops, replica, "Bridge", uuid, [("datapath_id", dpid)]);
         }
 
         // Interfaces in use: those of ports of bridges.
@@ -501,18 +506,9 @@ impl Switch {
 
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
-        for d in &desired {
-            let row: serde_json::Map<String, Value> = d
-                .columns
-                .iter()
-                .filter(|(col, value)| replica.value("Interface", &d.uuid, col).as_ref() != Some(value))
-                .map(|(col, value)| (col.to_string(), value.to_json()))
-                .collect();
-            if !row.is_empty() {
-                ops.push(update("Interface", d.uuid, row));
-            }
+        for d in desired {
+            update_changed(&mut ops, replica, "Interface", &d.uuid, d.columns);
         }
-        let mut ovs_row = serde_json::Map::new();
         let next_cfg = ovs("next_cfg");
         let mut want = vec![
             ("datapath_types", Datum::Set([Atom::String("netdev".into())].into())),
@@ -525,14 +521,7 @@ impl Switch {
         if let Some(next) = next_cfg {
             want.push(("cur_cfg", next));
         }
-        for (col, value) in want {
-            if ovs(col).as_ref() != Some(&value) {
-                ovs_row.insert(col.to_owned(), value.to_json());
-            }
-        }
-        if !ovs_row.is_empty() {
-            ops.push(update("Open_vSwitch", ovs_uuid, ovs_row));
-        }
+        update_changed(&mut ops, replica, "Open_vSwitch", &ovs_uuid, want);
         ops
     }
 
@@ -713,6 +702,16 @@ fn datapath_id(bridge: &Uuid, other_config: Option<&Datum>) -> String {
     format!("{mac:016x}")
 }
 
-fn update(table: &str, uuid: Uuid, row: serde_json::Map<String, Value>) -> Value {
-    json!({"op": "update", "table": table, "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": row})
+/// Adds to `ops` an update of row `uuid` setting the columns of `want`
+/// whose value in `replica` differs, if any does (so the daemon's own
+/// writes, echoed back by the server, settle instead of looping).
+fn update_changed<'a>(ops: &mut Vec<Value>, replica: &Replica, table: &str, uuid: &Uuid, want: impl IntoIterator<Item = (&'a str, Datum)>) {
+    let row: serde_json::Map<String, Value> = want
+        .into_iter()
+        .filter(|(col, value)| replica.value(table, uuid, col).as_ref() != Some(value))
+        .map(|(col, value)| (col.to_owned(), value.to_json()))
+        .collect();
+    if !row.is_empty() {
+        ops.push(json!({"op": "update", "table": table, "where": [["_uuid", "==", ["uuid", uuid.to_string()]]], "row": row}));
+    }
 }

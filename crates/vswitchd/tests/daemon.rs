@@ -157,6 +157,10 @@ fn bad_and_unsupported_interfaces_get_errors_while_others_keep_working() {
     assert_eq!(sw.get(&["interface", "bad", "ofport"]), "7");
     assert_eq!(sw.get(&["interface", "bad", "error"]), "[]");
     assert_eq!(sw.get(&["interface", "good", "ofport"]), "1");
+    // A controller is read and answered truthfully.
+    sw.vsctl(&["set-controller", "br0", "tcp:127.0.0.1:6653"]);
+    let (controller, _) = sw.vsctl(&["--columns=is_connected,status", "list", "Controller"]);
+    assert!(controller.contains("false") && controller.contains("does not speak OpenFlow yet"), "{controller}");
     // Removing a port closes it; the rest stays.
     sw.vsctl(&["del-port", "br0", "good"]);
     assert_eq!(sw.get(&["interface", "bad", "link_state"]), "up");
