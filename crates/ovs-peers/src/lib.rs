@@ -32,6 +32,24 @@ impl OvsdbServer {
         Self::start_with(|_| Vec::new())
     }
 
+    /// As [`OvsdbServer::start`], with the database a one-server cluster
+    /// (`ovsdb-tool create-cluster`), which keeps transaction history.
+    pub fn start_clustered() -> OvsdbServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("conf.db");
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        let ok = Command::new("ovsdb-tool")
+            .arg("create-cluster")
+            .arg(&db)
+            .arg(SCHEMA)
+            .arg(&raft)
+            .status()
+            .expect("ovsdb-tool (run `make setup`)");
+        assert!(ok.success(), "ovsdb-tool create-cluster failed");
+        let child = spawn(dir.path(), &[]);
+        OvsdbServer { child, dir, extra: Vec::new() }
+    }
+
     /// As [`OvsdbServer::start`], with more `ovsdb-server` arguments made
     /// from the directory (for example `--remote=pssl:…` and its key files).
     pub fn start_with(extra: impl FnOnce(&Path) -> Vec<String>) -> OvsdbServer {
@@ -82,6 +100,14 @@ impl OvsdbServer {
     pub fn vsctl(&self, args: &[&str]) -> String {
         let out = Command::new("ovs-vsctl").arg(format!("--db={}", self.remote())).arg("--no-wait").args(args).output().unwrap();
         assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs the real `ovs-appctl` against this server's management socket.
+    pub fn appctl(&self, args: &[&str]) -> String {
+        let ctl = self.dir().join("ovsdb-server.ctl");
+        let out = Command::new("ovs-appctl").arg("-t").arg(&ctl).args(args).output().unwrap();
+        assert!(out.status.success(), "ovs-appctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 

@@ -5,13 +5,16 @@
 //! in turn, backing off from [`IdlConfig::backoff_min`] doubling to
 //! [`IdlConfig::backoff_max`] between failed rounds, as OVS's `reconnect`),
 //! fetches the schema, starts a `monitor_cond` of the chosen tables (all
-//! columns), and applies `update2` notifications to the [`Replica`]. When
+//! columns; `monitor_cond_since` where the server has it, `monitor_cond`
+//! otherwise), and applies `update2`/`update3` notifications to the
+//! [`Replica`]. When
 //! the server has been silent for [`IdlConfig::probe_interval`] it sends an
 //! `echo`; no answer within another interval ends the session, as an
-//! inactivity probe does. After a reconnection the new snapshot replaces
-//! the replica and only the rows that differ are reported as changed, so a
-//! reader sees the database as it is now, including what changed while
-//! the server was away.
+//! inactivity probe does. After a reconnection the session resumes after
+//! the last transaction seen when the server still has it (only what
+//! changed meanwhile is sent); otherwise a new snapshot replaces the
+//! replica and only the rows that differ are reported as changed. Either
+//! way a reader sees the database as it is now.
 //!
 //! Time is tokio's, so tests run it on a paused, virtual clock.
 
@@ -89,6 +92,10 @@ pub enum Event {
     Connected {
         /// The remote that answered.
         remote: String,
+        /// The session resumed after the last transaction seen, receiving
+        /// only what changed meanwhile (`monitor_cond_since`), rather than a
+        /// whole snapshot.
+        resumed: bool,
     },
     /// The replica changed.
     Changed,
@@ -127,7 +134,15 @@ pub struct Idl {
     next_remote: usize,
     backoff: Duration,
     monitor_id: u64,
+    /// The last transaction the replica reflects (from monitor_cond_since
+    /// and update3), to resume after.
+    last_txn_id: Option<String>,
+    /// Whether the current session resumed rather than resynchronised.
+    resumed: bool,
 }
+
+/// The transaction id that asks monitor_cond_since for everything.
+const ZERO_TXN: &str = "00000000-0000-0000-0000-000000000000";
 
 impl std::fmt::Debug for Idl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,7 +154,7 @@ impl Idl {
     /// A session not yet connected; [`Idl::next_event`] connects.
     pub fn new(config: IdlConfig) -> Self {
         let backoff = config.backoff_min;
-        Idl { config, replica: None, client: None, next_remote: 0, backoff, monitor_id: 0 }
+        Idl { config, replica: None, client: None, next_remote: 0, backoff, monitor_id: 0, last_txn_id: None, resumed: false }
     }
 
     /// The replica (`None` before the first session).
@@ -182,10 +197,19 @@ impl Idl {
             let Message::Notification { method, params } = note else {
                 continue;
             };
-            if method != "update2" || params.first() != Some(&monitor) {
+            if params.first() != Some(&monitor) {
                 continue;
             }
-            let (Some(replica), Some(updates)) = (self.replica.as_mut(), params.get(1)) else {
+            // update2: [id, updates]; update3: [id, last-txn-id, updates].
+            let updates = match method.as_str() {
+                "update2" => params.get(1),
+                "update3" => {
+                    self.last_txn_id = params.get(1).and_then(Value::as_str).map(str::to_owned);
+                    params.get(2)
+                }
+                _ => continue,
+            };
+            let (Some(replica), Some(updates)) = (self.replica.as_mut(), updates) else {
                 continue;
             };
             return match replica.apply_update2(updates) {
@@ -213,7 +237,7 @@ impl Idl {
                 self.next_remote = (self.next_remote + 1) % n;
                 if self.start_session(&remote).await.is_ok() {
                     self.backoff = self.config.backoff_min;
-                    return Event::Connected { remote };
+                    return Event::Connected { remote, resumed: self.resumed };
                 }
             }
             tokio::time::sleep(self.backoff).await;
@@ -231,23 +255,51 @@ impl Idl {
         if let Some(t) = tables.iter().find(|t| !schema.tables.contains_key(*t)) {
             return Err(IdlError::Missing(format!("table {t} not in database {}", self.config.db)));
         }
-        let requests: serde_json::Map<String, Value> = tables.iter().map(|t| (t.clone(), json!([{}]))).collect();
+        let requests = Value::Object(tables.iter().map(|t| (t.clone(), json!([{}]))).collect());
         self.monitor_id += 1;
         let monitor = json!(format!("ferrovs-{}", self.monitor_id));
-        let initial = tokio::time::timeout(probe, client.monitor_cond(&self.config.db, monitor, Value::Object(requests)))
+        // monitor_cond_since resumes after the last transaction seen, when
+        // the server still has it and the schema is the same; a server
+        // without it (older than OVS 2.12) gets monitor_cond.
+        let same_schema = self.replica.as_ref().is_some_and(|r| *r.schema() == schema);
+        let since = self.last_txn_id.clone().filter(|_| same_schema).unwrap_or_else(|| ZERO_TXN.to_owned());
+        let reply = tokio::time::timeout(probe, client.monitor_cond_since(&self.config.db, monitor.clone(), requests.clone(), &since))
             .await
-            .map_err(|_| ClientError::Closed)??;
-        let mut fresh = Replica::new(schema);
-        fresh.apply_update2(&initial)?;
-        fresh.take_changes();
+            .map_err(|_| ClientError::Closed)?;
+        let (found, last, updates) = match reply {
+            Ok(Value::Array(mut a)) if a.len() == 3 => {
+                let updates = a.pop().unwrap_or(Value::Null);
+                let last = a.pop().and_then(|v| v.as_str().map(str::to_owned));
+                (a.pop() == Some(Value::Bool(true)), last, updates)
+            }
+            Ok(other) => return Err(IdlError::Missing(format!("unexpected monitor_cond_since reply {other}"))),
+            Err(ClientError::Server(_)) => {
+                let initial = tokio::time::timeout(probe, client.monitor_cond(&self.config.db, monitor, requests))
+                    .await
+                    .map_err(|_| ClientError::Closed)??;
+                (false, None, initial)
+            }
+            Err(e) => return Err(e.into()),
+        };
         match self.replica.as_mut() {
-            Some(old) => old.resync(fresh),
-            None => {
-                let mut first = Replica::new(fresh.schema().clone());
-                first.resync(fresh);
-                self.replica = Some(first);
+            // Resumed: `updates` holds only what changed while away.
+            Some(old) if found && same_schema => old.apply_update2(&updates)?,
+            _ => {
+                let mut fresh = Replica::new(schema);
+                fresh.apply_update2(&updates)?;
+                fresh.take_changes();
+                match self.replica.as_mut() {
+                    Some(old) => old.resync(fresh),
+                    None => {
+                        let mut first = Replica::new(fresh.schema().clone());
+                        first.resync(fresh);
+                        self.replica = Some(first);
+                    }
+                }
             }
         }
+        self.resumed = found && same_schema;
+        self.last_txn_id = last;
         self.client = Some(client);
         Ok(())
     }
@@ -348,7 +400,7 @@ mod tests {
         });
         let mut idl = Idl::new(config(c));
         let start = Instant::now();
-        assert_eq!(idl.next_event().await, Event::Connected { remote: "unix:/fake/a".into() });
+        assert_eq!(idl.next_event().await, Event::Connected { remote: "unix:/fake/a".into(), resumed: false });
         assert_eq!(start.elapsed(), Duration::from_secs(7));
         assert_eq!(attempts.load(Ordering::SeqCst), 7);
         assert_eq!(name(&idl, A).as_deref(), Some("a"));

@@ -10,13 +10,11 @@
 //! | [`ssl`] | `ssl:` remotes: mutual TLS with `ovs-pki`'s files, names not checked (as OVS) |
 //! | [`client`] | a connection over `unix:`, `tcp:` or `ssl:`: `list_dbs`, `get_schema`, `transact`, `echo` both ways, `monitor_cond`, `monitor_cond_since`, `monitor_cond_change`, `monitor_cancel`, `lock`/`steal`/`unlock`, `set_db_change_aware` |
 //! | [`replica`] | the IDL's replica: `update2` table-updates applied all-or-nothing, with change tracking |
-//! | [`idl`] | the session: remotes in turn, backoff, inactivity probes, resynchronisation reporting only what differs |
+//! | [`idl`] | the session: remotes in turn, backoff, inactivity probes, resuming after the last transaction (`monitor_cond_since`, `update3`) or resynchronising and reporting only what differs |
 //! | [`txn`] | transactions built against the replica: named-uuid inserts, updates, mutations, deletes, `verify` |
 //!
 //! Tested against the real `ovsdb-server`, `ovsdb-tool` and `ovs-vsctl`,
-//! and on tokio's virtual clock against a fake server. Not written yet
-//! (issue 4): the IDL's use of `monitor_cond_since` to resume without a
-//! full snapshot.
+//! and on tokio's virtual clock against a fake server.
 
 #![forbid(unsafe_code)]
 

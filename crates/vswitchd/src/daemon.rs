@@ -268,8 +268,8 @@ async fn serve(database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio:
         tokio::select! {
             _ = stats_timer.tick() => switch.refresh_stats(&mut idl).await,
             event = idl.next_event() => match event {
-                Event::Connected { remote } => {
-                    crate::log::info(&format!("connected to {remote}"));
+                Event::Connected { remote, resumed } => {
+                    crate::log::info(&format!("connected to {remote}{}", if resumed { " (resumed)" } else { "" }));
                     switch.reconcile(&mut idl).await;
                     switch.report(&report);
                 }
