@@ -2,6 +2,17 @@
 //! tables, controller connections, and the translation (xlate) of a packet
 //! through the tables into a megaflow.
 //!
-//! Status: not written yet (issues 5 and 6).
+//! Status (issue 5, begun): the message framing, HELLO and version
+//! negotiation (1.0 and 1.3), and the switch-description exchange that
+//! `ovs-ofctl show` and `dump-desc` use ([`wire`], [`session`]). Flow
+//! tables, flow/group/meter modifications, the match and action codecs,
+//! 1.5, the Nicira extensions and controller connections are not written
+//! yet; a message needing them is answered with OpenFlow's BAD_TYPE error.
 
 #![forbid(unsafe_code)]
+
+pub mod session;
+pub mod wire;
+
+pub use session::{Replies, Session, SessionEnd, SwitchView};
+pub use wire::{Desc, PortDesc};

@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ofproto::{Desc, PortDesc};
 use ovsdb::{Atom, Datum, Event, Idl, IdlConfig, Replica, Uuid};
 use pmd::{Eal, Mempool, MempoolConfig, Port, PortConfig, RxQueue, TxQueue};
 use serde_json::{json, Value};
@@ -90,6 +91,7 @@ fn env_dir(var: &str, default: &str) -> PathBuf {
 }
 
 struct Paths {
+    rundir: PathBuf,
     database: String,
     ssl: Option<ovsdb::SslConfig>,
     pidfile: Option<PathBuf>,
@@ -103,6 +105,7 @@ impl Paths {
         let logdir = env_dir("OVS_LOGDIR", "/var/log/openvswitch");
         let or_default = |v: &Option<String>, d: PathBuf| v.as_ref().map(|f| if f.is_empty() { d } else { PathBuf::from(f) });
         Paths {
+            rundir: rundir.clone(),
             database: args.database.clone().unwrap_or_else(|| format!("unix:{}", rundir.join("db.sock").display())),
             ssl: match (&args.private_key, &args.certificate, &args.ca_cert) {
                 (Some(k), Some(c), Some(ca)) => {
@@ -142,7 +145,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         None => None,
     };
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
-    rt.block_on(serve(paths.database.clone(), paths.ssl.clone(), listener));
+    rt.block_on(serve(paths.rundir.clone(), paths.database.clone(), paths.ssl.clone(), listener));
     crate::log::info("exiting");
     drop(pidfile);
     let _ = std::fs::remove_file(&paths.unixctl);
@@ -239,7 +242,7 @@ fn register_commands(commands: &mut Commands, report: &Report) {
     commands.register("dpctl/dump-flows", "[-m] [--names] [dp] [filter=..] [type=..] [pmd=..]", 0, 6, Arc::new(|_| Ok(String::new())));
 }
 
-async fn serve(database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio::net::UnixListener) {
+async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio::net::UnixListener) {
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
     let report: Report = Arc::default();
     let mut commands = Commands::new();
@@ -262,7 +265,7 @@ async fn serve(database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio:
     }
     config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
-    let mut switch = Switch::default();
+    let mut switch = Switch { rundir, ..Switch::default() };
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
@@ -313,6 +316,9 @@ struct Switch {
     pool: Option<Arc<Mempool>>,
     ports: HashMap<String, OpenPort>,
     taps: HashMap<String, crate::tap::Tap>,
+    /// Each bridge's OpenFlow management socket.
+    mgmt: HashMap<String, crate::ofmgmt::Mgmt>,
+    rundir: PathBuf,
     /// Devargs that failed, with the error, so they are not retried until
     /// the configuration changes.
     failed: HashMap<String, (String, String)>,
@@ -387,7 +393,29 @@ fn mac_string(m: [u8; 6]) -> String {
 /// What one interface's row should hold after reconciliation.
 struct Desired {
     uuid: Uuid,
+    name: String,
+    bridge: String,
     columns: Vec<(&'static str, Datum)>,
+}
+
+impl Desired {
+    fn column(&self, name: &str) -> Option<&Datum> {
+        self.columns.iter().find(|(c, _)| *c == name).map(|(_, d)| d)
+    }
+
+    /// The port as OpenFlow clients see it, if it has a number.
+    fn port_desc(&self) -> Option<PortDesc> {
+        let ofport = integer(self.column("ofport")).filter(|&p| p >= 1)?;
+        let port_no = if ofport == OFPP_LOCAL { ofproto::wire::OFPP13_LOCAL } else { u32::try_from(ofport).ok()? };
+        let mac = string(self.column("mac_in_use")).and_then(|m| parse_mac(&m)).unwrap_or_default();
+        let up = string(self.column("link_state")).as_deref() == Some("up");
+        Some(PortDesc { state: if up { 0 } else { 1 }, ..PortDesc::new(port_no, mac, &self.name) })
+    }
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s.split(':').map(|p| u8::from_str_radix(p, 16)).collect::<Result<_, _>>().ok()?;
+    parts.try_into().ok()
 }
 
 impl Switch {
@@ -506,6 +534,7 @@ impl Switch {
 
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
+        self.refresh_mgmt(replica, &desired);
         for d in desired {
             update_changed(&mut ops, replica, "Interface", &d.uuid, d.columns);
         }
@@ -609,7 +638,40 @@ impl Switch {
                 columns.push(("admin_state", Datum::empty()));
             }
         }
-        Some(Desired { uuid, columns })
+        Some(Desired { uuid, name, bridge: bridge.name.clone(), columns })
+    }
+
+    /// Starts, refreshes or stops each bridge's OpenFlow management socket.
+    fn refresh_mgmt(&mut self, replica: &Replica, desired: &[Desired]) {
+        let mut seen = BTreeSet::new();
+        for (uuid, bridge) in replica.rows("Bridge") {
+            let Some(name) = string(bridge.get("name")) else {
+                continue;
+            };
+            let other = bridge.get("other_config");
+            let text = |key: &str, default: String| map_get(other, key).unwrap_or(default);
+            let desc = Desc {
+                mfr: text("mfr-desc", "The ferrovs project".to_owned()),
+                hw: text("hw-desc", "ferrovs userspace switch".to_owned()),
+                sw: text("sw-desc", format!("ferrovs {}", env!("CARGO_PKG_VERSION"))),
+                serial: text("serial-desc", "None".to_owned()),
+                dp: text("dp-desc", name.clone()),
+            };
+            let dpid = u64::from_str_radix(&datapath_id(uuid, other), 16).unwrap_or(0);
+            let ports = desired.iter().filter(|d| d.bridge == name).filter_map(Desired::port_desc).collect();
+            let view = crate::ofmgmt::BridgeView { dpid, ports, desc };
+            seen.insert(name.clone());
+            match self.mgmt.get(&name) {
+                Some(m) => m.update(view),
+                None => match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view) {
+                    Ok(m) => {
+                        self.mgmt.insert(name, m);
+                    }
+                    Err(e) => crate::log::warn(&format!("{name}: cannot listen on {}/{name}.mgmt: {e}", self.rundir.display())),
+                },
+            }
+        }
+        self.mgmt.retain(|name, _| seen.contains(name));
     }
 
     /// Creates (or keeps) the bridge's local tap device with `mac`.

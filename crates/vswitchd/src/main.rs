@@ -12,6 +12,7 @@ mod bench;
 mod ctl;
 mod daemon;
 mod log;
+mod ofmgmt;
 mod pidfile;
 mod stats;
 mod tap;

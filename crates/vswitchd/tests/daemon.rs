@@ -41,6 +41,8 @@ impl Switch {
             .arg(format!("--pidfile={}", sw.path("ovs-vswitchd.pid").display()))
             .arg(format!("--unixctl={}", sw.ctl().display()))
             .arg(format!("--log-file={}", sw.path("ovs-vswitchd.log").display()))
+            .env("OVS_RUNDIR", sw.ovsdb.dir())
+            .env("OVS_LOGDIR", sw.ovsdb.dir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -269,4 +271,31 @@ fn the_daemon_survives_an_ovsdb_server_restart_and_applies_what_changed_meanwhil
     // And it is live again: ovs-vsctl without --no-wait returns.
     let (_, took) = sw.vsctl(&["del-port", "br0", "p0"]);
     assert!(took < Duration::from_secs(5));
+}
+
+#[test]
+fn ovs_ofctl_show_and_dump_desc_through_the_bridge_management_socket() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "other_config:hwaddr=12:34:56:78:90:ab"]);
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0", "ofport_request=5"]);
+    sw.vsctl(&["set", "bridge", "br0", "other_config:dp-desc=integration bridge", "other_config:mfr-desc=Example Corp"]);
+    let ofctl = |args: &[&str]| {
+        let out = Command::new("ovs-ofctl").args(args).env("OVS_RUNDIR", sw.ovsdb.dir()).output().unwrap();
+        assert!(out.status.success(), "ovs-ofctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for version in [&["show", "br0"][..], &["-O", "OpenFlow13", "show", "br0"][..]] {
+        let show = ofctl(version);
+        assert!(show.contains("dpid:00001234567890ab"), "{show}");
+        assert!(show.contains(" 5(p0): addr:"), "{show}");
+        assert!(show.contains(" LOCAL(br0): addr:12:34:56:78:90:ab"), "{show}");
+    }
+    let desc = ofctl(&["dump-desc", "br0"]);
+    assert!(desc.contains("Manufacturer: Example Corp") && desc.contains("DP Description: integration bridge"), "{desc}");
+    assert!(desc.contains("Software: ferrovs"), "{desc}");
+    // What is not there yet is an OpenFlow error, not a hang or a crash.
+    let out = Command::new("ovs-ofctl").args(["dump-flows", "br0"]).env("OVS_RUNDIR", sw.ovsdb.dir()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("OFPBRC_BAD_STAT"), "{text}");
+    assert!(ofctl(&["show", "br0"]).contains("p0"), "the connection's errors leave the switch answering");
 }

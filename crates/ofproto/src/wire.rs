@@ -1,0 +1,369 @@
+//! The OpenFlow wire format: the common header, the framing of a byte
+//! stream into messages, and the messages a switch answers first (HELLO
+//! and version negotiation, ERROR, ECHO, FEATURES, GET_CONFIG/SET_CONFIG,
+//! BARRIER, and the DESC and PORT_DESC statistics), for OpenFlow 1.0 and
+//! 1.3.
+//!
+//! Decoding never panics: every read is bounds-checked, and a message
+//! that cannot be decoded is reported with the ERROR type and code the
+//! specification names ([`OfError`]), so the connection can answer it and
+//! go on. Layouts follow the OpenFlow 1.0.0 and 1.3.x specifications.
+
+/// OpenFlow 1.0.
+pub const OFP10: u8 = 0x01;
+/// OpenFlow 1.3.
+pub const OFP13: u8 = 0x04;
+/// The versions this codec speaks, lowest first.
+pub const VERSIONS: [u8; 2] = [OFP10, OFP13];
+
+/// Header length.
+pub const HEADER_LEN: usize = 8;
+/// Largest OpenFlow message (the length field is 16 bits).
+pub const MAX_LEN: usize = 0xffff;
+
+/// Message types shared by 1.0 and 1.3 (the same numbers in both).
+pub mod ty {
+    /// HELLO.
+    pub const HELLO: u8 = 0;
+    /// ERROR.
+    pub const ERROR: u8 = 1;
+    /// ECHO_REQUEST.
+    pub const ECHO_REQUEST: u8 = 2;
+    /// ECHO_REPLY.
+    pub const ECHO_REPLY: u8 = 3;
+    /// VENDOR (1.0) / EXPERIMENTER (1.3).
+    pub const EXPERIMENTER: u8 = 4;
+    /// FEATURES_REQUEST.
+    pub const FEATURES_REQUEST: u8 = 5;
+    /// FEATURES_REPLY.
+    pub const FEATURES_REPLY: u8 = 6;
+    /// GET_CONFIG_REQUEST.
+    pub const GET_CONFIG_REQUEST: u8 = 7;
+    /// GET_CONFIG_REPLY.
+    pub const GET_CONFIG_REPLY: u8 = 8;
+    /// SET_CONFIG.
+    pub const SET_CONFIG: u8 = 9;
+    /// STATS_REQUEST in 1.0.
+    pub const STATS_REQUEST_10: u8 = 16;
+    /// STATS_REPLY in 1.0.
+    pub const STATS_REPLY_10: u8 = 17;
+    /// BARRIER_REQUEST in 1.0.
+    pub const BARRIER_REQUEST_10: u8 = 18;
+    /// BARRIER_REPLY in 1.0.
+    pub const BARRIER_REPLY_10: u8 = 19;
+    /// MULTIPART_REQUEST in 1.3.
+    pub const MULTIPART_REQUEST_13: u8 = 18;
+    /// MULTIPART_REPLY in 1.3.
+    pub const MULTIPART_REPLY_13: u8 = 19;
+    /// BARRIER_REQUEST in 1.3.
+    pub const BARRIER_REQUEST_13: u8 = 20;
+    /// BARRIER_REPLY in 1.3.
+    pub const BARRIER_REPLY_13: u8 = 21;
+}
+
+/// Statistics / multipart kinds.
+pub mod stats {
+    /// Switch description.
+    pub const DESC: u16 = 0;
+    /// Port descriptions (1.3).
+    pub const PORT_DESC: u16 = 13;
+}
+
+/// The common header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Protocol version.
+    pub version: u8,
+    /// Message type.
+    pub ty: u8,
+    /// Length including the header.
+    pub length: u16,
+    /// Transaction id.
+    pub xid: u32,
+}
+
+impl Header {
+    /// Reads a header from the first 8 bytes.
+    pub fn parse(b: &[u8]) -> Option<Header> {
+        let h = b.get(..HEADER_LEN)?;
+        Some(Header {
+            version: h[0],
+            ty: h[1],
+            length: u16::from_be_bytes([h[2], h[3]]),
+            xid: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        })
+    }
+}
+
+/// An OpenFlow ERROR's type and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfError {
+    /// Error type (`OFPET_*`).
+    pub ty: u16,
+    /// Error code within the type.
+    pub code: u16,
+}
+
+impl OfError {
+    /// HELLO_FAILED / INCOMPATIBLE: no common version.
+    pub const HELLO_INCOMPATIBLE: OfError = OfError { ty: 0, code: 0 };
+    /// BAD_REQUEST / BAD_VERSION.
+    pub const BAD_VERSION: OfError = OfError { ty: 1, code: 0 };
+    /// BAD_REQUEST / BAD_TYPE: a message type not handled.
+    pub const BAD_TYPE: OfError = OfError { ty: 1, code: 1 };
+    /// BAD_REQUEST / BAD_STAT (1.0) / BAD_MULTIPART (1.3): a statistics kind not handled.
+    pub const BAD_STAT: OfError = OfError { ty: 1, code: 2 };
+    /// BAD_REQUEST / BAD_LEN: a length that does not fit the message.
+    pub const BAD_LEN: OfError = OfError { ty: 1, code: 6 };
+}
+
+/// Splits a byte stream into messages by their length field.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+}
+
+/// The stream cannot be framed any more (a length below the header's):
+/// the connection must be closed, as OVS does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("OpenFlow message with length {0}, shorter than its header")]
+pub struct BadFrame(pub u16);
+
+impl Framer {
+    /// Appends received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole message, `Ok(None)` if more bytes are needed.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, BadFrame> {
+        let Some(h) = Header::parse(&self.buf) else {
+            return Ok(None);
+        };
+        let len = usize::from(h.length);
+        if len < HEADER_LEN {
+            return Err(BadFrame(h.length));
+        }
+        if self.buf.len() < len {
+            return Ok(None);
+        }
+        let rest = self.buf.split_off(len);
+        Ok(Some(std::mem::replace(&mut self.buf, rest)))
+    }
+}
+
+/// Builds a message: header (length filled in) and body.
+pub fn message(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+    let len = (HEADER_LEN + body.len()).min(MAX_LEN) as u16;
+    let mut m = Vec::with_capacity(usize::from(len));
+    m.extend_from_slice(&[version, ty]);
+    m.extend_from_slice(&len.to_be_bytes());
+    m.extend_from_slice(&xid.to_be_bytes());
+    m.extend_from_slice(&body[..body.len().min(MAX_LEN - HEADER_LEN)]);
+    m
+}
+
+/// Our HELLO for `version`: 1.3 carries a version bitmap of every version
+/// we speak up to it.
+pub fn hello(version: u8) -> Vec<u8> {
+    if version < OFP13 {
+        return message(version, ty::HELLO, 0, &[]);
+    }
+    let bitmap: u32 = VERSIONS.iter().filter(|&&v| v <= version).fold(0, |b, &v| b | 1 << v);
+    let mut body = vec![0, 1, 0, 8];
+    body.extend_from_slice(&bitmap.to_be_bytes());
+    message(version, ty::HELLO, 0, &body)
+}
+
+/// The version both sides speak after the peer's HELLO `msg` (highest
+/// common, by the peer's version bitmap when it sends one, else by its
+/// header version), or `None`.
+pub fn negotiate(msg: &[u8]) -> Option<u8> {
+    let h = Header::parse(msg)?;
+    let mut peer_bitmap: Option<u32> = None;
+    let mut at = HEADER_LEN;
+    let end = usize::from(h.length).min(msg.len());
+    while at + 4 <= end {
+        let (ety, elen) = (u16::from_be_bytes([msg[at], msg[at + 1]]), usize::from(u16::from_be_bytes([msg[at + 2], msg[at + 3]])));
+        if elen < 4 || at + elen > end {
+            break;
+        }
+        if ety == 1 && elen >= 8 {
+            peer_bitmap = Some(u32::from_be_bytes([msg[at + 4], msg[at + 5], msg[at + 6], msg[at + 7]]));
+        }
+        at += elen.div_ceil(8) * 8;
+    }
+    let ours = VERSIONS.iter().rev();
+    match peer_bitmap {
+        Some(b) => ours.copied().find(|&v| b & (1 << v) != 0),
+        None => ours.copied().find(|&v| v <= h.version),
+    }
+}
+
+/// An ERROR answering `offending` (its first 64 bytes as data).
+pub fn error(version: u8, xid: u32, e: OfError, offending: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4 + 64);
+    body.extend_from_slice(&e.ty.to_be_bytes());
+    body.extend_from_slice(&e.code.to_be_bytes());
+    body.extend_from_slice(&offending[..offending.len().min(64)]);
+    message(version, ty::ERROR, xid, &body)
+}
+
+/// A port as FEATURES_REPLY (1.0) and PORT_DESC (1.3) describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortDesc {
+    /// OpenFlow port number (1.3 numbering: LOCAL is 0xfffffffe).
+    pub port_no: u32,
+    /// Ethernet address.
+    pub hw_addr: [u8; 6],
+    /// Name (at most 15 bytes are sent).
+    pub name: String,
+    /// `OFPPC_*` configuration bits.
+    pub config: u32,
+    /// `OFPPS_*` state bits (LINK_DOWN = 1).
+    pub state: u32,
+    /// Current features.
+    pub curr: u32,
+    /// Current speed in kb/s (1.3).
+    pub curr_speed: u32,
+}
+
+/// OpenFlow 1.3's LOCAL port.
+pub const OFPP13_LOCAL: u32 = 0xffff_fffe;
+/// OpenFlow 1.0's LOCAL port.
+pub const OFPP10_LOCAL: u16 = 0xfffe;
+
+fn name16(name: &str) -> [u8; 16] {
+    let mut n = [0u8; 16];
+    let b = name.as_bytes();
+    let len = b.len().min(15);
+    n[..len].copy_from_slice(&b[..len]);
+    n
+}
+
+impl PortDesc {
+    /// An up port with no configuration bits or speed.
+    pub fn new(port_no: u32, hw_addr: [u8; 6], name: &str) -> Self {
+        PortDesc { port_no, hw_addr, name: name.to_owned(), config: 0, state: 0, curr: 0, curr_speed: 0 }
+    }
+
+    /// The 48-byte `ofp_phy_port` of 1.0.
+    pub fn encode10(&self) -> Vec<u8> {
+        let port = if self.port_no == OFPP13_LOCAL { OFPP10_LOCAL } else { self.port_no.min(0xff00) as u16 };
+        let mut b = Vec::with_capacity(48);
+        b.extend_from_slice(&port.to_be_bytes());
+        b.extend_from_slice(&self.hw_addr);
+        b.extend_from_slice(&name16(&self.name));
+        for v in [self.config, self.state, self.curr, 0, 0, 0] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    /// The 64-byte `ofp_port` of 1.3.
+    pub fn encode13(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
+        b.extend_from_slice(&self.port_no.to_be_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&self.hw_addr);
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&name16(&self.name));
+        for v in [self.config, self.state, self.curr, 0, 0, 0, self.curr_speed, self.curr_speed] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+}
+
+/// The switch description (`ofp_desc`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desc {
+    /// Manufacturer.
+    pub mfr: String,
+    /// Hardware.
+    pub hw: String,
+    /// Software.
+    pub sw: String,
+    /// Serial number.
+    pub serial: String,
+    /// Datapath description.
+    pub dp: String,
+}
+
+impl Desc {
+    /// The 1056-byte `ofp_desc` body.
+    pub fn encode(&self) -> Vec<u8> {
+        let field = |s: &str, n: usize| {
+            let mut f = vec![0u8; n];
+            let b = s.as_bytes();
+            let len = b.len().min(n - 1);
+            f[..len].copy_from_slice(&b[..len]);
+            f
+        };
+        [field(&self.mfr, 256), field(&self.hw, 256), field(&self.sw, 256), field(&self.serial, 32), field(&self.dp, 256)].concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn negotiation_follows_the_bitmap_or_the_header() {
+        // ovs-ofctl's default HELLO: OpenFlow 1.0, no bitmap.
+        assert_eq!(negotiate(&message(OFP10, ty::HELLO, 1, &[])), Some(OFP10));
+        // ovs-ofctl -O OpenFlow13: version 4 with bitmap 0x10.
+        assert_eq!(negotiate(&message(OFP13, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x10])), Some(OFP13));
+        // A peer offering only 1.1 and 1.2 (bitmap 0x0c): nothing in common.
+        assert_eq!(negotiate(&message(0x03, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x0c])), None);
+        // A 1.5 peer without a bitmap settles on 1.3.
+        assert_eq!(negotiate(&message(0x06, ty::HELLO, 1, &[])), Some(OFP13));
+        assert_eq!(hello(OFP13)[8..], [0, 1, 0, 8, 0, 0, 0, 0x12]);
+    }
+
+    #[test]
+    fn framing_splits_and_refuses_short_lengths() {
+        let mut f = Framer::default();
+        let a = message(OFP10, ty::ECHO_REQUEST, 7, b"abc");
+        let b = message(OFP10, ty::BARRIER_REQUEST_10, 8, &[]);
+        f.push(&a[..5]);
+        assert_eq!(f.next_message(), Ok(None));
+        f.push(&a[5..]);
+        f.push(&b);
+        assert_eq!(f.next_message(), Ok(Some(a)));
+        assert_eq!(f.next_message(), Ok(Some(b)));
+        assert_eq!(f.next_message(), Ok(None));
+        f.push(&[1, 0, 0, 4, 0, 0, 0, 0]);
+        assert_eq!(f.next_message(), Err(BadFrame(4)));
+    }
+
+    #[test]
+    fn port_and_desc_layouts() {
+        let p = PortDesc::new(OFPP13_LOCAL, [2, 0, 0, 0, 0, 1], "br0");
+        let v10 = p.encode10();
+        assert_eq!(v10.len(), 48);
+        assert_eq!(&v10[..2], &[0xff, 0xfe]);
+        assert_eq!(&v10[8..11], b"br0");
+        let v13 = p.encode13();
+        assert_eq!(v13.len(), 64);
+        assert_eq!(&v13[..4], &[0xff, 0xff, 0xff, 0xfe]);
+        assert_eq!(&v13[16..19], b"br0");
+        let d = Desc { mfr: "m".into(), hw: "h".into(), sw: "s".into(), serial: "n".into(), dp: "d".into() };
+        assert_eq!(d.encode().len(), 1056);
+    }
+
+    proptest! {
+        /// Arbitrary bytes never panic the framer or the negotiation.
+        #[test]
+        fn arbitrary_bytes_never_panic(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..6)) {
+            let mut f = Framer::default();
+            for c in &chunks {
+                f.push(c);
+                while let Ok(Some(m)) = f.next_message() {
+                    let _ = negotiate(&m);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Each bridge's OpenFlow management socket, `<rundir>/<bridge>.mgmt`, as
+//! OVS listens on it, so that `ovs-ofctl show br0` (and other commands
+//! given a bridge name) reach the bridge with no address. Connections run
+//! an [`ofproto::Session`] against the bridge's current [`BridgeView`],
+//! which the reconciliation refreshes.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ofproto::{Desc, PortDesc, Session, SwitchView};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+
+/// What OpenFlow clients see of a bridge.
+#[derive(Clone, Debug)]
+pub struct BridgeView {
+    /// Datapath id.
+    pub dpid: u64,
+    /// Ports with OpenFlow numbers, the local port included.
+    pub ports: Vec<PortDesc>,
+    /// Description.
+    pub desc: Desc,
+}
+
+impl SwitchView for BridgeView {
+    fn datapath_id(&self) -> u64 {
+        self.dpid
+    }
+    fn ports(&self) -> Vec<PortDesc> {
+        self.ports.clone()
+    }
+    fn desc(&self) -> Desc {
+        self.desc.clone()
+    }
+}
+
+/// A bridge's listener; stops and removes its socket when dropped.
+#[derive(Debug)]
+pub struct Mgmt {
+    view: Arc<Mutex<BridgeView>>,
+    task: tokio::task::JoinHandle<()>,
+    path: PathBuf,
+}
+
+impl Mgmt {
+    /// Listens on `<rundir>/<bridge>.mgmt`.
+    pub fn start(rundir: &Path, bridge: &str, view: BridgeView) -> std::io::Result<Mgmt> {
+        let path = rundir.join(format!("{bridge}.mgmt"));
+        let listener = crate::unixctl::bind(&path)?;
+        let view = Arc::new(Mutex::new(view));
+        let task = tokio::spawn(accept(listener, Arc::clone(&view)));
+        Ok(Mgmt { view, task, path })
+    }
+
+    /// Replaces what clients see.
+    pub fn update(&self, view: BridgeView) {
+        if let Ok(mut v) = self.view.lock() {
+            *v = view;
+        }
+    }
+}
+
+impl Drop for Mgmt {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn accept(listener: UnixListener, view: Arc<Mutex<BridgeView>>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(connection(stream, Arc::clone(&view)));
+    }
+}
+
+async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>) {
+    let (mut session, hello) = Session::start();
+    if stream.write_all(&hello).await.is_err() {
+        return;
+    }
+    let mut framer = ofproto::wire::Framer::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            let msg = match framer.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    crate::log::warn(&format!("OpenFlow connection closed: {e}"));
+                    return;
+                }
+            };
+            let snapshot = match view.lock() {
+                Ok(v) => v.clone(),
+                Err(_) => return,
+            };
+            let replies = session.handle(&msg, &snapshot);
+            for r in &replies.messages {
+                if stream.write_all(r).await.is_err() {
+                    return;
+                }
+            }
+            if replies.end.is_some() {
+                return;
+            }
+        }
+    }
+}
