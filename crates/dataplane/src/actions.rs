@@ -284,6 +284,9 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
         return;
     }
     let last = actions.len() - 1;
+    // Header offsets, found once and kept until an action moves headers
+    // (set actions and TTL changes never do).
+    let mut layers: Option<Option<Layers>> = None;
     for (i, action) in actions.iter().enumerate() {
         if i == last && action.hands_on() {
             hand_on(dp, packet, meta, action);
@@ -299,16 +302,27 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
         let result = match action {
             Action::Drop => Err(DropReason::Actions),
             Action::Set(set) => {
-                set_field(packet.data_mut(), set);
+                let l = *layers.get_or_insert_with(|| Layers::parse(packet.data()));
+                set_field(packet.data_mut(), set, l);
                 Ok(())
             }
-            Action::PushVlan { tpid, tci } => push_vlan(&mut packet, *tpid, *tci),
+            Action::PushVlan { tpid, tci } => {
+                layers = None;
+                push_vlan(&mut packet, *tpid, *tci)
+            }
             Action::PopVlan => {
+                layers = None;
                 pop_vlan(&mut packet);
                 Ok(())
             }
-            Action::DecTtl => dec_ttl(packet.data_mut()),
-            Action::TunnelPush(header) => tunnel::push(&mut packet, header, hash),
+            Action::DecTtl => {
+                let l = *layers.get_or_insert_with(|| Layers::parse(packet.data()));
+                dec_ttl(packet.data_mut(), l)
+            }
+            Action::TunnelPush(header) => {
+                layers = None;
+                tunnel::push(&mut packet, header, hash)
+            }
             Action::Clone(nested) => {
                 match packet.duplicate() {
                     Some(copy) => execute(dp, copy, meta, hash, nested),
@@ -401,9 +415,9 @@ where
     (old & !mask) | (value & mask)
 }
 
-/// Applies `set` to the packet in `data`. Fields the packet does not have
-/// are left alone.
-pub(crate) fn set_field(data: &mut [u8], set: &SetField) {
+/// Applies `set` to the packet in `data`, whose headers are at `layers`.
+/// Fields the packet does not have are left alone.
+pub(crate) fn set_field(data: &mut [u8], set: &SetField, layers: Option<Layers>) {
     if let SetField::Ethernet { src, src_mask, dst, dst_mask } = set {
         if data.len() >= 12 {
             for k in 0..6 {
@@ -413,7 +427,7 @@ pub(crate) fn set_field(data: &mut [u8], set: &SetField) {
         }
         return;
     }
-    let Some(layers) = Layers::parse(data) else {
+    let Some(layers) = layers else {
         return;
     };
     match *set {
@@ -589,8 +603,8 @@ fn pop_vlan<P: PacketBuf>(packet: &mut P) {
     packet.pull_front(VLAN_LEN);
 }
 
-fn dec_ttl(data: &mut [u8]) -> Result<(), DropReason> {
-    let Some(layers) = Layers::parse(data) else {
+fn dec_ttl(data: &mut [u8], layers: Option<Layers>) -> Result<(), DropReason> {
+    let Some(layers) = layers else {
         return Ok(());
     };
     match layers.ethertype {
