@@ -3,11 +3,12 @@
 //! through the tables into a megaflow.
 //!
 //! Status (issue 5, begun): the message framing, HELLO and version
-//! negotiation (1.0 and 1.3), and the switch-description exchange that
-//! `ovs-ofctl show` and `dump-desc` use ([`wire`], [`session`]). Flow
-//! tables, flow/group/meter modifications, the match and action codecs,
-//! 1.5, the Nicira extensions and controller connections are not written
-//! yet; a message needing them is answered with OpenFlow's BAD_TYPE error.
+//! negotiation (1.0 and 1.3), and the switch-description and port-counter
+//! exchanges that `ovs-ofctl show`, `dump-desc` and `dump-ports` use
+//! ([`wire`], [`session`]). Flow tables, flow/group/meter modifications,
+//! the match and action codecs, 1.5, the Nicira extensions and controller
+//! connections are not written yet; a message needing them is answered
+//! with OpenFlow's BAD_TYPE (or BAD_STAT) error.
 
 #![forbid(unsafe_code)]
 
@@ -15,4 +16,4 @@ pub mod session;
 pub mod wire;
 
 pub use session::{Replies, Session, SessionEnd, SwitchView};
-pub use wire::{Desc, PortDesc};
+pub use wire::{Desc, PortCounters, PortDesc};

@@ -12,7 +12,7 @@
 //! bundles and the Nicira extensions. They are answered with BAD_TYPE,
 //! which is what a switch without them says.
 
-use crate::wire::{self, message, stats, ty, Desc, Header, OfError, PortDesc, HEADER_LEN, OFP10, OFP13};
+use crate::wire::{self, message, stats, ty, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP13};
 
 /// What a connection needs to know about its bridge.
 pub trait SwitchView {
@@ -22,6 +22,8 @@ pub trait SwitchView {
     fn ports(&self) -> Vec<PortDesc>;
     /// The switch description.
     fn desc(&self) -> Desc;
+    /// The ports' counters, read now.
+    fn port_counters(&self) -> Vec<PortCounters>;
 }
 
 /// Why a session ended.
@@ -51,10 +53,10 @@ impl Replies {
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// Tables advertised, as OVS.
 const N_TABLES: u8 = 254;
-/// Capabilities advertised: none yet (flow, table and port statistics are
+/// Capabilities advertised: port statistics (flow and table statistics are
 /// answered with BAD_STAT until the flow tables exist; claiming them would
 /// be untrue).
-const CAPABILITIES: u32 = 0;
+const CAPABILITIES: u32 = 0x4;
 
 /// A connection's protocol state.
 #[derive(Debug)]
@@ -138,6 +140,22 @@ impl Session {
         let body = match (kind, version) {
             (stats::DESC, _) => sw.desc().encode(),
             (stats::PORT_DESC, OFP13) => sw.ports().iter().flat_map(PortDesc::encode13).collect(),
+            (stats::PORT, _) => {
+                // The request names one port, or all (OFPP_NONE / OFPP_ANY).
+                let at = HEADER_LEN + if version == OFP10 { 4 } else { 8 };
+                let wanted = match version {
+                    OFP10 => msg.get(at..at + 2).map(|p| match u16::from_be_bytes([p[0], p[1]]) {
+                        0xffff => None,
+                        wire::OFPP10_LOCAL => Some(wire::OFPP13_LOCAL),
+                        p => Some(u32::from(p)),
+                    }),
+                    _ => msg.get(at..at + 4).map(|p| Some(u32::from_be_bytes([p[0], p[1], p[2], p[3]])).filter(|&p| p != 0xffff_ffff)),
+                };
+                let Some(wanted) = wanted else {
+                    return wire::error(version, xid, OfError::BAD_LEN, msg);
+                };
+                sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).flat_map(|c| c.encode(version)).collect()
+            }
             _ => return wire::error(version, xid, OfError::BAD_STAT, msg),
         };
         // Reply header: type, flags (no "more"), and 4 bytes of padding in 1.3.
@@ -187,6 +205,12 @@ mod tests {
         fn desc(&self) -> Desc {
             Desc { mfr: "m".into(), hw: "h".into(), sw: "s".into(), serial: "n".into(), dp: "d".into() }
         }
+        fn port_counters(&self) -> Vec<PortCounters> {
+            vec![
+                PortCounters { port_no: 1, rx_packets: 5, ..PortCounters::default() },
+                PortCounters { port_no: 2, ..PortCounters::default() },
+            ]
+        }
     }
 
     fn open(v: u8) -> Session {
@@ -232,6 +256,12 @@ mod tests {
         assert_eq!(&r[0][8..12], &[0, 1, 0, 6], "BAD_LEN");
         let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 7, &[0, 13, 0, 0, 0, 0, 0, 0]), &Fake).messages;
         assert_eq!(r[0].len(), 8 + 8 + 64, "PORT_DESC with one port");
+        let all = [0, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 8, &all), &Fake).messages;
+        assert_eq!(r[0].len(), 8 + 8 + 2 * 112, "PORT stats for all ports");
+        let one = [0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0];
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 9, &one), &Fake).messages;
+        assert_eq!(r[0].len(), 8 + 8 + 112, "PORT stats for port 2");
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub mod ty {
 pub mod stats {
     /// Switch description.
     pub const DESC: u16 = 0;
+    /// Port counters.
+    pub const PORT: u16 = 4;
     /// Port descriptions (1.3).
     pub const PORT_DESC: u16 = 13;
 }
@@ -275,6 +277,65 @@ impl PortDesc {
     }
 }
 
+/// A port's counters, as PORT statistics report them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// OpenFlow port number (1.3 numbering).
+    pub port_no: u32,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets dropped on receive.
+    pub rx_dropped: u64,
+    /// Packets dropped on transmit.
+    pub tx_dropped: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Transmit errors.
+    pub tx_errors: u64,
+}
+
+impl PortCounters {
+    /// The 104-byte `ofp_port_stats` (1.0) or the 112-byte one (1.3); the
+    /// frame, overrun, CRC and collision counters are not kept (all ones,
+    /// "unavailable", as the specification says), nor the duration (1.3).
+    pub fn encode(&self, version: u8) -> Vec<u8> {
+        let mut b = Vec::with_capacity(112);
+        if version == OFP10 {
+            let port = if self.port_no == OFPP13_LOCAL { OFPP10_LOCAL } else { self.port_no.min(0xff00) as u16 };
+            b.extend_from_slice(&port.to_be_bytes());
+            b.extend_from_slice(&[0; 6]);
+        } else {
+            b.extend_from_slice(&self.port_no.to_be_bytes());
+            b.extend_from_slice(&[0; 4]);
+        }
+        for v in [
+            self.rx_packets,
+            self.tx_packets,
+            self.rx_bytes,
+            self.tx_bytes,
+            self.rx_dropped,
+            self.tx_dropped,
+            self.rx_errors,
+            self.tx_errors,
+        ] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        for _ in 0..4 {
+            b.extend_from_slice(&u64::MAX.to_be_bytes());
+        }
+        if version != OFP10 {
+            b.extend_from_slice(&[0xff; 8]);
+        }
+        b
+    }
+}
+
 /// The switch description (`ofp_desc`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desc {
@@ -336,6 +397,18 @@ mod tests {
         assert_eq!(f.next_message(), Ok(None));
         f.push(&[1, 0, 0, 4, 0, 0, 0, 0]);
         assert_eq!(f.next_message(), Err(BadFrame(4)));
+    }
+
+    #[test]
+    fn port_counter_layouts() {
+        let c = PortCounters { port_no: 3, rx_packets: 7, ..PortCounters::default() };
+        let v10 = c.encode(OFP10);
+        assert_eq!(v10.len(), 104);
+        assert_eq!(&v10[..2], &[0, 3]);
+        assert_eq!(&v10[8..16], &7u64.to_be_bytes());
+        let v13 = c.encode(OFP13);
+        assert_eq!(v13.len(), 112);
+        assert_eq!(&v13[..4], &[0, 0, 0, 3]);
     }
 
     #[test]

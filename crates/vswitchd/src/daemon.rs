@@ -658,8 +658,13 @@ impl Switch {
                 dp: text("dp-desc", name.clone()),
             };
             let dpid = u64::from_str_radix(&datapath_id(uuid, other), 16).unwrap_or(0);
-            let ports = desired.iter().filter(|d| d.bridge == name).filter_map(Desired::port_desc).collect();
-            let view = crate::ofmgmt::BridgeView { dpid, ports, desc };
+            let ports: Vec<PortDesc> = desired.iter().filter(|d| d.bridge == name).filter_map(Desired::port_desc).collect();
+            let counters = desired
+                .iter()
+                .filter(|d| d.bridge == name)
+                .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.clone())))
+                .collect();
+            let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters };
             seen.insert(name.clone());
             match self.mgmt.get(&name) {
                 Some(m) => m.update(view),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ofproto::{Desc, PortDesc, Session, SwitchView};
+use ofproto::{Desc, PortCounters, PortDesc, Session, SwitchView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -20,6 +20,8 @@ pub struct BridgeView {
     pub ports: Vec<PortDesc>,
     /// Description.
     pub desc: Desc,
+    /// The DPDK ports by OpenFlow number, for their live counters.
+    pub counters: Vec<(u32, pmd::Port)>,
 }
 
 impl SwitchView for BridgeView {
@@ -31,6 +33,25 @@ impl SwitchView for BridgeView {
     }
     fn desc(&self) -> Desc {
         self.desc.clone()
+    }
+    fn port_counters(&self) -> Vec<PortCounters> {
+        self.counters
+            .iter()
+            .filter_map(|(port_no, port)| {
+                let s = port.stats().ok()?;
+                Some(PortCounters {
+                    port_no: *port_no,
+                    rx_packets: s.rx_packets,
+                    tx_packets: s.tx_packets,
+                    rx_bytes: s.rx_bytes,
+                    tx_bytes: s.tx_bytes,
+                    rx_dropped: s.rx_missed + s.rx_nombuf,
+                    tx_dropped: 0,
+                    rx_errors: s.rx_errors,
+                    tx_errors: s.tx_errors,
+                })
+            })
+            .collect()
     }
 }
 

@@ -290,6 +290,10 @@ fn ovs_ofctl_show_and_dump_desc_through_the_bridge_management_socket() {
         assert!(show.contains(" 5(p0): addr:"), "{show}");
         assert!(show.contains(" LOCAL(br0): addr:12:34:56:78:90:ab"), "{show}");
     }
+    // Port counters, read from the driver (no traffic flows yet: zeros).
+    let ports = ofctl(&["dump-ports", "br0"]);
+    assert!(ports.contains("port  5: rx pkts=0, bytes=0"), "{ports}");
+    assert!(ofctl(&["-O", "OpenFlow13", "dump-ports", "br0", "5"]).contains("port  5: rx pkts=0"));
     let desc = ofctl(&["dump-desc", "br0"]);
     assert!(desc.contains("Manufacturer: Example Corp") && desc.contains("DP Description: integration bridge"), "{desc}");
     assert!(desc.contains("Software: ferrovs"), "{desc}");
