@@ -16,4 +16,4 @@ pub mod session;
 pub mod wire;
 
 pub use session::{Replies, Session, SessionEnd, SwitchView};
-pub use wire::{Desc, PortCounters, PortDesc};
+pub use wire::{Desc, PortCounters, PortDesc, PortReason};

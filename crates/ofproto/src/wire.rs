@@ -43,6 +43,8 @@ pub mod ty {
     pub const GET_CONFIG_REPLY: u8 = 8;
     /// SET_CONFIG.
     pub const SET_CONFIG: u8 = 9;
+    /// PORT_STATUS.
+    pub const PORT_STATUS: u8 = 12;
     /// STATS_REQUEST in 1.0.
     pub const STATS_REQUEST_10: u8 = 16;
     /// STATS_REPLY in 1.0.
@@ -277,6 +279,25 @@ impl PortDesc {
     }
 }
 
+/// Why a PORT_STATUS was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PortReason {
+    /// The port was added.
+    Add = 0,
+    /// The port was removed.
+    Delete = 1,
+    /// Some attribute of the port changed.
+    Modify = 2,
+}
+
+/// A PORT_STATUS message about `port`.
+pub fn port_status(version: u8, reason: PortReason, port: &PortDesc) -> Vec<u8> {
+    let mut body = vec![reason as u8, 0, 0, 0, 0, 0, 0, 0];
+    body.extend_from_slice(&if version == OFP10 { port.encode10() } else { port.encode13() });
+    message(version, ty::PORT_STATUS, 0, &body)
+}
+
 /// A port's counters, as PORT statistics report them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortCounters {
@@ -397,6 +418,16 @@ mod tests {
         assert_eq!(f.next_message(), Ok(None));
         f.push(&[1, 0, 0, 4, 0, 0, 0, 0]);
         assert_eq!(f.next_message(), Err(BadFrame(4)));
+    }
+
+    #[test]
+    fn port_status_layout() {
+        let p = PortDesc::new(3, [2, 0, 0, 0, 0, 3], "p3");
+        let m = port_status(OFP13, PortReason::Delete, &p);
+        assert_eq!(Header::parse(&m).unwrap().ty, ty::PORT_STATUS);
+        assert_eq!(m.len(), 8 + 8 + 64);
+        assert_eq!(m[8], 1);
+        assert_eq!(port_status(OFP10, PortReason::Add, &p).len(), 8 + 8 + 48);
     }
 
     #[test]

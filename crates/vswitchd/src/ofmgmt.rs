@@ -2,12 +2,13 @@
 //! OVS listens on it, so that `ovs-ofctl show br0` (and other commands
 //! given a bridge name) reach the bridge with no address. Connections run
 //! an [`ofproto::Session`] against the bridge's current [`BridgeView`],
-//! which the reconciliation refreshes.
+//! which the reconciliation refreshes; ports added, removed or changed
+//! are announced to every connection with PORT_STATUS.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ofproto::{Desc, PortCounters, PortDesc, Session, SwitchView};
+use ofproto::{Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -55,10 +56,14 @@ impl SwitchView for BridgeView {
     }
 }
 
+/// A change of port that connected clients are told of (PORT_STATUS).
+type PortEvent = (PortReason, PortDesc);
+
 /// A bridge's listener; stops and removes its socket when dropped.
 #[derive(Debug)]
 pub struct Mgmt {
     view: Arc<Mutex<BridgeView>>,
+    events: tokio::sync::broadcast::Sender<PortEvent>,
     task: tokio::task::JoinHandle<()>,
     path: PathBuf,
 }
@@ -69,15 +74,32 @@ impl Mgmt {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
         let view = Arc::new(Mutex::new(view));
-        let task = tokio::spawn(accept(listener, Arc::clone(&view)));
-        Ok(Mgmt { view, task, path })
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        let task = tokio::spawn(accept(listener, Arc::clone(&view), events.clone()));
+        Ok(Mgmt { view, events, task, path })
     }
 
-    /// Replaces what clients see.
+    /// Replaces what clients see, and tells them of ports added, removed
+    /// or changed.
     pub fn update(&self, view: BridgeView) {
-        if let Ok(mut v) = self.view.lock() {
-            *v = view;
+        let Ok(mut v) = self.view.lock() else {
+            return;
+        };
+        for old in &v.ports {
+            match view.ports.iter().find(|p| p.port_no == old.port_no) {
+                None => {
+                    let _ = self.events.send((PortReason::Delete, old.clone()));
+                }
+                Some(new) if new != old => {
+                    let _ = self.events.send((PortReason::Modify, new.clone()));
+                }
+                Some(_) => {}
+            }
         }
+        for new in view.ports.iter().filter(|n| !v.ports.iter().any(|o| o.port_no == n.port_no)) {
+            let _ = self.events.send((PortReason::Add, new.clone()));
+        }
+        *v = view;
     }
 }
 
@@ -88,13 +110,13 @@ impl Drop for Mgmt {
     }
 }
 
-async fn accept(listener: UnixListener, view: Arc<Mutex<BridgeView>>) {
+async fn accept(listener: UnixListener, view: Arc<Mutex<BridgeView>>, events: tokio::sync::broadcast::Sender<PortEvent>) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(connection(stream, Arc::clone(&view)));
+        tokio::spawn(connection(stream, Arc::clone(&view), events.subscribe()));
     }
 }
 
-async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>) {
+async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>, mut events: tokio::sync::broadcast::Receiver<PortEvent>) {
     let (mut session, hello) = Session::start();
     if stream.write_all(&hello).await.is_err() {
         return;
@@ -102,9 +124,25 @@ async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>) {
     let mut framer = ofproto::wire::Framer::default();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
+        let n = tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            event = events.recv() => {
+                let (reason, port) = match event {
+                    Ok(e) => e,
+                    // Fell behind: the client missed changes; OVS would
+                    // drop such a slow connection too.
+                    Err(_) => return,
+                };
+                if let Some(version) = session.version() {
+                    if stream.write_all(&ofproto::wire::port_status(version, reason, &port)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
         };
         framer.push(&buf[..n]);
         loop {
@@ -120,7 +158,11 @@ async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>) {
                 Ok(v) => v.clone(),
                 Err(_) => return,
             };
+            let before = session.version();
             let replies = session.handle(&msg, &snapshot);
+            if let (None, Some(v)) = (before, session.version()) {
+                crate::log::info(&format!("OpenFlow connection on the management socket: version 0x{v:02x}"));
+            }
             for r in &replies.messages {
                 if stream.write_all(r).await.is_err() {
                     return;

@@ -303,3 +303,61 @@ fn ovs_ofctl_show_and_dump_desc_through_the_bridge_management_socket() {
     assert!(text.contains("OFPBRC_BAD_STAT"), "{text}");
     assert!(ofctl(&["show", "br0"]).contains("p0"), "the connection's errors leave the switch answering");
 }
+
+/// `ovs-ofctl monitor` hears PORT_STATUS when ports come and go.
+#[test]
+fn port_status_reaches_ovs_ofctl_monitor() {
+    use std::io::BufRead;
+
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    // stdbuf: ovs-ofctl's stdout is block-buffered into a pipe otherwise.
+    let mut monitor = Command::new("stdbuf")
+        .args(["-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", "br0"])
+        .env("OVS_RUNDIR", sw.ovsdb.dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = monitor.stdout.take().unwrap();
+    let stderr = monitor.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx2.send(format!("stderr: {line}"));
+        }
+    });
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait until the monitor's session is up (the daemon logs it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sw.log().contains("OpenFlow connection on the management socket: version 0x04") {
+        assert!(Instant::now() < deadline, "ovs-ofctl monitor never connected: {}", sw.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0"]);
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                if line.contains(what) {
+                    return;
+                }
+                seen.push(line);
+            }
+        }
+        panic!("no {what:?} from ovs-ofctl monitor; saw {seen:?}; daemon log: {}", sw.log());
+    };
+    wait_for("OFPT_PORT_STATUS (OF1.3) (xid=0x0): ADD: 1(p0)");
+    sw.vsctl(&["del-port", "br0", "p0"]);
+    wait_for("OFPT_PORT_STATUS (OF1.3) (xid=0x0): DEL: 1(p0)");
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+}
