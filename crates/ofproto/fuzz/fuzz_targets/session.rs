@@ -1,0 +1,40 @@
+//! Arbitrary bytes on an OpenFlow connection: framed, then handled by a
+//! session, must never panic; every reply must be a well-formed message.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ofproto::wire::{Framer, Header, OFPP13_LOCAL};
+use ofproto::{Desc, PortCounters, PortDesc, Session, SwitchView};
+
+struct View;
+
+impl SwitchView for View {
+    fn datapath_id(&self) -> u64 {
+        1
+    }
+    fn ports(&self) -> Vec<PortDesc> {
+        vec![PortDesc::new(1, [2, 0, 0, 0, 0, 1], "p1"), PortDesc::new(OFPP13_LOCAL, [2, 0, 0, 0, 0, 2], "br0")]
+    }
+    fn desc(&self) -> Desc {
+        Desc { mfr: "m".into(), hw: "h".into(), sw: "s".into(), serial: "n".into(), dp: "d".into() }
+    }
+    fn port_counters(&self) -> Vec<PortCounters> {
+        vec![PortCounters { port_no: 1, ..PortCounters::default() }]
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (mut session, _) = Session::start();
+    let mut framer = Framer::default();
+    framer.push(data);
+    while let Ok(Some(msg)) = framer.next_message() {
+        let replies = session.handle(&msg, &View);
+        for r in &replies.messages {
+            let h = Header::parse(r).expect("a reply has a header");
+            assert_eq!(usize::from(h.length), r.len(), "a reply's length field is its length");
+        }
+        if replies.end.is_some() {
+            break;
+        }
+    }
+});
