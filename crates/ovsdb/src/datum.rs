@@ -182,6 +182,55 @@ impl Datum {
         Datum::Set(BTreeSet::new())
     }
 
+    /// The atom of a set of exactly one.
+    pub fn as_scalar(&self) -> Option<&Atom> {
+        match self {
+            Datum::Set(s) if s.len() == 1 => s.iter().next(),
+            _ => None,
+        }
+    }
+
+    /// The string of a one-string set.
+    pub fn as_str(&self) -> Option<&str> {
+        match self.as_scalar()? {
+            Atom::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer of a one-integer set.
+    pub fn as_integer(&self) -> Option<i64> {
+        match self.as_scalar()? {
+            Atom::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The string value of string key `key` in a map.
+    pub fn map_str(&self, key: &str) -> Option<&str> {
+        match self {
+            Datum::Map(m) => match m.get(&Atom::String(key.to_owned()))? {
+                Atom::String(v) => Some(v),
+                _ => None,
+            },
+            Datum::Set(_) => None,
+        }
+    }
+
+    /// The UUIDs of a set (references to other rows).
+    pub fn uuids(&self) -> Vec<Uuid> {
+        match self {
+            Datum::Set(s) => s
+                .iter()
+                .filter_map(|a| match a {
+                    Atom::Uuid(u) => Some(*u),
+                    _ => None,
+                })
+                .collect(),
+            Datum::Map(_) => Vec::new(),
+        }
+    }
+
     /// The value from its JSON notation: `["set", [...]]`, `["map",
     /// [[k, v], ...]]` or a bare atom.
     pub fn from_json(v: &Value) -> Result<Datum, DatumError> {
@@ -233,6 +282,17 @@ mod tests {
         {
             assert_eq!(bad.parse::<Uuid>(), Err(DatumError::Uuid(bad.into())));
         }
+    }
+
+    #[test]
+    fn accessors() {
+        assert_eq!(Datum::from_json(&json!("br0")).unwrap().as_str(), Some("br0"));
+        assert_eq!(Datum::from_json(&json!(7)).unwrap().as_integer(), Some(7));
+        assert_eq!(Datum::empty().as_str(), None);
+        let m = Datum::from_json(&json!(["map", [["k", "v"], ["n", 1]]])).unwrap();
+        assert_eq!((m.map_str("k"), m.map_str("n"), m.map_str("x")), (Some("v"), None, None));
+        let u = "36bf5e0c-63a1-4b4c-8a5f-01c9b2f6f9d2";
+        assert_eq!(Datum::from_json(&json!(["set", [["uuid", u]]])).unwrap().uuids(), vec![u.parse::<Uuid>().unwrap()]);
     }
 
     #[test]

@@ -383,13 +383,7 @@ mod tests {
 
     fn name(idl: &Idl, uuid: &str) -> Option<String> {
         let row = idl.replica()?.row("T", &uuid.parse().ok()?)?;
-        match row.get("name")? {
-            crate::Datum::Set(s) => match s.iter().next()? {
-                crate::Atom::String(s) => Some(s.clone()),
-                _ => None,
-            },
-            _ => None,
-        }
+        row.get("name")?.as_str().map(str::to_owned)
     }
 
     #[tokio::test(start_paused = true)]

@@ -330,48 +330,22 @@ const OFPP_LOCAL: i64 = 65534;
 /// Highest ordinary OpenFlow port number.
 const OFPP_MAX: i64 = 0xff00;
 
-fn scalar(d: Option<&Datum>) -> Option<&Atom> {
-    match d {
-        Some(Datum::Set(s)) if s.len() == 1 => s.iter().next(),
-        _ => None,
-    }
-}
-
+// Column readers over an optional value (absent reads as nothing); the
+// logic is `Datum`'s.
 fn string(d: Option<&Datum>) -> Option<String> {
-    match scalar(d) {
-        Some(Atom::String(s)) => Some(s.clone()),
-        _ => None,
-    }
+    d?.as_str().map(str::to_owned)
 }
 
 fn integer(d: Option<&Datum>) -> Option<i64> {
-    match scalar(d) {
-        Some(Atom::Integer(i)) => Some(*i),
-        _ => None,
-    }
+    d?.as_integer()
 }
 
 fn map_get(d: Option<&Datum>, key: &str) -> Option<String> {
-    match d {
-        Some(Datum::Map(m)) => match m.get(&Atom::String(key.to_owned())) {
-            Some(Atom::String(v)) => Some(v.clone()),
-            _ => None,
-        },
-        _ => None,
-    }
+    d?.map_str(key).map(str::to_owned)
 }
 
 fn uuids(d: Option<&Datum>) -> Vec<Uuid> {
-    match d {
-        Some(Datum::Set(s)) => s
-            .iter()
-            .filter_map(|a| match a {
-                Atom::Uuid(u) => Some(*u),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    d.map(Datum::uuids).unwrap_or_default()
 }
 
 fn str_datum(s: &str) -> Datum {
