@@ -64,17 +64,20 @@ fn memory(text: &str) -> Option<String> {
     Some(format!("{total},{},{cached},{swap_total},{}", total.saturating_sub(free), swap_total.saturating_sub(swap_free)))
 }
 
+/// The kB figure of `key` (such as `VmRSS:`) in `/proc/self/status` text.
+fn status_kb(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok())
+}
+
 /// This process's resident memory in kB.
 pub fn resident_kb() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    text.lines().find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
+    status_kb(&std::fs::read_to_string("/proc/self/status").ok()?, "VmRSS:")
 }
 
 /// "virtual,resident" in kB from `/proc/self/status` (the CPU time,
 /// crash and uptime fields OVS adds are not written yet).
 fn process(text: &str) -> Option<String> {
-    let kb = |key: &str| -> Option<u64> { text.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok()) };
-    Some(format!("{},{}", kb("VmSize:")?, kb("VmRSS:")?))
+    Some(format!("{},{}", status_kb(text, "VmSize:")?, status_kb(text, "VmRSS:")?))
 }
 
 #[cfg(test)]
