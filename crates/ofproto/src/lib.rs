@@ -2,19 +2,33 @@
 //! tables, controller connections, and the translation (xlate) of a packet
 //! through the tables into a megaflow.
 //!
-//! Status (issue 5, begun): the message framing, HELLO and version
-//! negotiation (1.0 and 1.3), and the switch-description and port-counter
-//! exchanges that `ovs-ofctl show`, `dump-desc` and `dump-ports` use
-//! ([`wire`], [`session`]), and the OXM match codec for the OpenFlow-basic
-//! fields ([`oxm`]). Flow tables, flow/group/meter modifications, NXM and
-//! the action codecs, 1.5, the Nicira extensions and controller
-//! connections are not written yet; a message needing them is answered
-//! with OpenFlow's BAD_TYPE (or BAD_STAT) error.
+//! Status (issue 5, in progress):
+//! - [`wire`], [`session`]: framing, HELLO and version negotiation (1.0,
+//!   1.3, 1.5), ECHO, FEATURES, GET/SET_CONFIG, BARRIER, the DESC, PORT,
+//!   PORT_DESC, TABLE and TABLE_FEATURES statistics, the Nicira
+//!   flow-format and table-id settings.
+//! - [`flowmatch`]: the match as OVS stores it, NXM and OXM codecs with
+//!   OVS's checks, OpenFlow 1.0's fixed match.
+//! - [`actions`]: the actions and instructions listed in its docs, for
+//!   1.0, 1.3 and 1.5 and the Nicira extensions.
+//! - [`table`], [`flowmod`]: 255 flow tables with OVS's add, modify and
+//!   delete semantics (strict and loose, cookies, overlap, counters),
+//!   all-or-nothing batches, flow and aggregate statistics.
+//!
+//! Not written yet: groups and meters, bundles, PACKET_OUT, PORT_MOD,
+//! FLOW_REMOVED, roles and async configuration, controller connections,
+//! the TLV table and `tun_metadata`, `ct`/`learn`/`controller2` and the
+//! other actions listed in [`actions`]; a message needing them is answered
+//! with the OpenFlow error a switch without them gives.
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
+pub mod flowmatch;
+pub mod flowmod;
 pub mod oxm;
 pub mod session;
+pub mod table;
 pub mod wire;
 
 pub use session::{Replies, Session, SessionEnd, SwitchView};

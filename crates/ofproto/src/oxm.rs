@@ -18,22 +18,7 @@ pub const OPENFLOW_BASIC: u16 = 0x8000;
 /// `ofp_match` type for OXM.
 const OFPMT_OXM: u16 = 1;
 
-/// BAD_MATCH error codes.
-pub mod bad_match {
-    use crate::wire::OfError;
-    /// BAD_LEN.
-    pub const BAD_LEN: OfError = OfError { ty: 4, code: 1 };
-    /// BAD_FIELD.
-    pub const BAD_FIELD: OfError = OfError { ty: 4, code: 6 };
-    /// BAD_MASK.
-    pub const BAD_MASK: OfError = OfError { ty: 4, code: 8 };
-    /// BAD_WILDCARDS: value bits set where the mask is zero.
-    pub const BAD_WILDCARDS: OfError = OfError { ty: 4, code: 5 };
-    /// DUP_FIELD.
-    pub const DUP_FIELD: OfError = OfError { ty: 4, code: 10 };
-    /// BAD_TYPE: not an OXM match.
-    pub const BAD_TYPE: OfError = OfError { ty: 4, code: 0 };
-}
+pub use crate::flowmatch::bad_match;
 
 /// An OpenFlow-basic field: its number, name, value size and maskability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,16 +165,8 @@ pub fn encode_match(oxms: &[Oxm]) -> Vec<u8> {
 /// Decodes an `ofp_match` at the start of `b`; returns its fields and the
 /// bytes it took (padding included).
 pub fn decode_match(b: &[u8]) -> Result<(Vec<Oxm>, usize), OfError> {
-    let h = b.get(..4).ok_or(bad_match::BAD_LEN)?;
-    if u16::from_be_bytes([h[0], h[1]]) != OFPMT_OXM {
-        return Err(bad_match::BAD_TYPE);
-    }
-    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let padded = len.div_ceil(8) * 8;
-    if len < 4 || padded > b.len() {
-        return Err(bad_match::BAD_LEN);
-    }
-    Ok((decode_oxms(&b[4..len])?, padded))
+    let (entries, used) = crate::flowmatch::oxm_match_entries(b)?;
+    Ok((decode_oxms(entries)?, used))
 }
 
 #[cfg(test)]

@@ -1,18 +1,24 @@
 //! One OpenFlow connection, without I/O: messages in, replies out.
 //!
-//! The session sends its HELLO first, negotiates the version from the
-//! peer's HELLO, then answers the switch-description requests from a
-//! [`SwitchView`]. A message it does not handle yet gets the ERROR the
-//! specification names for it (BAD_TYPE, BAD_STAT, BAD_VERSION, BAD_LEN)
-//! and the connection goes on; only an unframeable stream or a failed
-//! negotiation ends it.
+//! The session sends its HELLO first, negotiates the version (1.0, 1.3 or
+//! 1.5) from the peer's HELLO, then answers the switch-description
+//! requests from a [`SwitchView`] and the flow-table messages against the
+//! bridge's [`Tables`]: FLOW_MOD (1.0, Nicira NXM, 1.3/1.5), the Nicira
+//! flow-format and table-id settings, and flow, aggregate and table
+//! statistics. A message it does not handle yet gets the ERROR the
+//! specification names for it (BAD_TYPE, BAD_STAT, BAD_SUBTYPE,
+//! BAD_VERSION, BAD_LEN) and the connection goes on; only an unframeable
+//! stream or a failed negotiation ends it.
 //!
-//! Not handled yet (issue 5): flow, group and meter modifications and
-//! their statistics, PACKET_OUT, PORT_MOD, roles, async configuration,
-//! bundles and the Nicira extensions. They are answered with BAD_TYPE,
-//! which is what a switch without them says.
+//! Not handled yet (issue 5): group and meter modifications and their
+//! statistics, PACKET_OUT, PORT_MOD, roles, async configuration, bundles,
+//! FLOW_REMOVED messages, and OpenFlow 1.0's fixed-match flow statistics.
 
-use crate::wire::{self, message, stats, ty, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP13};
+use std::time::Instant;
+
+use crate::flowmod::{self, nxt, StatsFormat};
+use crate::table::{Rule, Tables};
+use crate::wire::{self, message, stats, ty, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP15};
 
 /// What a connection needs to know about its bridge.
 pub trait SwitchView {
@@ -53,10 +59,16 @@ impl Replies {
 const DEFAULT_MISS_SEND_LEN: u16 = 128;
 /// Tables advertised, as OVS.
 const N_TABLES: u8 = 254;
-/// Capabilities advertised: port statistics (flow and table statistics are
-/// answered with BAD_STAT until the flow tables exist; claiming them would
-/// be untrue).
-const CAPABILITIES: u32 = 0x4;
+/// Capabilities advertised: flow, table and port statistics.
+const CAPABILITIES: u32 = 0x1 | 0x2 | 0x4;
+/// Nicira's vendor id.
+const NX_VENDOR: u32 = 0x0000_2320;
+/// BAD_REQUEST / BAD_VENDOR (1.0) or BAD_EXPERIMENTER (1.3).
+const BAD_VENDOR: OfError = OfError { ty: 1, code: 3 };
+/// BAD_REQUEST / BAD_SUBTYPE (1.0) or BAD_EXP_TYPE (1.3).
+const BAD_SUBTYPE: OfError = OfError { ty: 1, code: 4 };
+/// BAD_REQUEST / EPERM, OVS's answer to an unknown flow format.
+const EPERM: OfError = OfError { ty: 1, code: 5 };
 
 /// A connection's protocol state.
 #[derive(Debug)]
@@ -64,18 +76,24 @@ pub struct Session {
     version: Option<u8>,
     flags: u16,
     miss_send_len: u16,
+    /// NXT_FLOW_MOD_TABLE_ID: 1.0 flow mods carry a table id.
+    table_id_ext: bool,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Session { version: None, flags: 0, miss_send_len: DEFAULT_MISS_SEND_LEN }
+        Session { version: None, flags: 0, miss_send_len: DEFAULT_MISS_SEND_LEN, table_id_ext: false }
     }
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
 }
 
 impl Session {
     /// A new session and the HELLO to send at once.
     pub fn start() -> (Session, Vec<u8>) {
-        (Session::default(), wire::hello(OFP13))
+        (Session::default(), wire::hello(OFP15))
     }
 
     /// The negotiated version, once the peer's HELLO arrived.
@@ -83,8 +101,9 @@ impl Session {
         self.version
     }
 
-    /// Handles one framed message; returns the replies.
-    pub fn handle(&mut self, msg: &[u8], sw: &dyn SwitchView) -> Replies {
+    /// Handles one framed message against the bridge `sw` and its flow
+    /// `tables`; returns the replies.
+    pub fn handle(&mut self, msg: &[u8], sw: &dyn SwitchView, tables: &mut Tables) -> Replies {
         let Some(h) = Header::parse(msg) else {
             return Replies::default();
         };
@@ -99,7 +118,7 @@ impl Session {
                     Replies::default()
                 }
                 None => Replies {
-                    messages: vec![wire::error(h.version.min(OFP13), h.xid, OfError::HELLO_INCOMPATIBLE, msg)],
+                    messages: vec![wire::error(h.version.min(OFP15), h.xid, OfError::HELLO_INCOMPATIBLE, msg)],
                     end: Some(SessionEnd::Incompatible),
                 },
             };
@@ -108,69 +127,211 @@ impl Session {
             return Replies::one(wire::error(version, h.xid, OfError::BAD_VERSION, msg));
         }
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
-        let reply = match (h.ty, version) {
-            (ty::HELLO, _) | (ty::ECHO_REPLY, _) => return Replies::default(),
-            (ty::ECHO_REQUEST, _) => message(version, ty::ECHO_REPLY, h.xid, body),
-            (ty::FEATURES_REQUEST, _) => message(version, ty::FEATURES_REPLY, h.xid, &features(version, sw)),
-            (ty::GET_CONFIG_REQUEST, _) => {
+        let v10 = version == OFP10;
+        let result = match h.ty {
+            ty::HELLO | ty::ECHO_REPLY => return Replies::default(),
+            ty::ECHO_REQUEST => Ok(vec![message(version, ty::ECHO_REPLY, h.xid, body)]),
+            ty::FEATURES_REQUEST => Ok(vec![message(version, ty::FEATURES_REPLY, h.xid, &features(version, sw))]),
+            ty::GET_CONFIG_REQUEST => {
                 let mut b = self.flags.to_be_bytes().to_vec();
                 b.extend_from_slice(&self.miss_send_len.to_be_bytes());
-                message(version, ty::GET_CONFIG_REPLY, h.xid, &b)
+                Ok(vec![message(version, ty::GET_CONFIG_REPLY, h.xid, &b)])
             }
-            (ty::SET_CONFIG, _) => {
-                let (Some(f), Some(m)) = (body.get(0..2), body.get(2..4)) else {
-                    return Replies::one(wire::error(version, h.xid, OfError::BAD_LEN, msg));
-                };
-                self.flags = u16::from_be_bytes([f[0], f[1]]);
-                self.miss_send_len = u16::from_be_bytes([m[0], m[1]]);
-                return Replies::default();
-            }
-            (ty::BARRIER_REQUEST_10, OFP10) => message(version, ty::BARRIER_REPLY_10, h.xid, &[]),
-            (ty::BARRIER_REQUEST_13, OFP13) => message(version, ty::BARRIER_REPLY_13, h.xid, &[]),
-            (ty::STATS_REQUEST_10, OFP10) | (ty::MULTIPART_REQUEST_13, OFP13) => self.stats(version, h.xid, msg, sw),
-            _ => wire::error(version, h.xid, OfError::BAD_TYPE, msg),
+            ty::SET_CONFIG => match (body.get(0..2), body.get(2..4)) {
+                (Some(f), Some(m)) => {
+                    self.flags = u16::from_be_bytes([f[0], f[1]]);
+                    self.miss_send_len = u16::from_be_bytes([m[0], m[1]]);
+                    Ok(Vec::new())
+                }
+                _ => Err(OfError::BAD_LEN),
+            },
+            ty::EXPERIMENTER => self.experimenter(msg, tables),
+            ty::FLOW_MOD => flowmod::decode_flow_mod(msg, version, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
+            ty::BARRIER_REQUEST_10 if v10 => Ok(vec![message(version, ty::BARRIER_REPLY_10, h.xid, &[])]),
+            ty::BARRIER_REQUEST_13 if !v10 => Ok(vec![message(version, ty::BARRIER_REPLY_13, h.xid, &[])]),
+            ty::STATS_REQUEST_10 if v10 => self.stats(version, h.xid, msg, sw, tables),
+            ty::MULTIPART_REQUEST_13 if !v10 => self.stats(version, h.xid, msg, sw, tables),
+            _ => Err(OfError::BAD_TYPE),
         };
-        Replies::one(reply)
+        match result {
+            Ok(messages) => Replies { messages, end: None },
+            Err(e) => Replies::one(wire::error(version, h.xid, e, msg)),
+        }
     }
 
-    fn stats(&self, version: u8, xid: u32, msg: &[u8], sw: &dyn SwitchView) -> Vec<u8> {
-        let Some(kind) = msg.get(HEADER_LEN..HEADER_LEN + 2).map(|k| u16::from_be_bytes([k[0], k[1]])) else {
-            return wire::error(version, xid, OfError::BAD_LEN, msg);
-        };
-        let body = match (kind, version) {
-            (stats::DESC, _) => sw.desc().encode(),
-            (stats::PORT_DESC, OFP13) => sw.ports().iter().flat_map(PortDesc::encode13).collect(),
-            (stats::PORT, _) => {
+    /// Nicira extension messages.
+    fn experimenter(&mut self, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
+        if u32_at(msg, 8).ok_or(OfError::BAD_LEN)? != NX_VENDOR {
+            return Err(BAD_VENDOR);
+        }
+        match u32_at(msg, 12).ok_or(OfError::BAD_LEN)? {
+            nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
+            nxt::SET_FLOW_FORMAT => match u32_at(msg, 16).ok_or(OfError::BAD_LEN)? {
+                // OpenFlow 1.0 matches or NXM: both are understood on input,
+                // and replies follow the request's own format.
+                0 | 2 => Ok(Vec::new()),
+                _ => Err(EPERM),
+            },
+            nxt::FLOW_MOD_TABLE_ID => {
+                self.table_id_ext = *msg.get(16).ok_or(OfError::BAD_LEN)? != 0;
+                Ok(Vec::new())
+            }
+            _ => Err(BAD_SUBTYPE),
+        }
+    }
+
+    fn stats(&self, version: u8, xid: u32, msg: &[u8], sw: &dyn SwitchView, tables: &Tables) -> Result<Vec<Vec<u8>>, OfError> {
+        let kind = msg.get(HEADER_LEN..HEADER_LEN + 2).map(|k| u16::from_be_bytes([k[0], k[1]])).ok_or(OfError::BAD_LEN)?;
+        let v10 = version == OFP10;
+        let reply_ty = if v10 { ty::STATS_REPLY_10 } else { ty::MULTIPART_REPLY_13 };
+        // Reply head: kind, flags, and 4 bytes of padding after 1.0.
+        let mut head = kind.to_be_bytes().to_vec();
+        head.extend_from_slice(&[0, 0]);
+        if !v10 {
+            head.extend_from_slice(&[0; 4]);
+        }
+        let body_at = HEADER_LEN + head.len();
+        let now = Instant::now();
+        let entries: Vec<Vec<u8>> = match kind {
+            stats::DESC => vec![sw.desc().encode()],
+            stats::PORT_DESC if !v10 => sw.ports().iter().map(|p| p.encode(version)).collect(),
+            stats::PORT => {
                 // The request names one port, or all (OFPP_NONE / OFPP_ANY).
-                let at = HEADER_LEN + if version == OFP10 { 4 } else { 8 };
-                let wanted = match version {
-                    OFP10 => msg.get(at..at + 2).map(|p| match u16::from_be_bytes([p[0], p[1]]) {
+                let at = HEADER_LEN + if v10 { 4 } else { 8 };
+                let wanted = if v10 {
+                    msg.get(at..at + 2).map(|p| match u16::from_be_bytes([p[0], p[1]]) {
                         0xffff => None,
                         wire::OFPP10_LOCAL => Some(wire::OFPP13_LOCAL),
                         p => Some(u32::from(p)),
-                    }),
-                    _ => msg.get(at..at + 4).map(|p| Some(u32::from_be_bytes([p[0], p[1], p[2], p[3]])).filter(|&p| p != 0xffff_ffff)),
+                    })
+                } else {
+                    u32_at(msg, at).map(|p| Some(p).filter(|&p| p != 0xffff_ffff))
                 };
-                let Some(wanted) = wanted else {
-                    return wire::error(version, xid, OfError::BAD_LEN, msg);
-                };
-                sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).flat_map(|c| c.encode(version)).collect()
+                let wanted = wanted.ok_or(OfError::BAD_LEN)?;
+                sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).map(|c| c.encode(version)).collect()
             }
-            _ => return wire::error(version, xid, OfError::BAD_STAT, msg),
+            stats::FLOW | stats::AGGREGATE if !v10 => {
+                let c = flowmod::decode_of13_stats_request(msg.get(body_at..).unwrap_or_default())?;
+                let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
+                if kind == stats::AGGREGATE {
+                    vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
+                } else {
+                    let format = if version >= OFP15 { StatsFormat::Of15 } else { StatsFormat::Of13(version) };
+                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, format, now)).collect()
+                }
+            }
+            stats::TABLE => (0..N_TABLES).map(|t| table_stats(version, t, tables.table(t).len())).collect(),
+            stats::TABLE_FEATURES if !v10 => {
+                if msg.len() > body_at {
+                    // Setting table features (names, properties) is not
+                    // supported yet.
+                    return Err(OfError { ty: 13, code: 5 });
+                }
+                (0..N_TABLES).map(|t| table_features(t, version)).collect()
+            }
+            stats::VENDOR if v10 => return self.nx_stats(xid, msg, tables, now),
+            _ => return Err(OfError::BAD_STAT),
         };
-        // Reply header: type, flags (no "more"), and 4 bytes of padding in 1.3.
-        let mut b = kind.to_be_bytes().to_vec();
-        b.extend_from_slice(&[0, 0]);
-        if version == OFP13 {
-            b.extend_from_slice(&[0; 4]);
+        Ok(flowmod::pack_multipart(&head, 2, &entries, |b| message(version, reply_ty, xid, b)))
+    }
+
+    /// Nicira statistics over OpenFlow 1.0: NXST_FLOW and NXST_AGGREGATE.
+    fn nx_stats(&self, xid: u32, msg: &[u8], tables: &Tables, now: Instant) -> Result<Vec<Vec<u8>>, OfError> {
+        if u32_at(msg, 12).ok_or(OfError::BAD_LEN)? != NX_VENDOR {
+            return Err(BAD_VENDOR);
         }
-        b.extend_from_slice(&body);
-        let reply = if version == OFP10 { ty::STATS_REPLY_10 } else { ty::MULTIPART_REPLY_13 };
-        message(version, reply, xid, &b)
+        let subtype = u32_at(msg, 16).ok_or(OfError::BAD_LEN)?;
+        if subtype > 1 {
+            return Err(BAD_SUBTYPE);
+        }
+        let c = flowmod::decode_nx_stats_request(msg.get(24..).unwrap_or_default())?;
+        let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
+        let entries: Vec<Vec<u8>> = if subtype == 1 {
+            vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
+        } else {
+            rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now)).collect()
+        };
+        // Head: VENDOR kind, flags, Nicira id, subtype, 4 bytes of padding.
+        let mut head = vec![0xff, 0xff, 0, 0];
+        head.extend_from_slice(&NX_VENDOR.to_be_bytes());
+        head.extend_from_slice(&subtype.to_be_bytes());
+        head.extend_from_slice(&[0; 4]);
+        Ok(flowmod::pack_multipart(&head, 2, &entries, |b| message(OFP10, ty::STATS_REPLY_10, xid, b)))
     }
 }
 
-/// FEATURES_REPLY body: 1.0 lists the ports, 1.3 does not.
+/// Applies a flow mod; the reply is empty (errors are the caller's).
+fn apply(tables: &mut Tables, fm: &crate::table::FlowMod) -> Result<Vec<Vec<u8>>, OfError> {
+    tables.apply(fm, Instant::now())?;
+    Ok(Vec::new())
+}
+
+/// One table's features (1.3's `ofp_table_features`): no name, metadata
+/// fully matchable and writable, a million entries, and the properties
+/// listing what ferrovs decodes: instructions, later tables, the standard
+/// actions, and the match, wildcard and set-field OXM headers.
+fn table_features(table: u8, version: u8) -> Vec<u8> {
+    let mut b = vec![0, 0, table, 0, 0, 0, 0, 0];
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&u64::MAX.to_be_bytes());
+    b.extend_from_slice(&u64::MAX.to_be_bytes());
+    b.extend_from_slice(&0u32.to_be_bytes());
+    b.extend_from_slice(&1_000_000u32.to_be_bytes());
+    let prop = |b: &mut Vec<u8>, ty: u16, content: &[u8]| {
+        b.extend_from_slice(&ty.to_be_bytes());
+        b.extend_from_slice(&((4 + content.len()) as u16).to_be_bytes());
+        b.extend_from_slice(content);
+        b.resize(b.len().div_ceil(8) * 8, 0);
+    };
+    // Goto-table only where a later table exists.
+    let instructions: Vec<u16> = if table + 1 < N_TABLES { vec![1, 2, 3, 4, 5, 6] } else { vec![2, 3, 4, 5, 6] };
+    let headers = |tys: &[u16]| tys.iter().flat_map(|t| [t.to_be_bytes(), 4u16.to_be_bytes()].concat()).collect::<Vec<u8>>();
+    prop(&mut b, 0, &headers(&instructions));
+    prop(&mut b, 2, &(table + 1..N_TABLES).collect::<Vec<u8>>());
+    let actions = headers(&[0, 17, 18, 21, 22, 23, 24, 25]);
+    prop(&mut b, 4, &actions);
+    prop(&mut b, 6, &actions);
+    let oxm = |pick: &dyn Fn(&crate::flowmatch::Field) -> bool| {
+        let mut out = Vec::new();
+        for f in crate::flowmatch::fields().iter().filter(|f| pick(f)) {
+            let h = f.header_for(version);
+            out.extend_from_slice(&h.class.to_be_bytes());
+            out.push(h.field << 1);
+            if h.class == crate::flowmatch::OXM_EXPERIMENTER {
+                out.push(f.bytes + 4);
+                out.extend_from_slice(&h.exp.to_be_bytes());
+            } else {
+                out.push(f.bytes);
+            }
+        }
+        out
+    };
+    prop(&mut b, 8, &oxm(&|_| true));
+    prop(&mut b, 10, &oxm(&|f| f.maskable));
+    let set = oxm(&|f| crate::actions::writable(f));
+    prop(&mut b, 12, &set);
+    prop(&mut b, 14, &set);
+    let len = (b.len() as u16).to_be_bytes();
+    b[..2].copy_from_slice(&len);
+    b
+}
+
+/// One table's statistics entry: 1.0's 64 bytes (with wildcards and
+/// size), 1.3's 24.
+fn table_stats(version: u8, table: u8, active: usize) -> Vec<u8> {
+    let mut b = vec![table, 0, 0, 0];
+    if version == OFP10 {
+        // No name, as OVS's tables by default.
+        b.extend_from_slice(&[0; 32]);
+        b.extend_from_slice(&0x003f_ffffu32.to_be_bytes());
+        b.extend_from_slice(&1_000_000u32.to_be_bytes());
+    }
+    b.extend_from_slice(&(active as u32).to_be_bytes());
+    b.extend_from_slice(&[0; 16]);
+    b
+}
+
+/// FEATURES_REPLY body: 1.0 lists the ports, later versions do not.
 fn features(version: u8, sw: &dyn SwitchView) -> Vec<u8> {
     let mut b = sw.datapath_id().to_be_bytes().to_vec();
     b.extend_from_slice(&0u32.to_be_bytes()); // n_buffers
@@ -178,8 +339,9 @@ fn features(version: u8, sw: &dyn SwitchView) -> Vec<u8> {
     b.extend_from_slice(&[0; 3]); // pad (1.0) / auxiliary_id + pad (1.3)
     b.extend_from_slice(&CAPABILITIES.to_be_bytes());
     if version == OFP10 {
-        // Actions supported: none yet (no FLOW_MOD is accepted).
-        b.extend_from_slice(&0u32.to_be_bytes());
+        // Actions supported: output, set_vlan_vid/pcp, strip_vlan,
+        // set_dl_src/dst, set_nw_src/dst/tos, set_tp_src/dst, enqueue.
+        b.extend_from_slice(&0x0fffu32.to_be_bytes());
         for p in sw.ports() {
             b.extend_from_slice(&p.encode10());
         }
@@ -192,7 +354,7 @@ fn features(version: u8, sw: &dyn SwitchView) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::OFPP13_LOCAL;
+    use crate::wire::{OFP13, OFPP13_LOCAL};
 
     struct Fake;
     impl SwitchView for Fake {
@@ -216,7 +378,7 @@ mod tests {
     fn open(v: u8) -> Session {
         let (mut s, hello) = Session::start();
         assert_eq!(Header::parse(&hello).unwrap().ty, ty::HELLO);
-        assert_eq!(s.handle(&wire::hello(v), &Fake), Replies::default());
+        assert_eq!(s.handle(&wire::hello(v), &Fake, &mut Tables::default()), Replies::default());
         assert_eq!(s.version(), Some(v));
         s
     }
@@ -225,18 +387,18 @@ mod tests {
     fn features_echo_config_barrier_in_both_versions() {
         for v in [OFP10, OFP13] {
             let mut s = open(v);
-            let r = s.handle(&message(v, ty::FEATURES_REQUEST, 5, &[]), &Fake).messages;
+            let r = s.handle(&message(v, ty::FEATURES_REQUEST, 5, &[]), &Fake, &mut Tables::default()).messages;
             let h = Header::parse(&r[0]).unwrap();
             assert_eq!((h.ty, h.xid), (ty::FEATURES_REPLY, 5));
             assert_eq!(&r[0][8..16], &0x1234u64.to_be_bytes());
             assert_eq!(r[0].len(), if v == OFP10 { 32 + 48 } else { 32 });
-            let r = s.handle(&message(v, ty::ECHO_REQUEST, 6, b"x"), &Fake).messages;
+            let r = s.handle(&message(v, ty::ECHO_REQUEST, 6, b"x"), &Fake, &mut Tables::default()).messages;
             assert_eq!(r[0], message(v, ty::ECHO_REPLY, 6, b"x"));
-            assert!(s.handle(&message(v, ty::SET_CONFIG, 7, &[0, 1, 0, 64]), &Fake).messages.is_empty());
-            let r = s.handle(&message(v, ty::GET_CONFIG_REQUEST, 8, &[]), &Fake).messages;
+            assert!(s.handle(&message(v, ty::SET_CONFIG, 7, &[0, 1, 0, 64]), &Fake, &mut Tables::default()).messages.is_empty());
+            let r = s.handle(&message(v, ty::GET_CONFIG_REQUEST, 8, &[]), &Fake, &mut Tables::default()).messages;
             assert_eq!(&r[0][8..], &[0, 1, 0, 64]);
             let barrier = if v == OFP10 { ty::BARRIER_REQUEST_10 } else { ty::BARRIER_REQUEST_13 };
-            let r = s.handle(&message(v, barrier, 9, &[]), &Fake).messages;
+            let r = s.handle(&message(v, barrier, 9, &[]), &Fake, &mut Tables::default()).messages;
             assert_eq!(Header::parse(&r[0]).unwrap().ty, barrier + 1);
         }
     }
@@ -244,30 +406,33 @@ mod tests {
     #[test]
     fn unknown_and_malformed_messages_get_errors_and_the_session_goes_on() {
         let mut s = open(OFP13);
-        let flow_mod = message(OFP13, 14, 3, &[0; 48]);
-        let r = s.handle(&flow_mod, &Fake).messages;
+        let group_mod = message(OFP13, 15, 3, &[0; 48]);
+        let r = s.handle(&group_mod, &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 1, 0, 1], "BAD_REQUEST/BAD_TYPE");
-        assert_eq!(&r[0][12..], &flow_mod[..56]);
-        let r = s.handle(&message(OFP10, ty::ECHO_REQUEST, 4, &[]), &Fake).messages;
+        assert_eq!(&r[0][12..], &group_mod[..56]);
+        let flow_mod = message(OFP13, 14, 4, &[0; 48]);
+        let r = s.handle(&flow_mod, &Fake, &mut Tables::default()).messages;
+        assert_eq!(&r[0][8..12], &[0, 4, 0, 0], "BAD_MATCH/BAD_TYPE: a match of type 0 (1.0's standard match)");
+        let r = s.handle(&message(OFP10, ty::ECHO_REQUEST, 4, &[]), &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 1, 0, 0], "BAD_VERSION");
-        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 5, &[0, 99, 0, 0, 0, 0, 0, 0]), &Fake).messages;
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 5, &[0, 99, 0, 0, 0, 0, 0, 0]), &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 1, 0, 2], "BAD_MULTIPART");
-        let r = s.handle(&message(OFP13, ty::SET_CONFIG, 6, &[0]), &Fake).messages;
+        let r = s.handle(&message(OFP13, ty::SET_CONFIG, 6, &[0]), &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 1, 0, 6], "BAD_LEN");
-        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 7, &[0, 13, 0, 0, 0, 0, 0, 0]), &Fake).messages;
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 7, &[0, 13, 0, 0, 0, 0, 0, 0]), &Fake, &mut Tables::default()).messages;
         assert_eq!(r[0].len(), 8 + 8 + 64, "PORT_DESC with one port");
         let all = [0, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
-        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 8, &all), &Fake).messages;
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 8, &all), &Fake, &mut Tables::default()).messages;
         assert_eq!(r[0].len(), 8 + 8 + 2 * 112, "PORT stats for all ports");
         let one = [0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0];
-        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 9, &one), &Fake).messages;
+        let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 9, &one), &Fake, &mut Tables::default()).messages;
         assert_eq!(r[0].len(), 8 + 8 + 112, "PORT stats for port 2");
     }
 
     #[test]
     fn no_common_version_ends_the_session_with_hello_failed() {
         let (mut s, _) = Session::start();
-        let r = s.handle(&message(0x03, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x08]), &Fake);
+        let r = s.handle(&message(0x03, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x08]), &Fake, &mut Tables::default());
         assert_eq!(r.end, Some(SessionEnd::Incompatible));
         assert_eq!(&r.messages[0][8..12], &[0, 0, 0, 0]);
     }

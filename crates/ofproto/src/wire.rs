@@ -13,8 +13,10 @@
 pub const OFP10: u8 = 0x01;
 /// OpenFlow 1.3.
 pub const OFP13: u8 = 0x04;
+/// OpenFlow 1.5.
+pub const OFP15: u8 = 0x06;
 /// The versions this codec speaks, lowest first.
-pub const VERSIONS: [u8; 2] = [OFP10, OFP13];
+pub const VERSIONS: [u8; 3] = [OFP10, OFP13, OFP15];
 
 /// Header length.
 pub const HEADER_LEN: usize = 8;
@@ -45,6 +47,8 @@ pub mod ty {
     pub const SET_CONFIG: u8 = 9;
     /// PORT_STATUS.
     pub const PORT_STATUS: u8 = 12;
+    /// FLOW_MOD.
+    pub const FLOW_MOD: u8 = 14;
     /// STATS_REQUEST in 1.0.
     pub const STATS_REQUEST_10: u8 = 16;
     /// STATS_REPLY in 1.0.
@@ -71,6 +75,16 @@ pub mod stats {
     pub const PORT: u16 = 4;
     /// Port descriptions (1.3).
     pub const PORT_DESC: u16 = 13;
+    /// Flow statistics.
+    pub const FLOW: u16 = 1;
+    /// Aggregate flow statistics.
+    pub const AGGREGATE: u16 = 2;
+    /// Table statistics.
+    pub const TABLE: u16 = 3;
+    /// Table features (1.3+).
+    pub const TABLE_FEATURES: u16 = 12;
+    /// Vendor statistics (1.0).
+    pub const VENDOR: u16 = 0xffff;
 }
 
 /// The common header.
@@ -265,6 +279,34 @@ impl PortDesc {
     }
 
     /// The 64-byte `ofp_port` of 1.3.
+    /// The 1.4+ `ofp_port` with its Ethernet property (72 bytes).
+    pub fn encode14(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(72);
+        b.extend_from_slice(&self.port_no.to_be_bytes());
+        b.extend_from_slice(&72u16.to_be_bytes());
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&self.hw_addr);
+        b.extend_from_slice(&[0; 2]);
+        b.extend_from_slice(&name16(&self.name));
+        for v in [self.config, self.state] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b.extend_from_slice(&[0, 0, 0, 32, 0, 0, 0, 0]);
+        for v in [self.curr, 0, 0, 0, self.curr_speed, self.curr_speed] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    /// The port in `version`'s layout.
+    pub fn encode(&self, version: u8) -> Vec<u8> {
+        match version {
+            OFP10 => self.encode10(),
+            v if v >= 5 => self.encode14(),
+            _ => self.encode13(),
+        }
+    }
+
     pub fn encode13(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(&self.port_no.to_be_bytes());
@@ -294,7 +336,7 @@ pub enum PortReason {
 /// A PORT_STATUS message about `port`.
 pub fn port_status(version: u8, reason: PortReason, port: &PortDesc) -> Vec<u8> {
     let mut body = vec![reason as u8, 0, 0, 0, 0, 0, 0, 0];
-    body.extend_from_slice(&if version == OFP10 { port.encode10() } else { port.encode13() });
+    body.extend_from_slice(&port.encode(version));
     message(version, ty::PORT_STATUS, 0, &body)
 }
 
@@ -322,11 +364,29 @@ pub struct PortCounters {
 }
 
 impl PortCounters {
+    fn counters(&self) -> [u64; 8] {
+        [self.rx_packets, self.tx_packets, self.rx_bytes, self.tx_bytes, self.rx_dropped, self.tx_dropped, self.rx_errors, self.tx_errors]
+    }
+
     /// The 104-byte `ofp_port_stats` (1.0) or the 112-byte one (1.3); the
     /// frame, overrun, CRC and collision counters are not kept (all ones,
     /// "unavailable", as the specification says), nor the duration (1.3).
     pub fn encode(&self, version: u8) -> Vec<u8> {
-        let mut b = Vec::with_capacity(112);
+        let mut b = Vec::with_capacity(120);
+        if version >= 5 {
+            // 1.4+: length, pad, port, duration, the counters, and the
+            // Ethernet property with unknown error counters.
+            b.extend_from_slice(&120u16.to_be_bytes());
+            b.extend_from_slice(&[0; 2]);
+            b.extend_from_slice(&self.port_no.to_be_bytes());
+            b.extend_from_slice(&[0xff; 8]);
+            for v in self.counters() {
+                b.extend_from_slice(&v.to_be_bytes());
+            }
+            b.extend_from_slice(&[0, 0, 0, 40, 0, 0, 0, 0]);
+            b.extend_from_slice(&[0xff; 32]);
+            return b;
+        }
         if version == OFP10 {
             let port = if self.port_no == OFPP13_LOCAL { OFPP10_LOCAL } else { self.port_no.min(0xff00) as u16 };
             b.extend_from_slice(&port.to_be_bytes());
@@ -335,16 +395,7 @@ impl PortCounters {
             b.extend_from_slice(&self.port_no.to_be_bytes());
             b.extend_from_slice(&[0; 4]);
         }
-        for v in [
-            self.rx_packets,
-            self.tx_packets,
-            self.rx_bytes,
-            self.tx_bytes,
-            self.rx_dropped,
-            self.tx_dropped,
-            self.rx_errors,
-            self.tx_errors,
-        ] {
+        for v in self.counters() {
             b.extend_from_slice(&v.to_be_bytes());
         }
         for _ in 0..4 {
@@ -399,9 +450,11 @@ mod tests {
         assert_eq!(negotiate(&message(OFP13, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x10])), Some(OFP13));
         // A peer offering only 1.1 and 1.2 (bitmap 0x0c): nothing in common.
         assert_eq!(negotiate(&message(0x03, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x0c])), None);
-        // A 1.5 peer without a bitmap settles on 1.3.
-        assert_eq!(negotiate(&message(0x06, ty::HELLO, 1, &[])), Some(OFP13));
+        // A 1.4 peer without a bitmap settles on 1.3; 1.5 on 1.5.
+        assert_eq!(negotiate(&message(0x05, ty::HELLO, 1, &[])), Some(OFP13));
+        assert_eq!(negotiate(&message(0x06, ty::HELLO, 1, &[])), Some(OFP15));
         assert_eq!(hello(OFP13)[8..], [0, 1, 0, 8, 0, 0, 0, 0x12]);
+        assert_eq!(hello(OFP15)[8..], [0, 1, 0, 8, 0, 0, 0, 0x52]);
     }
 
     #[test]

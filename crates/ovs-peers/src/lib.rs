@@ -176,3 +176,90 @@ pub fn pki(dir: &Path) -> (PathBuf, [PathBuf; 2], [PathBuf; 2]) {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A switch daemon with its own `ovsdb-server` and run directory, in a
+/// network namespace of its own (`unshare --net`, so the bridges' tap
+/// devices stay private): the real `ovs-vswitchd`, or ferrovs. Stopped by
+/// pid when dropped.
+#[derive(Debug)]
+pub struct Vswitchd {
+    ovsdb: OvsdbServer,
+    child: Child,
+    name: &'static str,
+}
+
+impl Vswitchd {
+    /// Open vSwitch's own `ovs-vswitchd` (userspace datapath for bridges
+    /// of `datapath_type=netdev`).
+    pub fn start_ovs() -> Vswitchd {
+        Self::start("ovs-vswitchd", Path::new("ovs-vswitchd"), &[])
+    }
+
+    /// ferrovs (`bin` is the `ferrovs` executable) as `ferrovs vswitchd`.
+    pub fn start_ferrovs(bin: &Path) -> Vswitchd {
+        Self::start("ferrovs", bin, &["vswitchd"])
+    }
+
+    fn start(name: &'static str, bin: &Path, sub: &[&str]) -> Vswitchd {
+        let ovsdb = OvsdbServer::start();
+        ovsdb.vsctl(&["init"]);
+        let dir = ovsdb.dir().to_owned();
+        let child = Command::new("unshare")
+            .arg("--net")
+            .arg(bin)
+            .args(sub)
+            .arg(ovsdb.remote())
+            .arg(format!("--pidfile={}", dir.join("ovs-vswitchd.pid").display()))
+            .arg(format!("--unixctl={}", dir.join("ovs-vswitchd.ctl").display()))
+            .arg(format!("--log-file={}", dir.join("ovs-vswitchd.log").display()))
+            .env("OVS_RUNDIR", &dir)
+            .env("OVS_LOGDIR", &dir)
+            .env("OVS_DBDIR", &dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        wait_for(&dir.join("ovs-vswitchd.ctl"));
+        Vswitchd { ovsdb, child, name }
+    }
+
+    /// "ovs-vswitchd" or "ferrovs".
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        self.ovsdb.dir()
+    }
+
+    /// The database server.
+    pub fn ovsdb(&self) -> &OvsdbServer {
+        &self.ovsdb
+    }
+
+    /// `ovs-vsctl ARGS`, waiting (5 s at most) for the daemon to apply it.
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let out = Command::new("ovs-vsctl").arg(format!("--db={}", self.ovsdb.remote())).arg("--timeout=5").args(args).output().unwrap();
+        assert!(out.status.success(), "{}: ovs-vsctl {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `ovs-ofctl ARGS` (bridge names reach this daemon through
+    /// `OVS_RUNDIR`) and returns its output, failed or not.
+    pub fn ofctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ovs-ofctl").args(args).env("OVS_RUNDIR", self.dir()).output().unwrap()
+    }
+
+    /// The daemon's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("ovs-vswitchd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Vswitchd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -639,10 +639,12 @@ impl Switch {
                 .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.clone())))
                 .collect();
             let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters };
+            let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
+            let standalone = !secure && bridge.get("controller").is_none_or(|c| c.uuids().is_empty());
             seen.insert(name.clone());
             match self.mgmt.get(&name) {
                 Some(m) => m.update(view),
-                None => match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view) {
+                None => match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, standalone) {
                     Ok(m) => {
                         self.mgmt.insert(name, m);
                     }

@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use ofproto::actions::Action;
+use ofproto::flowmatch::Match;
+use ofproto::table::{FlowMod, Tables};
 use ofproto::{Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -69,13 +72,23 @@ pub struct Mgmt {
 }
 
 impl Mgmt {
-    /// Listens on `<rundir>/<bridge>.mgmt`.
-    pub fn start(rundir: &Path, bridge: &str, view: BridgeView) -> std::io::Result<Mgmt> {
+    /// Listens on `<rundir>/<bridge>.mgmt`. A `standalone` bridge (no
+    /// controller, fail mode not `secure`) starts with OVS's flow
+    /// `priority=0,actions=NORMAL` in table 0.
+    pub fn start(rundir: &Path, bridge: &str, view: BridgeView, standalone: bool) -> std::io::Result<Mgmt> {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
         let view = Arc::new(Mutex::new(view));
+        let mut tables = Tables::default();
+        if standalone {
+            let normal = FlowMod::add(0, Match::catchall(), 0, vec![Action::Output { port: ofproto::actions::OFPP_NORMAL, max_len: 0 }]);
+            if let Err(e) = tables.apply(&normal, std::time::Instant::now()) {
+                crate::log::warn(&format!("{bridge}: could not add the NORMAL flow: {e:?}"));
+            }
+        }
+        let tables = Arc::new(Mutex::new(tables));
         let (events, _) = tokio::sync::broadcast::channel(256);
-        let task = tokio::spawn(accept(listener, Arc::clone(&view), events.clone()));
+        let task = tokio::spawn(accept(listener, Arc::clone(&view), Arc::clone(&tables), events.clone()));
         Ok(Mgmt { view, events, task, path })
     }
 
@@ -110,13 +123,23 @@ impl Drop for Mgmt {
     }
 }
 
-async fn accept(listener: UnixListener, view: Arc<Mutex<BridgeView>>, events: tokio::sync::broadcast::Sender<PortEvent>) {
+async fn accept(
+    listener: UnixListener,
+    view: Arc<Mutex<BridgeView>>,
+    tables: Arc<Mutex<Tables>>,
+    events: tokio::sync::broadcast::Sender<PortEvent>,
+) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(connection(stream, Arc::clone(&view), events.subscribe()));
+        tokio::spawn(connection(stream, Arc::clone(&view), Arc::clone(&tables), events.subscribe()));
     }
 }
 
-async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>, mut events: tokio::sync::broadcast::Receiver<PortEvent>) {
+async fn connection(
+    mut stream: UnixStream,
+    view: Arc<Mutex<BridgeView>>,
+    tables: Arc<Mutex<Tables>>,
+    mut events: tokio::sync::broadcast::Receiver<PortEvent>,
+) {
     let (mut session, hello) = Session::start();
     if stream.write_all(&hello).await.is_err() {
         return;
@@ -159,7 +182,10 @@ async fn connection(mut stream: UnixStream, view: Arc<Mutex<BridgeView>>, mut ev
                 Err(_) => return,
             };
             let before = session.version();
-            let replies = session.handle(&msg, &snapshot);
+            let replies = match tables.lock() {
+                Ok(mut t) => session.handle(&msg, &snapshot, &mut t),
+                Err(_) => return,
+            };
             if let (None, Some(v)) = (before, session.version()) {
                 crate::log::info(&format!("OpenFlow connection on the management socket: version 0x{v:02x}"));
             }

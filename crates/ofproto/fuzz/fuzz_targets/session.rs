@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ofproto::table::Tables;
 use ofproto::wire::{Framer, Header, OFPP13_LOCAL};
 use ofproto::{Desc, PortCounters, PortDesc, Session, SwitchView};
 
@@ -25,10 +26,11 @@ impl SwitchView for View {
 
 fuzz_target!(|data: &[u8]| {
     let (mut session, _) = Session::start();
+    let mut tables = Tables::default();
     let mut framer = Framer::default();
     framer.push(data);
     while let Ok(Some(msg)) = framer.next_message() {
-        let replies = session.handle(&msg, &View);
+        let replies = session.handle(&msg, &View, &mut tables);
         for r in &replies.messages {
             let h = Header::parse(r).expect("a reply has a header");
             assert_eq!(usize::from(h.length), r.len(), "a reply's length field is its length");

@@ -1,0 +1,486 @@
+//! A bridge's flow tables: 255 tables of priority-ordered rules, and the
+//! flow-table modifications of OpenFlow (add, modify and delete, strict
+//! and not), with OVS's semantics for cookies, overlap checks and
+//! counters.
+//!
+//! Every change bumps the tables' version; a batch of modifications (a
+//! bundle, or the flow mods before a barrier) is applied to a copy and
+//! published at once with [`Tables::apply_all`], so a reader sees all of it
+//! or none of it.
+//!
+//! Lookup is a linear priority scan for now: correct, and fine for the
+//! management plane. The packet path's classifier with staged lookup and
+//! the fields-examined report is issue 6's (translation into megaflows).
+
+use std::time::Instant;
+
+use crate::actions::{self, Action};
+use crate::flowmatch::Match;
+use crate::wire::OfError;
+
+/// FLOW_MOD_FAILED codes (OpenFlow 1.3 numbering).
+pub mod flow_mod_failed {
+    use crate::wire::OfError;
+    /// TABLE_FULL.
+    pub const TABLE_FULL: OfError = OfError { ty: 5, code: 1 };
+    /// BAD_TABLE_ID.
+    pub const BAD_TABLE_ID: OfError = OfError { ty: 5, code: 2 };
+    /// OVERLAP.
+    pub const OVERLAP: OfError = OfError { ty: 5, code: 3 };
+    /// BAD_COMMAND.
+    pub const BAD_COMMAND: OfError = OfError { ty: 5, code: 6 };
+}
+
+/// Flow flags, in OpenFlow 1.3's bit positions.
+pub mod flags {
+    /// Send FLOW_REMOVED when the rule goes.
+    pub const SEND_FLOW_REM: u16 = 1 << 0;
+    /// Refuse an add that overlaps a rule of the same priority.
+    pub const CHECK_OVERLAP: u16 = 1 << 1;
+    /// Zero the counters of a modified rule.
+    pub const RESET_COUNTS: u16 = 1 << 2;
+    /// Do not count packets.
+    pub const NO_PKT_COUNTS: u16 = 1 << 3;
+    /// Do not count bytes.
+    pub const NO_BYT_COUNTS: u16 = 1 << 4;
+}
+
+/// Number of tables (0–254; 255 means "all").
+pub const N_TABLES: usize = 255;
+/// `table_id` meaning every table.
+pub const ALL_TABLES: u8 = 0xff;
+/// "Any port" in OVS's 16-bit numbering (OFPP_NONE / OFPP_ANY).
+pub const ANY_PORT: u16 = 0xffff;
+/// "Any group".
+pub const ANY_GROUP: u32 = 0xffff_ffff;
+
+/// A flow-table modification command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Add (replacing an identical rule).
+    Add,
+    /// Modify every rule the match covers.
+    Modify,
+    /// Modify the rule with exactly this match and priority.
+    ModifyStrict,
+    /// Delete every rule the match covers.
+    Delete,
+    /// Delete the rule with exactly this match and priority.
+    DeleteStrict,
+}
+
+impl Command {
+    /// From OpenFlow's number.
+    pub fn from_wire(c: u8) -> Option<Command> {
+        Some(match c {
+            0 => Command::Add,
+            1 => Command::Modify,
+            2 => Command::ModifyStrict,
+            3 => Command::Delete,
+            4 => Command::DeleteStrict,
+            _ => return None,
+        })
+    }
+}
+
+/// A decoded FLOW_MOD, in any version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowMod {
+    /// Command.
+    pub command: Command,
+    /// Table (0xff: all, or table 0 for an add).
+    pub table_id: u8,
+    /// The match.
+    pub m: Match,
+    /// Priority.
+    pub priority: u16,
+    /// Cookie to match (modify/delete).
+    pub cookie: u64,
+    /// Cookie mask (0: any).
+    pub cookie_mask: u64,
+    /// Cookie to give the rule (u64::MAX: keep).
+    pub new_cookie: u64,
+    /// Whether `new_cookie` replaces a modified rule's cookie.
+    pub modify_cookie: bool,
+    /// Idle timeout, seconds.
+    pub idle_timeout: u16,
+    /// Hard timeout, seconds.
+    pub hard_timeout: u16,
+    /// Importance (1.4+).
+    pub importance: u16,
+    /// Flags (see [`flags`]).
+    pub flags: u16,
+    /// Buffer to apply the actions to (none: u32::MAX).
+    pub buffer_id: u32,
+    /// For deletes: only rules that output to this port.
+    pub out_port: u16,
+    /// For deletes: only rules that use this group.
+    pub out_group: u32,
+    /// Actions and instructions.
+    pub actions: Vec<Action>,
+}
+
+impl FlowMod {
+    /// An add of `actions` at `priority` for `m` in table `table_id`, as a
+    /// switch adds flows of its own (OVS's `ofproto_add_flow`).
+    pub fn add(table_id: u8, m: Match, priority: u16, actions: Vec<Action>) -> FlowMod {
+        FlowMod {
+            command: Command::Add,
+            table_id,
+            m,
+            priority,
+            cookie: 0,
+            cookie_mask: 0,
+            new_cookie: 0,
+            modify_cookie: true,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            importance: 0,
+            flags: 0,
+            buffer_id: u32::MAX,
+            out_port: ANY_PORT,
+            out_group: ANY_GROUP,
+            actions,
+        }
+    }
+}
+
+/// A rule in a table.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// The match.
+    pub m: Match,
+    /// Priority.
+    pub priority: u16,
+    /// Cookie.
+    pub cookie: u64,
+    /// Idle timeout, seconds (0: none).
+    pub idle_timeout: u16,
+    /// Hard timeout, seconds (0: none).
+    pub hard_timeout: u16,
+    /// Importance.
+    pub importance: u16,
+    /// Flags, as the flow mod gave them.
+    pub flags: u16,
+    /// Actions and instructions.
+    pub actions: Vec<Action>,
+    /// When added.
+    pub created: Instant,
+    /// When last modified.
+    pub modified: Instant,
+    /// Packets matched.
+    pub packets: u64,
+    /// Bytes matched.
+    pub bytes: u64,
+    /// Last hit (or creation).
+    pub used: Instant,
+}
+
+impl Rule {
+    fn new(fm: &FlowMod, now: Instant) -> Rule {
+        Rule {
+            m: fm.m.clone(),
+            priority: fm.priority,
+            cookie: if fm.new_cookie == u64::MAX { 0 } else { fm.new_cookie },
+            idle_timeout: fm.idle_timeout,
+            hard_timeout: fm.hard_timeout,
+            importance: fm.importance,
+            flags: fm.flags,
+            actions: fm.actions.clone(),
+            created: now,
+            modified: now,
+            packets: 0,
+            bytes: 0,
+            used: now,
+        }
+    }
+}
+
+/// Whether rule match `rule` is covered by (at least as specific as)
+/// the filter `filter`: every bit `filter` matches, `rule` matches the
+/// same way (OVS's loose match for non-strict modify and delete).
+pub fn covered_by(rule: &Match, filter: &Match) -> bool {
+    rule.wc.iter().zip(&filter.wc).zip(rule.flow.iter().zip(&filter.flow)).all(|((rw, fw), (rv, fv))| fw & !rw == 0 && (rv ^ fv) & fw == 0)
+}
+
+/// Whether two matches can both match some packet.
+pub fn overlaps(a: &Match, b: &Match) -> bool {
+    a.wc.iter().zip(&b.wc).zip(a.flow.iter().zip(&b.flow)).all(|((aw, bw), (av, bv))| (av ^ bv) & aw & bw == 0)
+}
+
+/// Selection criteria of modify/delete and of flow statistics requests.
+#[derive(Clone, Debug)]
+pub struct Criteria {
+    /// Table, or [`ALL_TABLES`].
+    pub table_id: u8,
+    /// Match (loose, or exact with `strict`).
+    pub m: Match,
+    /// Priority (strict only).
+    pub priority: u16,
+    /// Exact match and priority.
+    pub strict: bool,
+    /// Cookie and mask.
+    pub cookie: u64,
+    /// Cookie mask.
+    pub cookie_mask: u64,
+    /// Output port filter, [`ANY_PORT`] for none.
+    pub out_port: u16,
+    /// Group filter, [`ANY_GROUP`] for none.
+    pub out_group: u32,
+}
+
+impl Criteria {
+    fn selects(&self, r: &Rule) -> bool {
+        let m = if self.strict { r.priority == self.priority && r.m == self.m } else { covered_by(&r.m, &self.m) };
+        m && (r.cookie ^ self.cookie) & self.cookie_mask == 0
+            && (self.out_port == ANY_PORT || actions::outputs_to(&r.actions, self.out_port))
+            && (self.out_group == ANY_GROUP || actions::uses_group(&r.actions, self.out_group))
+    }
+}
+
+/// A rule that a modification removed, for FLOW_REMOVED.
+#[derive(Clone, Debug)]
+pub struct Removed {
+    /// The table it was in.
+    pub table_id: u8,
+    /// The rule.
+    pub rule: Rule,
+}
+
+/// The tables of one bridge.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    tables: Vec<Vec<Rule>>,
+    version: u64,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables { tables: vec![Vec::new(); N_TABLES], version: 0 }
+    }
+}
+
+impl Tables {
+    /// The version: bumped by every committed change.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The rules of table `id`, highest priority first.
+    pub fn table(&self, id: u8) -> &[Rule] {
+        self.tables.get(usize::from(id)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of rules in all tables.
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(Vec::len).sum()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rules `c` selects, with their tables.
+    pub fn select<'a>(&'a self, c: &'a Criteria) -> impl Iterator<Item = (u8, &'a Rule)> + 'a {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(move |(id, _)| c.table_id == ALL_TABLES || usize::from(c.table_id) == *id)
+            .flat_map(move |(id, rules)| rules.iter().filter(|r| c.selects(r)).map(move |r| (id as u8, r)))
+    }
+
+    /// The highest-priority rule of table `id` whose match `hit` accepts.
+    pub fn lookup(&self, id: u8, hit: impl Fn(&Match) -> bool) -> Option<&Rule> {
+        self.table(id).iter().find(|r| hit(&r.m))
+    }
+
+    /// Applies a flow mod; returns the rules it deleted. On error nothing
+    /// changed.
+    pub fn apply(&mut self, fm: &FlowMod, now: Instant) -> Result<Vec<Removed>, OfError> {
+        let criteria = Criteria {
+            table_id: fm.table_id,
+            m: fm.m.clone(),
+            priority: fm.priority,
+            strict: matches!(fm.command, Command::ModifyStrict | Command::DeleteStrict),
+            cookie: fm.cookie,
+            cookie_mask: fm.cookie_mask,
+            out_port: if matches!(fm.command, Command::Delete | Command::DeleteStrict) { fm.out_port } else { ANY_PORT },
+            out_group: if matches!(fm.command, Command::Delete | Command::DeleteStrict) { fm.out_group } else { ANY_GROUP },
+        };
+        let removed = match fm.command {
+            Command::Add => {
+                self.add(fm, now)?;
+                Vec::new()
+            }
+            Command::Modify | Command::ModifyStrict => {
+                self.modify(fm, &criteria, now)?;
+                Vec::new()
+            }
+            Command::Delete | Command::DeleteStrict => self.delete(&criteria),
+        };
+        self.version += 1;
+        Ok(removed)
+    }
+
+    fn add(&mut self, fm: &FlowMod, now: Instant) -> Result<(), OfError> {
+        let id = if fm.table_id == ALL_TABLES { 0 } else { fm.table_id };
+        let table = self.tables.get_mut(usize::from(id)).ok_or(flow_mod_failed::BAD_TABLE_ID)?;
+        if fm.flags & flags::CHECK_OVERLAP != 0 && table.iter().any(|r| r.priority == fm.priority && r.m != fm.m && overlaps(&r.m, &fm.m)) {
+            return Err(flow_mod_failed::OVERLAP);
+        }
+        let mut rule = Rule::new(fm, now);
+        if let Some(at) = table.iter().position(|r| r.priority == fm.priority && r.m == fm.m) {
+            let old = table.remove(at);
+            if fm.new_cookie == u64::MAX {
+                rule.cookie = old.cookie;
+            }
+        }
+        let at = table.iter().position(|r| r.priority < rule.priority).unwrap_or(table.len());
+        table.insert(at, rule);
+        Ok(())
+    }
+
+    fn modify(&mut self, fm: &FlowMod, c: &Criteria, now: Instant) -> Result<(), OfError> {
+        let mut any = false;
+        for (id, table) in self.tables.iter_mut().enumerate() {
+            if c.table_id != ALL_TABLES && usize::from(c.table_id) != id {
+                continue;
+            }
+            for r in table.iter_mut().filter(|r| c.selects(r)) {
+                any = true;
+                r.actions = fm.actions.clone();
+                r.modified = now;
+                if fm.modify_cookie && fm.new_cookie != u64::MAX {
+                    r.cookie = fm.new_cookie;
+                }
+                if fm.flags & flags::RESET_COUNTS != 0 {
+                    r.packets = 0;
+                    r.bytes = 0;
+                }
+            }
+        }
+        // As OVS: a modify that matched nothing adds, unless it matched on
+        // the cookie or keeps the cookie.
+        if !any && fm.new_cookie != u64::MAX && fm.cookie_mask == 0 {
+            self.add(fm, now)?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, c: &Criteria) -> Vec<Removed> {
+        let mut removed = Vec::new();
+        for (id, table) in self.tables.iter_mut().enumerate() {
+            if c.table_id != ALL_TABLES && usize::from(c.table_id) != id {
+                continue;
+            }
+            let (gone, kept): (Vec<Rule>, Vec<Rule>) = std::mem::take(table).into_iter().partition(|r| c.selects(r));
+            *table = kept;
+            removed.extend(gone.into_iter().map(|rule| Removed { table_id: id as u8, rule }));
+        }
+        removed
+    }
+
+    /// Applies flow mods in order, all or none: on the first error the
+    /// tables are as before and the error says which one failed.
+    pub fn apply_all(&mut self, fms: &[FlowMod], now: Instant) -> Result<Vec<Removed>, (usize, OfError)> {
+        let mut next = self.clone();
+        let mut removed = Vec::new();
+        for (i, fm) in fms.iter().enumerate() {
+            removed.extend(next.apply(fm, now).map_err(|e| (i, e))?);
+        }
+        next.version = self.version + 1;
+        *self = next;
+        Ok(removed)
+    }
+
+    /// Removes rules whose idle or hard timeout has passed.
+    pub fn expire(&mut self, now: Instant) -> Vec<Removed> {
+        let mut removed = Vec::new();
+        for (id, table) in self.tables.iter_mut().enumerate() {
+            let (gone, kept): (Vec<Rule>, Vec<Rule>) = std::mem::take(table).into_iter().partition(|r| {
+                (r.hard_timeout != 0 && now.duration_since(r.created).as_secs() >= u64::from(r.hard_timeout))
+                    || (r.idle_timeout != 0 && now.duration_since(r.used).as_secs() >= u64::from(r.idle_timeout))
+            });
+            *table = kept;
+            removed.extend(gone.into_iter().map(|rule| Removed { table_id: id as u8, rule }));
+        }
+        if !removed.is_empty() {
+            self.version += 1;
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flowmatch::{field, Mff};
+
+    fn m(fields: &[(Mff, &[u8])]) -> Match {
+        let mut m = Match::catchall();
+        for (f, v) in fields {
+            m.set(field(*f), v, None);
+        }
+        m
+    }
+
+    fn fm(command: Command, m: Match, priority: u16, cookie: u64) -> FlowMod {
+        FlowMod { command, new_cookie: cookie, ..FlowMod::add(0, m, priority, vec![Action::Output { port: 1, max_len: 0 }]) }
+    }
+
+    #[test]
+    fn add_replace_modify_delete() {
+        let now = Instant::now();
+        let mut t = Tables::default();
+        let ip = m(&[(Mff::EthType, &[8, 0])]);
+        let ip_dst = m(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Dst, &[10, 0, 0, 1])]);
+        t.apply(&fm(Command::Add, ip.clone(), 10, 1), now).unwrap();
+        t.apply(&fm(Command::Add, ip_dst.clone(), 20, 2), now).unwrap();
+        t.apply(&fm(Command::Add, ip_dst.clone(), 20, 3), now).unwrap();
+        assert_eq!(t.len(), 2, "same match and priority replaces");
+        assert_eq!(t.table(0)[0].cookie, 3);
+        assert_eq!(t.table(0)[0].priority, 20, "highest priority first");
+        // Non-strict modify of `ip` covers both; strict only the one.
+        let mut modify = fm(Command::ModifyStrict, ip.clone(), 10, u64::MAX);
+        modify.actions = vec![];
+        t.apply(&modify, now).unwrap();
+        assert!(t.table(0)[1].actions.is_empty() && !t.table(0)[0].actions.is_empty());
+        // Delete by cookie.
+        let mut del = fm(Command::Delete, Match::catchall(), 0, u64::MAX);
+        del.table_id = ALL_TABLES;
+        del.cookie = 3;
+        del.cookie_mask = u64::MAX;
+        let gone = t.apply(&del, now).unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(t.len(), 1);
+        let mut overlap = fm(Command::Add, ip_dst, 10, 0);
+        overlap.flags = flags::CHECK_OVERLAP;
+        assert_eq!(t.apply(&overlap, now).unwrap_err(), flow_mod_failed::OVERLAP);
+    }
+
+    #[test]
+    fn a_batch_applies_all_or_nothing() {
+        let now = Instant::now();
+        let mut t = Tables::default();
+        let good = fm(Command::Add, Match::catchall(), 1, 0);
+        let mut bad = fm(Command::Add, m(&[(Mff::Reg(0), &[0, 0, 0, 1])]), 1, 0);
+        bad.flags = flags::CHECK_OVERLAP;
+        let before = t.version();
+        assert_eq!(t.apply_all(&[good.clone(), bad], now).unwrap_err(), (1, flow_mod_failed::OVERLAP));
+        assert!(t.is_empty() && t.version() == before);
+        t.apply_all(&[good], now).unwrap();
+        assert_eq!((t.len(), t.version()), (1, before + 1));
+    }
+
+    #[test]
+    fn loose_cover_and_overlap() {
+        let ip = m(&[(Mff::EthType, &[8, 0])]);
+        let ip_dst = m(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Dst, &[10, 0, 0, 1])]);
+        assert!(covered_by(&ip_dst, &ip) && !covered_by(&ip, &ip_dst));
+        assert!(covered_by(&ip, &Match::catchall()));
+        assert!(overlaps(&ip, &ip_dst));
+        let arp = m(&[(Mff::EthType, &[8, 6])]);
+        assert!(!overlaps(&ip, &arp));
+    }
+}
