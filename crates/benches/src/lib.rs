@@ -5,6 +5,9 @@
 //! are made in one invocation, alternating the contenders, because these
 //! machines are noisy.
 
+pub mod flows;
+
+pub use ovs_peers::Vswitchd;
 pub mod io;
 pub mod pcap;
 pub mod testpmd;

@@ -12,6 +12,8 @@
 //! management plane. The packet path's classifier with staged lookup and
 //! the fields-examined report is issue 6's (translation into megaflows).
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use crate::actions::{self, Action};
@@ -247,16 +249,81 @@ pub struct Removed {
     pub rule: Rule,
 }
 
+/// One table: rules in priority order (the highest first, then in the
+/// order they were added), indexed by priority and match for the exact
+/// lookups of add and the strict commands.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    rules: BTreeMap<(Reverse<u16>, u64), Rule>,
+    index: HashMap<(u16, Match), u64>,
+    next: u64,
+}
+
+impl Table {
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules, highest priority first.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.values()
+    }
+
+    /// The rule with exactly this priority and match.
+    pub fn find(&self, priority: u16, m: &Match) -> Option<&Rule> {
+        let seq = self.index.get(&(priority, m.clone()))?;
+        self.rules.get(&(Reverse(priority), *seq))
+    }
+
+    /// Inserts a rule, returning the one it replaces (same priority and match).
+    fn insert(&mut self, rule: Rule) -> Option<Rule> {
+        let key = (rule.priority, rule.m.clone());
+        let old = self.index.remove(&key).and_then(|seq| self.rules.remove(&(Reverse(rule.priority), seq)));
+        let seq = self.next;
+        self.next += 1;
+        self.index.insert(key, seq);
+        self.rules.insert((Reverse(rule.priority), seq), rule);
+        old
+    }
+
+    /// Removes and returns the rules `pred` selects.
+    fn remove_where(&mut self, pred: impl Fn(&Rule) -> bool) -> Vec<Rule> {
+        let keys: Vec<(Reverse<u16>, u64)> = self.rules.iter().filter(|(_, r)| pred(r)).map(|(k, _)| *k).collect();
+        keys.into_iter()
+            .filter_map(|k| {
+                let r = self.rules.remove(&k)?;
+                self.index.remove(&(r.priority, r.m.clone()));
+                Some(r)
+            })
+            .collect()
+    }
+
+    /// The rules `c` selects, mutably (strict criteria by the index).
+    fn selected_mut<'a>(&'a mut self, c: &'a Criteria) -> Box<dyn Iterator<Item = &'a mut Rule> + 'a> {
+        if c.strict {
+            let seq = self.index.get(&(c.priority, c.m.clone())).copied();
+            return Box::new(seq.and_then(|seq| self.rules.get_mut(&(Reverse(c.priority), seq))).filter(|r| c.selects(r)).into_iter());
+        }
+        Box::new(self.rules.values_mut().filter(|r| c.selects(r)))
+    }
+}
+
 /// The tables of one bridge.
 #[derive(Clone, Debug)]
 pub struct Tables {
-    tables: Vec<Vec<Rule>>,
+    tables: Vec<Table>,
     version: u64,
 }
 
 impl Default for Tables {
     fn default() -> Self {
-        Tables { tables: vec![Vec::new(); N_TABLES], version: 0 }
+        Tables { tables: vec![Table::default(); N_TABLES], version: 0 }
     }
 }
 
@@ -266,14 +333,15 @@ impl Tables {
         self.version
     }
 
-    /// The rules of table `id`, highest priority first.
-    pub fn table(&self, id: u8) -> &[Rule] {
-        self.tables.get(usize::from(id)).map_or(&[], Vec::as_slice)
+    /// Table `id` (an empty one past the last).
+    pub fn table(&self, id: u8) -> &Table {
+        static EMPTY: std::sync::LazyLock<Table> = std::sync::LazyLock::new(Table::default);
+        self.tables.get(usize::from(id)).unwrap_or(&EMPTY)
     }
 
     /// Number of rules in all tables.
     pub fn len(&self) -> usize {
-        self.tables.iter().map(Vec::len).sum()
+        self.tables.iter().map(Table::len).sum()
     }
 
     /// Whether there are no rules.
@@ -281,13 +349,25 @@ impl Tables {
         self.len() == 0
     }
 
-    /// The rules `c` selects, with their tables.
-    pub fn select<'a>(&'a self, c: &'a Criteria) -> impl Iterator<Item = (u8, &'a Rule)> + 'a {
+    fn chosen(&self, table_id: u8) -> impl Iterator<Item = (u8, &Table)> {
         self.tables
             .iter()
             .enumerate()
-            .filter(move |(id, _)| c.table_id == ALL_TABLES || usize::from(c.table_id) == *id)
-            .flat_map(move |(id, rules)| rules.iter().filter(|r| c.selects(r)).map(move |r| (id as u8, r)))
+            .filter(move |(id, _)| table_id == ALL_TABLES || usize::from(table_id) == *id)
+            .map(|(id, t)| (id as u8, t))
+    }
+
+    fn chosen_mut(&mut self, table_id: u8) -> impl Iterator<Item = (u8, &mut Table)> {
+        self.tables
+            .iter_mut()
+            .enumerate()
+            .filter(move |(id, _)| table_id == ALL_TABLES || usize::from(table_id) == *id)
+            .map(|(id, t)| (id as u8, t))
+    }
+
+    /// The rules `c` selects, with their tables.
+    pub fn select<'a>(&'a self, c: &'a Criteria) -> impl Iterator<Item = (u8, &'a Rule)> + 'a {
+        self.chosen(c.table_id).flat_map(move |(id, t)| t.iter().filter(|r| c.selects(r)).map(move |r| (id, r)))
     }
 
     /// The highest-priority rule of table `id` whose match `hit` accepts.
@@ -330,24 +410,19 @@ impl Tables {
             return Err(flow_mod_failed::OVERLAP);
         }
         let mut rule = Rule::new(fm, now);
-        if let Some(at) = table.iter().position(|r| r.priority == fm.priority && r.m == fm.m) {
-            let old = table.remove(at);
-            if fm.new_cookie == u64::MAX {
+        if fm.new_cookie == u64::MAX {
+            if let Some(old) = table.find(fm.priority, &fm.m) {
                 rule.cookie = old.cookie;
             }
         }
-        let at = table.iter().position(|r| r.priority < rule.priority).unwrap_or(table.len());
-        table.insert(at, rule);
+        table.insert(rule);
         Ok(())
     }
 
     fn modify(&mut self, fm: &FlowMod, c: &Criteria, now: Instant) -> Result<(), OfError> {
         let mut any = false;
-        for (id, table) in self.tables.iter_mut().enumerate() {
-            if c.table_id != ALL_TABLES && usize::from(c.table_id) != id {
-                continue;
-            }
-            for r in table.iter_mut().filter(|r| c.selects(r)) {
+        for (_, table) in self.chosen_mut(c.table_id) {
+            for r in table.selected_mut(c) {
                 any = true;
                 r.actions = fm.actions.clone();
                 r.modified = now;
@@ -370,13 +445,8 @@ impl Tables {
 
     fn delete(&mut self, c: &Criteria) -> Vec<Removed> {
         let mut removed = Vec::new();
-        for (id, table) in self.tables.iter_mut().enumerate() {
-            if c.table_id != ALL_TABLES && usize::from(c.table_id) != id {
-                continue;
-            }
-            let (gone, kept): (Vec<Rule>, Vec<Rule>) = std::mem::take(table).into_iter().partition(|r| c.selects(r));
-            *table = kept;
-            removed.extend(gone.into_iter().map(|rule| Removed { table_id: id as u8, rule }));
+        for (id, table) in self.chosen_mut(c.table_id) {
+            removed.extend(table.remove_where(|r| c.selects(r)).into_iter().map(|rule| Removed { table_id: id, rule }));
         }
         removed
     }
@@ -396,14 +466,13 @@ impl Tables {
 
     /// Removes rules whose idle or hard timeout has passed.
     pub fn expire(&mut self, now: Instant) -> Vec<Removed> {
+        let expired = |r: &Rule| {
+            (r.hard_timeout != 0 && now.duration_since(r.created).as_secs() >= u64::from(r.hard_timeout))
+                || (r.idle_timeout != 0 && now.duration_since(r.used).as_secs() >= u64::from(r.idle_timeout))
+        };
         let mut removed = Vec::new();
-        for (id, table) in self.tables.iter_mut().enumerate() {
-            let (gone, kept): (Vec<Rule>, Vec<Rule>) = std::mem::take(table).into_iter().partition(|r| {
-                (r.hard_timeout != 0 && now.duration_since(r.created).as_secs() >= u64::from(r.hard_timeout))
-                    || (r.idle_timeout != 0 && now.duration_since(r.used).as_secs() >= u64::from(r.idle_timeout))
-            });
-            *table = kept;
-            removed.extend(gone.into_iter().map(|rule| Removed { table_id: id as u8, rule }));
+        for (id, table) in self.chosen_mut(ALL_TABLES) {
+            removed.extend(table.remove_where(expired).into_iter().map(|rule| Removed { table_id: id, rule }));
         }
         if !removed.is_empty() {
             self.version += 1;
@@ -439,13 +508,15 @@ mod tests {
         t.apply(&fm(Command::Add, ip_dst.clone(), 20, 2), now).unwrap();
         t.apply(&fm(Command::Add, ip_dst.clone(), 20, 3), now).unwrap();
         assert_eq!(t.len(), 2, "same match and priority replaces");
-        assert_eq!(t.table(0)[0].cookie, 3);
-        assert_eq!(t.table(0)[0].priority, 20, "highest priority first");
+        let first = t.table(0).iter().next().unwrap();
+        assert_eq!(first.cookie, 3);
+        assert_eq!(first.priority, 20, "highest priority first");
         // Non-strict modify of `ip` covers both; strict only the one.
         let mut modify = fm(Command::ModifyStrict, ip.clone(), 10, u64::MAX);
         modify.actions = vec![];
         t.apply(&modify, now).unwrap();
-        assert!(t.table(0)[1].actions.is_empty() && !t.table(0)[0].actions.is_empty());
+        let rules: Vec<&Rule> = t.table(0).iter().collect();
+        assert!(rules[1].actions.is_empty() && !rules[0].actions.is_empty());
         // Delete by cookie.
         let mut del = fm(Command::Delete, Match::catchall(), 0, u64::MAX);
         del.table_id = ALL_TABLES;

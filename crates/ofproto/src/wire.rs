@@ -139,6 +139,10 @@ impl OfError {
 #[derive(Debug, Default)]
 pub struct Framer {
     buf: Vec<u8>,
+    /// Where the next message starts in `buf`; the bytes before it are
+    /// dropped when more arrive, so framing a run of small messages does
+    /// not copy the rest of the buffer for each one.
+    at: usize,
 }
 
 /// The stream cannot be framed any more (a length below the header's):
@@ -150,23 +154,27 @@ pub struct BadFrame(pub u16);
 impl Framer {
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.drain(..self.at);
+        self.at = 0;
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next whole message, `Ok(None)` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, BadFrame> {
-        let Some(h) = Header::parse(&self.buf) else {
+        let rest = &self.buf[self.at..];
+        let Some(h) = Header::parse(rest) else {
             return Ok(None);
         };
         let len = usize::from(h.length);
         if len < HEADER_LEN {
             return Err(BadFrame(h.length));
         }
-        if self.buf.len() < len {
+        if rest.len() < len {
             return Ok(None);
         }
-        let rest = self.buf.split_off(len);
-        Ok(Some(std::mem::replace(&mut self.buf, rest)))
+        let msg = rest[..len].to_vec();
+        self.at += len;
+        Ok(Some(msg))
     }
 }
 

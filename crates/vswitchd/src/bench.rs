@@ -20,6 +20,19 @@ pub enum Bench {
     /// net_pcap replaying N UDP flows forever → one PMD thread → net_null:
     /// the rx/tx ceiling, optionally side by side with dpdk-testpmd.
     Io(IoArgs),
+    /// `ovs-ofctl add-flows` of N flows from one file into ferrovs and into
+    /// Open vSwitch, rounds alternating: install time and rate.
+    Flows(FlowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// Flows in the file.
+    #[arg(long, default_value_t = 100_000)]
+    flows: usize,
+    /// Rounds per switch.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +78,29 @@ enum Peer {
 pub fn run(bench: Bench) -> Result<(), BenchError> {
     match bench {
         Bench::Io(args) => run_io(&args),
+        Bench::Flows(args) => run_flows(&args),
     }
+}
+
+fn run_flows(args: &FlowsArgs) -> Result<(), BenchError> {
+    use benches::flows;
+    let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
+    let file = scratch.path().join("flows.txt");
+    flows::write_flows(&file, args.flows).map_err(|e| BenchError::Usage(format!("cannot write {}: {e}", file.display())))?;
+    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    eprintln!("starting ferrovs and ovs-vswitchd, each with its own ovsdb-server, in private network namespaces");
+    let ours = benches::Vswitchd::start_ferrovs(&exe);
+    let theirs = benches::Vswitchd::start_ovs();
+    let mut results = Vec::new();
+    for round in 0..args.rounds {
+        for sw in [&ours, &theirs] {
+            eprintln!("round {}/{}: {}", round + 1, args.rounds, sw.name());
+            results.push(flows::run_round(sw, &file, args.flows).map_err(BenchError::Round)?);
+        }
+    }
+    println!("ovs-ofctl add-flows br0 FILE, {} flows (4 shapes in 4 tables), wall clock", args.flows);
+    print!("{}", flows::table(&results));
+    Ok(())
 }
 
 fn run_io(args: &IoArgs) -> Result<(), BenchError> {

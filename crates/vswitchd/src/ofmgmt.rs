@@ -177,14 +177,10 @@ async fn connection(
                     return;
                 }
             };
-            let snapshot = match view.lock() {
-                Ok(v) => v.clone(),
-                Err(_) => return,
-            };
             let before = session.version();
-            let replies = match tables.lock() {
-                Ok(mut t) => session.handle(&msg, &snapshot, &mut t),
-                Err(_) => return,
+            let replies = match (view.lock(), tables.lock()) {
+                (Ok(v), Ok(mut t)) => session.handle(&msg, &*v, &mut t),
+                _ => return,
             };
             if let (None, Some(v)) = (before, session.version()) {
                 crate::log::info(&format!("OpenFlow connection on the management socket: version 0x{v:02x}"));
