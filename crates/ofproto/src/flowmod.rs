@@ -12,22 +12,10 @@ use std::time::Instant;
 use crate::actions::{self, Context};
 use crate::flowmatch::{self, ofp10, port_from_ofp11, Match};
 use crate::table::{flags, Command, Criteria, FlowMod, Rule, ALL_TABLES, ANY_GROUP};
-use crate::wire::{OfError, HEADER_LEN, OFP10};
+use crate::wire::{u16_at, u32_at, u64_at, OfError, HEADER_LEN, OFP10};
 
 /// OpenFlow 1.5.
 pub const OFP15: u8 = 0x06;
-
-fn u16_at(b: &[u8], at: usize) -> Result<u16, OfError> {
-    b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).ok_or(OfError::BAD_LEN)
-}
-
-fn u32_at(b: &[u8], at: usize) -> Result<u32, OfError> {
-    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or(OfError::BAD_LEN)
-}
-
-fn u64_at(b: &[u8], at: usize) -> Result<u64, OfError> {
-    Ok(u64::from(u32_at(b, at)?) << 32 | u64::from(u32_at(b, at + 4)?))
-}
 
 /// FLOW_MOD_FAILED / BAD_FLAGS.
 const BAD_FLAGS: OfError = OfError { ty: 5, code: 7 };
@@ -129,6 +117,8 @@ pub mod nxt {
     pub const SET_FLOW_FORMAT: u32 = 12;
     /// NXT_FLOW_MOD_TABLE_ID.
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
+    /// NXT_GROUP_MOD (1.5's group mod over 1.0).
+    pub const GROUP_MOD: u32 = 31;
 }
 
 /// Decodes NXT_FLOW_MOD (`msg` is the whole message).

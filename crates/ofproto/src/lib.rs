@@ -26,6 +26,7 @@
 pub mod actions;
 pub mod flowmatch;
 pub mod flowmod;
+pub mod group;
 pub mod oxm;
 pub mod session;
 pub mod table;

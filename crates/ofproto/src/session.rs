@@ -17,8 +17,9 @@
 use std::time::Instant;
 
 use crate::flowmod::{self, nxt, StatsFormat};
+use crate::group;
 use crate::table::{Rule, Tables};
-use crate::wire::{self, message, stats, ty, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP15};
+use crate::wire::{self, message, stats, ty, u32_at, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP15};
 
 /// What a connection needs to know about its bridge.
 pub trait SwitchView {
@@ -86,10 +87,6 @@ impl Default for Session {
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
-}
-
 impl Session {
     /// A new session and the HELLO to send at once.
     pub fn start() -> (Session, Vec<u8>) {
@@ -145,8 +142,14 @@ impl Session {
                 }
                 _ => Err(OfError::BAD_LEN),
             },
-            ty::EXPERIMENTER => self.experimenter(msg, tables),
+            ty::EXPERIMENTER => self.experimenter(version, msg, tables),
             ty::FLOW_MOD => flowmod::decode_flow_mod(msg, version, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
+            ty::GROUP_MOD if !v10 => {
+                group::decode_group_mod(body, version, false).and_then(|gm| tables.apply_group_mod(gm)).map(|_| Vec::new())
+            }
+            ty::METER_MOD if !v10 => {
+                group::decode_meter_mod(body).and_then(|(c, m)| tables.groups.apply_meter_mod(c, m)).map(|()| Vec::new())
+            }
             ty::BARRIER_REQUEST_10 if v10 => Ok(vec![message(version, ty::BARRIER_REPLY_10, h.xid, &[])]),
             ty::BARRIER_REQUEST_13 if !v10 => Ok(vec![message(version, ty::BARRIER_REPLY_13, h.xid, &[])]),
             ty::STATS_REQUEST_10 if v10 => self.stats(version, h.xid, msg, sw, tables),
@@ -160,18 +163,21 @@ impl Session {
     }
 
     /// Nicira extension messages.
-    fn experimenter(&mut self, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
-        if u32_at(msg, 8).ok_or(OfError::BAD_LEN)? != NX_VENDOR {
+    fn experimenter(&mut self, version: u8, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
+        if u32_at(msg, 8)? != NX_VENDOR {
             return Err(BAD_VENDOR);
         }
-        match u32_at(msg, 12).ok_or(OfError::BAD_LEN)? {
+        match u32_at(msg, 12)? {
             nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
-            nxt::SET_FLOW_FORMAT => match u32_at(msg, 16).ok_or(OfError::BAD_LEN)? {
+            nxt::SET_FLOW_FORMAT => match u32_at(msg, 16)? {
                 // OpenFlow 1.0 matches or NXM: both are understood on input,
                 // and replies follow the request's own format.
                 0 | 2 => Ok(Vec::new()),
                 _ => Err(EPERM),
             },
+            nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)
+                .and_then(|gm| tables.apply_group_mod(gm))
+                .map(|_| Vec::new()),
             nxt::FLOW_MOD_TABLE_ID => {
                 self.table_id_ext = *msg.get(16).ok_or(OfError::BAD_LEN)? != 0;
                 Ok(Vec::new())
@@ -205,7 +211,7 @@ impl Session {
                         p => Some(u32::from(p)),
                     })
                 } else {
-                    u32_at(msg, at).map(|p| Some(p).filter(|&p| p != 0xffff_ffff))
+                    u32_at(msg, at).ok().map(|p| Some(p).filter(|&p| p != 0xffff_ffff))
                 };
                 let wanted = wanted.ok_or(OfError::BAD_LEN)?;
                 sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).map(|c| c.encode(version)).collect()
@@ -220,6 +226,28 @@ impl Session {
                     rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, format, now)).collect()
                 }
             }
+            stats::GROUP_DESC if !v10 => {
+                // 1.5 names one group (or all); earlier versions ask for all.
+                let wanted = if version >= OFP15 { u32_at(msg, body_at)? } else { group::GROUP_ALL };
+                tables
+                    .groups
+                    .groups
+                    .values()
+                    .filter(|g| wanted == group::GROUP_ALL || g.id == wanted)
+                    .map(|g| group::encode_group_desc(g, version, false))
+                    .collect()
+            }
+            stats::METER_CONFIG if !v10 => {
+                let wanted = u32_at(msg, body_at)?;
+                tables
+                    .groups
+                    .meters
+                    .values()
+                    .filter(|m| wanted == group::METER_ALL || m.id == wanted)
+                    .map(group::encode_meter_config)
+                    .collect()
+            }
+            stats::METER_FEATURES if !v10 => vec![group::encode_meter_features()],
             stats::TABLE => (0..N_TABLES).map(|t| table_stats(version, t, tables.table(t).len())).collect(),
             stats::TABLE_FEATURES if !v10 => {
                 if msg.len() > body_at {
@@ -237,19 +265,27 @@ impl Session {
 
     /// Nicira statistics over OpenFlow 1.0: NXST_FLOW and NXST_AGGREGATE.
     fn nx_stats(&self, xid: u32, msg: &[u8], tables: &Tables, now: Instant) -> Result<Vec<Vec<u8>>, OfError> {
-        if u32_at(msg, 12).ok_or(OfError::BAD_LEN)? != NX_VENDOR {
+        if u32_at(msg, 12)? != NX_VENDOR {
             return Err(BAD_VENDOR);
         }
-        let subtype = u32_at(msg, 16).ok_or(OfError::BAD_LEN)?;
-        if subtype > 1 {
-            return Err(BAD_SUBTYPE);
-        }
-        let c = flowmod::decode_nx_stats_request(msg.get(24..).unwrap_or_default())?;
-        let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
-        let entries: Vec<Vec<u8>> = if subtype == 1 {
-            vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
-        } else {
-            rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now)).collect()
+        let subtype = u32_at(msg, 16)?;
+        let entries: Vec<Vec<u8>> = match subtype {
+            0 | 1 => {
+                let c = flowmod::decode_nx_stats_request(msg.get(24..).unwrap_or_default())?;
+                let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
+                if subtype == 1 {
+                    vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
+                } else {
+                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now)).collect()
+                }
+            }
+            // NXST_GROUP_DESC: the 1.5 layout with 1.0 actions.
+            8 => {
+                let wanted = u32_at(msg, 24)?;
+                let groups = tables.groups.groups.values().filter(|g| wanted == group::GROUP_ALL || g.id == wanted);
+                groups.map(|g| group::encode_group_desc(g, OFP10, true)).collect()
+            }
+            _ => return Err(BAD_SUBTYPE),
         };
         // Head: VENDOR kind, flags, Nicira id, subtype, 4 bytes of padding.
         let mut head = vec![0xff, 0xff, 0, 0];
@@ -406,10 +442,10 @@ mod tests {
     #[test]
     fn unknown_and_malformed_messages_get_errors_and_the_session_goes_on() {
         let mut s = open(OFP13);
-        let group_mod = message(OFP13, 15, 3, &[0; 48]);
-        let r = s.handle(&group_mod, &Fake, &mut Tables::default()).messages;
+        let queue_config = message(OFP13, 22, 3, &[0; 48]);
+        let r = s.handle(&queue_config, &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 1, 0, 1], "BAD_REQUEST/BAD_TYPE");
-        assert_eq!(&r[0][12..], &group_mod[..56]);
+        assert_eq!(&r[0][12..], &queue_config[..56]);
         let flow_mod = message(OFP13, 14, 4, &[0; 48]);
         let r = s.handle(&flow_mod, &Fake, &mut Tables::default()).messages;
         assert_eq!(&r[0][8..12], &[0, 4, 0, 0], "BAD_MATCH/BAD_TYPE: a match of type 0 (1.0's standard match)");

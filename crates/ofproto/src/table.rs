@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crate::actions::{self, Action};
 use crate::flowmatch::Match;
+use crate::group::{GroupMod, GroupTable};
 use crate::wire::OfError;
 
 /// FLOW_MOD_FAILED codes (OpenFlow 1.3 numbering).
@@ -49,6 +50,8 @@ pub mod flags {
 
 /// Number of tables (0–254; 255 means "all").
 pub const N_TABLES: usize = 255;
+/// OVS's hidden last table: controllers may not change it (EPERM).
+pub const HIDDEN_TABLE: u8 = 254;
 /// `table_id` meaning every table.
 pub const ALL_TABLES: u8 = 0xff;
 /// "Any port" in OVS's 16-bit numbering (OFPP_NONE / OFPP_ANY).
@@ -319,11 +322,13 @@ impl Table {
 pub struct Tables {
     tables: Vec<Table>,
     version: u64,
+    /// The bridge's groups and meters.
+    pub groups: GroupTable,
 }
 
 impl Default for Tables {
     fn default() -> Self {
-        Tables { tables: vec![Table::default(); N_TABLES], version: 0 }
+        Tables { tables: vec![Table::default(); N_TABLES], version: 0, groups: GroupTable::default() }
     }
 }
 
@@ -388,6 +393,13 @@ impl Tables {
             out_port: if matches!(fm.command, Command::Delete | Command::DeleteStrict) { fm.out_port } else { ANY_PORT },
             out_group: if matches!(fm.command, Command::Delete | Command::DeleteStrict) { fm.out_group } else { ANY_GROUP },
         };
+        if fm.table_id == HIDDEN_TABLE {
+            // OVS keeps its last table for itself and refuses changes to it.
+            return Err(OfError { ty: 1, code: 5 });
+        }
+        if !matches!(fm.command, Command::Delete | Command::DeleteStrict) {
+            self.groups.check(&fm.actions)?;
+        }
         let removed = match fm.command {
             Command::Add => {
                 self.add(fm, now)?;
@@ -449,6 +461,23 @@ impl Tables {
             removed.extend(table.remove_where(|r| c.selects(r)).into_iter().map(|rule| Removed { table_id: id, rule }));
         }
         removed
+    }
+
+    /// Applies a group mod; the flows that used a deleted group go with it,
+    /// as in OVS. Returns those flows.
+    pub fn apply_group_mod(&mut self, gm: GroupMod) -> Result<Vec<Removed>, OfError> {
+        let gone = self.groups.apply_group_mod(gm)?;
+        let mut removed = Vec::new();
+        for (id, table) in self.chosen_mut(ALL_TABLES) {
+            removed.extend(
+                table
+                    .remove_where(|r| gone.iter().any(|g| actions::uses_group(&r.actions, *g)))
+                    .into_iter()
+                    .map(|rule| Removed { table_id: id, rule }),
+            );
+        }
+        self.version += 1;
+        Ok(removed)
     }
 
     /// Applies flow mods in order, all or none: on the first error the

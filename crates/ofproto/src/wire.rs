@@ -49,6 +49,10 @@ pub mod ty {
     pub const PORT_STATUS: u8 = 12;
     /// FLOW_MOD.
     pub const FLOW_MOD: u8 = 14;
+    /// GROUP_MOD (1.1+).
+    pub const GROUP_MOD: u8 = 15;
+    /// METER_MOD (1.3+).
+    pub const METER_MOD: u8 = 29;
     /// STATS_REQUEST in 1.0.
     pub const STATS_REQUEST_10: u8 = 16;
     /// STATS_REPLY in 1.0.
@@ -81,6 +85,12 @@ pub mod stats {
     pub const AGGREGATE: u16 = 2;
     /// Table statistics.
     pub const TABLE: u16 = 3;
+    /// Group descriptions (1.1+).
+    pub const GROUP_DESC: u16 = 7;
+    /// Meter configurations (1.3+).
+    pub const METER_CONFIG: u16 = 10;
+    /// Meter features (1.3+).
+    pub const METER_FEATURES: u16 = 11;
     /// Table features (1.3+).
     pub const TABLE_FEATURES: u16 = 12;
     /// Vendor statistics (1.0).
@@ -133,6 +143,21 @@ impl OfError {
     pub const BAD_STAT: OfError = OfError { ty: 1, code: 2 };
     /// BAD_REQUEST / BAD_LEN: a length that does not fit the message.
     pub const BAD_LEN: OfError = OfError { ty: 1, code: 6 };
+}
+
+/// The big-endian u16 at `at`, or BAD_LEN past the end.
+pub fn u16_at(b: &[u8], at: usize) -> Result<u16, OfError> {
+    b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).ok_or(OfError::BAD_LEN)
+}
+
+/// The big-endian u32 at `at`, or BAD_LEN past the end.
+pub fn u32_at(b: &[u8], at: usize) -> Result<u32, OfError> {
+    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or(OfError::BAD_LEN)
+}
+
+/// The big-endian u64 at `at`, or BAD_LEN past the end.
+pub fn u64_at(b: &[u8], at: usize) -> Result<u64, OfError> {
+    Ok(u64::from(u32_at(b, at)?) << 32 | u64::from(u32_at(b, at + 4)?))
 }
 
 /// Splits a byte stream into messages by their length field.
@@ -226,11 +251,49 @@ pub fn negotiate(msg: &[u8]) -> Option<u8> {
     }
 }
 
+/// Nicira's vendor error type (NXET_VENDOR) in OpenFlow 1.0 errors.
+const NXET_VENDOR: u16 = 0xb0c2;
+
+/// How OpenFlow 1.0 says an error whose [`OfError`] is in 1.3's numbering,
+/// as OVS maps them: the same code where 1.0 has one, Nicira's vendor
+/// error (type and code) where OVS defines one, else Nicira's
+/// UNENCODABLE_ERROR.
+fn of10_error(e: OfError) -> (bool, u16, u16) {
+    let std = |ty, code| (false, ty, code);
+    let nx = |ty, code| (true, ty, code);
+    match (e.ty, e.code) {
+        (0 | 1, _) | (2, 0..=5) => std(e.ty, e.code),
+        (2, 9) => nx(2, 9),
+        (2, 13..=15) => nx(1, 510 + e.code),
+        (3, 1) => nx(2, 257),
+        (4, 5) => nx(1, 262),
+        (4, 6) => nx(0, 263),
+        (4, 7..=10) => nx(1, 251 + e.code),
+        (5, 1) => std(3, 0),
+        (5, 3) => std(3, 1),
+        (5, 6) => std(3, 4),
+        (5, 7) => nx(3, 258),
+        (6, _) => nx(6, e.code),
+        _ => nx(1, 521),
+    }
+}
+
 /// An ERROR answering `offending` (its first 64 bytes as data).
 pub fn error(version: u8, xid: u32, e: OfError, offending: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(4 + 64);
-    body.extend_from_slice(&e.ty.to_be_bytes());
-    body.extend_from_slice(&e.code.to_be_bytes());
+    let mut body = Vec::with_capacity(12 + 64);
+    match if version == OFP10 { of10_error(e) } else { (false, e.ty, e.code) } {
+        (false, ty, code) => {
+            body.extend_from_slice(&ty.to_be_bytes());
+            body.extend_from_slice(&code.to_be_bytes());
+        }
+        (true, ty, code) => {
+            body.extend_from_slice(&NXET_VENDOR.to_be_bytes());
+            body.extend_from_slice(&0u16.to_be_bytes());
+            body.extend_from_slice(&0x0000_2320u32.to_be_bytes());
+            body.extend_from_slice(&ty.to_be_bytes());
+            body.extend_from_slice(&code.to_be_bytes());
+        }
+    }
     body.extend_from_slice(&offending[..offending.len().min(64)]);
     message(version, ty::ERROR, xid, &body)
 }
