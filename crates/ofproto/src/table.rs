@@ -243,6 +243,15 @@ impl Criteria {
     }
 }
 
+/// One change of a batch (a bundle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A flow mod.
+    Flow(Box<FlowMod>),
+    /// A group mod.
+    Group(GroupMod),
+}
+
 /// A rule that a modification removed, for FLOW_REMOVED.
 #[derive(Clone, Debug)]
 pub struct Removed {
@@ -480,13 +489,18 @@ impl Tables {
         Ok(removed)
     }
 
-    /// Applies flow mods in order, all or none: on the first error the
-    /// tables are as before and the error says which one failed.
-    pub fn apply_all(&mut self, fms: &[FlowMod], now: Instant) -> Result<Vec<Removed>, (usize, OfError)> {
+    /// Applies changes in order, all or none: on the first error the
+    /// tables are as before and the error says which change failed. The
+    /// version moves by one, so readers see the whole batch at once.
+    pub fn apply_all(&mut self, changes: &[Change], now: Instant) -> Result<Vec<Removed>, (usize, OfError)> {
         let mut next = self.clone();
         let mut removed = Vec::new();
-        for (i, fm) in fms.iter().enumerate() {
-            removed.extend(next.apply(fm, now).map_err(|e| (i, e))?);
+        for (i, c) in changes.iter().enumerate() {
+            let r = match c {
+                Change::Flow(fm) => next.apply(fm, now),
+                Change::Group(gm) => next.apply_group_mod(gm.clone()),
+            };
+            removed.extend(r.map_err(|e| (i, e))?);
         }
         next.version = self.version + 1;
         *self = next;
@@ -567,9 +581,12 @@ mod tests {
         let mut bad = fm(Command::Add, m(&[(Mff::Reg(0), &[0, 0, 0, 1])]), 1, 0);
         bad.flags = flags::CHECK_OVERLAP;
         let before = t.version();
-        assert_eq!(t.apply_all(&[good.clone(), bad], now).unwrap_err(), (1, flow_mod_failed::OVERLAP));
+        assert_eq!(
+            t.apply_all(&[Change::Flow(Box::new(good.clone())), Change::Flow(Box::new(bad))], now).unwrap_err(),
+            (1, flow_mod_failed::OVERLAP)
+        );
         assert!(t.is_empty() && t.version() == before);
-        t.apply_all(&[good], now).unwrap();
+        t.apply_all(&[Change::Flow(Box::new(good))], now).unwrap();
         assert_eq!((t.len(), t.version()), (1, before + 1));
     }
 

@@ -13,10 +13,12 @@
 pub const OFP10: u8 = 0x01;
 /// OpenFlow 1.3.
 pub const OFP13: u8 = 0x04;
+/// OpenFlow 1.4.
+pub const OFP14: u8 = 0x05;
 /// OpenFlow 1.5.
 pub const OFP15: u8 = 0x06;
 /// The versions this codec speaks, lowest first.
-pub const VERSIONS: [u8; 3] = [OFP10, OFP13, OFP15];
+pub const VERSIONS: [u8; 4] = [OFP10, OFP13, OFP14, OFP15];
 
 /// Header length.
 pub const HEADER_LEN: usize = 8;
@@ -53,6 +55,10 @@ pub mod ty {
     pub const GROUP_MOD: u8 = 15;
     /// METER_MOD (1.3+).
     pub const METER_MOD: u8 = 29;
+    /// BUNDLE_CONTROL (1.4+).
+    pub const BUNDLE_CONTROL: u8 = 33;
+    /// BUNDLE_ADD_MESSAGE (1.4+).
+    pub const BUNDLE_ADD_MESSAGE: u8 = 34;
     /// STATS_REQUEST in 1.0.
     pub const STATS_REQUEST_10: u8 = 16;
     /// STATS_REPLY in 1.0.
@@ -521,11 +527,11 @@ mod tests {
         assert_eq!(negotiate(&message(OFP13, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x10])), Some(OFP13));
         // A peer offering only 1.1 and 1.2 (bitmap 0x0c): nothing in common.
         assert_eq!(negotiate(&message(0x03, ty::HELLO, 1, &[0, 1, 0, 8, 0, 0, 0, 0x0c])), None);
-        // A 1.4 peer without a bitmap settles on 1.3; 1.5 on 1.5.
-        assert_eq!(negotiate(&message(0x05, ty::HELLO, 1, &[])), Some(OFP13));
-        assert_eq!(negotiate(&message(0x06, ty::HELLO, 1, &[])), Some(OFP15));
+        // A 1.2 peer without a bitmap settles on 1.0; 1.4 on 1.4.
+        assert_eq!(negotiate(&message(0x03, ty::HELLO, 1, &[])), Some(OFP10));
+        assert_eq!(negotiate(&message(0x05, ty::HELLO, 1, &[])), Some(OFP14));
         assert_eq!(hello(OFP13)[8..], [0, 1, 0, 8, 0, 0, 0, 0x12]);
-        assert_eq!(hello(OFP15)[8..], [0, 1, 0, 8, 0, 0, 0, 0x52]);
+        assert_eq!(hello(OFP15)[8..], [0, 1, 0, 8, 0, 0, 0, 0x72]);
     }
 
     #[test]
