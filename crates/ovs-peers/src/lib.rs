@@ -204,8 +204,11 @@ impl Vswitchd {
         let ovsdb = OvsdbServer::start();
         ovsdb.vsctl(&["init"]);
         let dir = ovsdb.dir().to_owned();
+        // The namespace's loopback is brought up, so controllers started in
+        // it with `in_netns` are reachable on 127.0.0.1; `exec` keeps the
+        // pid the daemon's.
         let child = Command::new("unshare")
-            .arg("--net")
+            .args(["--net", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
             .arg(bin)
             .args(sub)
             .arg(ovsdb.remote())
@@ -249,6 +252,22 @@ impl Vswitchd {
     /// `OVS_RUNDIR`) and returns its output, failed or not.
     pub fn ofctl(&self, args: &[&str]) -> std::process::Output {
         Command::new("ovs-ofctl").args(args).env("OVS_RUNDIR", self.dir()).output().unwrap()
+    }
+
+    /// A command that runs `program` in the daemon's network namespace
+    /// (`nsenter`), where its loopback is.
+    pub fn in_netns(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg("--target").arg(self.child.id().to_string()).arg("--net").arg(program);
+        c
+    }
+
+    /// `ovs-appctl -t <the daemon's control socket> ARGS`.
+    pub fn appctl(&self, args: &[&str]) -> String {
+        let ctl = self.dir().join("ovs-vswitchd.ctl");
+        let out = Command::new("ovs-appctl").arg("-t").arg(&ctl).args(args).output().unwrap();
+        assert!(out.status.success(), "{}: ovs-appctl {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// The daemon's log.

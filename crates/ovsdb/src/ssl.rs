@@ -93,14 +93,19 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// Connects to `addr` (`HOST:PORT`) over TLS with `ssl`'s identity.
-pub async fn connect(addr: &str, ssl: &SslConfig) -> Result<Client, ClientError> {
+fn roots(ssl: &SslConfig) -> Result<Arc<rustls::RootCertStore>, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
     for ca in certs(&ssl.ca_cert)? {
         roots.add(ca).map_err(|e| bad(&ssl.ca_cert, &e.to_string()))?;
     }
+    Ok(Arc::new(roots))
+}
+
+/// The TLS client side of `ssl`'s identity: our certificate, and the
+/// peer's checked against the CA (names not compared).
+pub fn client_config(ssl: &SslConfig) -> Result<Arc<rustls::ClientConfig>, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots(ssl)?, Arc::clone(&provider))
         .build()
         .map_err(|e| ClientError::Ssl(e.to_string()))?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -110,11 +115,39 @@ pub async fn connect(addr: &str, ssl: &SslConfig) -> Result<Client, ClientError>
         .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
         .with_client_auth_cert(certs(&ssl.certificate)?, key(&ssl.private_key)?)
         .map_err(|e| ClientError::Ssl(format!("{}: {e}", ssl.certificate.display())))?;
+    Ok(Arc::new(config))
+}
+
+/// The TLS server side of `ssl`'s identity: our certificate, and a client
+/// certificate required and checked against the CA, as OVS's `pssl:`.
+pub fn server_config(ssl: &SslConfig) -> Result<Arc<rustls::ServerConfig>, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ssl)?, Arc::clone(&provider))
+        .build()
+        .map_err(|e| ClientError::Ssl(e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Ssl(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs(&ssl.certificate)?, key(&ssl.private_key)?)
+        .map_err(|e| ClientError::Ssl(format!("{}: {e}", ssl.certificate.display())))?;
+    Ok(Arc::new(config))
+}
+
+/// The server name TLS wants for `addr` (`HOST:PORT`); only its form
+/// matters, names are not compared.
+pub fn server_name(addr: &str) -> Result<ServerName<'static>, ClientError> {
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| ClientError::Remote(format!("ssl:{addr}")))?;
+    ServerName::try_from(host.to_owned()).map_err(|_| ClientError::Remote(format!("ssl:{addr}")))
+}
+
+/// Connects to `addr` (`HOST:PORT`) over TLS with `ssl`'s identity.
+pub async fn connect(addr: &str, ssl: &SslConfig) -> Result<Client, ClientError> {
+    let config = client_config(ssl)?;
+    let name = server_name(addr)?;
     let tcp =
         tokio::net::TcpStream::connect(addr).await.map_err(|source| ClientError::Connect { remote: format!("ssl:{addr}"), source })?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(|source| ClientError::Connect { remote: format!("ssl:{addr}"), source })?;

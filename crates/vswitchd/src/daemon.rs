@@ -193,6 +193,33 @@ fn detach(paths: &Paths) -> Result<(), DaemonError> {
 /// reconciliation: the opened DPDK ports and their receive queues.
 type Report = Arc<std::sync::Mutex<Vec<(String, u16)>>>;
 
+/// Each bridge's fail-open flag, for `bridge/dump-flows`.
+type FailOpen = Arc<std::sync::Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicBool>>>>;
+
+/// OVS's priority for its hidden fail-open flow.
+const FAIL_OPEN_PRIORITY: u32 = 0xf0_f0f0;
+
+/// `bridge/dump-flows BRIDGE`: the flows the switch adds itself (OVS's
+/// hidden flows), which `ovs-ofctl dump-flows` does not show: the
+/// fail-open flow while a standalone bridge has lost its controllers.
+fn register_dump_flows(commands: &mut Commands, fail_open: &FailOpen) {
+    let f = Arc::clone(fail_open);
+    commands.register(
+        "bridge/dump-flows",
+        "bridge",
+        1,
+        1,
+        Arc::new(move |args| {
+            let flag = f.lock().ok().and_then(|m| m.get(&args[0]).cloned()).ok_or_else(|| "no such bridge".to_owned())?;
+            let mut out = String::from("(hidden flows only; ovs-ofctl dump-flows lists the OpenFlow tables)\n");
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                out.push_str(&format!("n_packets=0, n_bytes=0, priority={FAIL_OPEN_PRIORITY},actions=NORMAL\n"));
+            }
+            Ok(out)
+        }),
+    );
+}
+
 /// Registers the commands that report the switch's state.
 fn register_commands(commands: &mut Commands, report: &Report) {
     commands.register("vlog/list", "", 0, 0, Arc::new(|_| Ok(crate::log::list())));
@@ -247,6 +274,8 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     let report: Report = Arc::default();
     let mut commands = Commands::new();
     register_commands(&mut commands, &report);
+    let fail_open: FailOpen = Arc::default();
+    register_dump_flows(&mut commands, &fail_open);
     commands.register(
         "exit",
         "[--cleanup]",
@@ -263,9 +292,9 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     if let Some(ssl) = ssl {
         config = config.with_ssl(ssl);
     }
-    config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"].map(String::from).to_vec();
+    config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "SSL"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
-    let mut switch = Switch { rundir, ..Switch::default() };
+    let mut switch = Switch { rundir, fail_open, ..Switch::default() };
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
@@ -282,6 +311,7 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
                 }
                 Event::Disconnected { reason } => crate::log::warn(&format!("database connection lost: {reason}")),
             },
+            () = switch.controller_changed.notified() => switch.reconcile(&mut idl).await,
             _ = exit_rx.recv() => break,
         }
     }
@@ -323,12 +353,47 @@ struct Switch {
     /// the configuration changes.
     failed: HashMap<String, (String, String)>,
     ofports: BTreeMap<String, i64>,
+    /// Woken when a controller connection changes state.
+    controller_changed: Arc<tokio::sync::Notify>,
+    /// Each bridge's fail-open flag, for `bridge/dump-flows`.
+    fail_open: FailOpen,
 }
 
 /// The bridge's local port number (OpenFlow's OFPP_LOCAL).
 const OFPP_LOCAL: i64 = 65534;
 /// Highest ordinary OpenFlow port number.
 const OFPP_MAX: i64 = 0xff00;
+
+/// The controllers of `bridge`, with OVS's defaults (probe 5 s, backoff
+/// 8 s) and the `SSL` table's files.
+fn controller_configs(replica: &Replica, bridge: &ovsdb::Row) -> Vec<crate::controller::ControllerConfig> {
+    use crate::controller::{ControllerConfig, DEFAULT_MAX_BACKOFF, DEFAULT_PROBE};
+    let ssl = replica
+        .rows("Open_vSwitch")
+        .next()
+        .and_then(|(ovs, _)| uuids(replica.value("Open_vSwitch", ovs, "ssl").as_ref()).into_iter().next())
+        .and_then(|row| {
+            let file = |col: &str| string(replica.value("SSL", &row, col).as_ref()).map(PathBuf::from);
+            Some(ovsdb::SslConfig { private_key: file("private_key")?, certificate: file("certificate")?, ca_cert: file("ca_cert")? })
+        });
+    uuids(bridge.get("controller"))
+        .into_iter()
+        .filter_map(|uuid| {
+            let col = |c: &str| replica.value("Controller", &uuid, c);
+            let ms = |c: &str| integer(col(c).as_ref()).map(|v| std::time::Duration::from_millis(v.max(0) as u64));
+            Some(ControllerConfig {
+                target: string(col("target").as_ref())?,
+                probe: match ms("inactivity_probe") {
+                    Some(d) if d.is_zero() => None,
+                    Some(d) => Some(d),
+                    None => Some(DEFAULT_PROBE),
+                },
+                max_backoff: ms("max_backoff").unwrap_or(DEFAULT_MAX_BACKOFF),
+                ssl: ssl.clone(),
+            })
+        })
+        .collect()
+}
 
 // Column readers over an optional value (absent reads as nothing); the
 // logic is `Datum`'s.
@@ -465,18 +530,6 @@ impl Switch {
         }
 
         let mut ops = Vec::new();
-        // Controllers are read and answered truthfully: not connected, and
-        // why (OpenFlow is issue 5).
-        let not_yet = Datum::Map([(Atom::String("last_error".into()), Atom::String("ferrovs does not speak OpenFlow yet".into()))].into());
-        for (uuid, _) in replica.rows("Controller") {
-            update_changed(
-                &mut ops,
-                replica,
-                "Controller",
-                uuid,
-                [("is_connected", Datum::scalar(Atom::Boolean(false))), ("status", not_yet.clone())],
-            );
-        }
         for (uuid, bridge) in replica.rows("Bridge") {
             let dpid = Datum::scalar(Atom::String(datapath_id(uuid, bridge.get("other_config"))));
             update_changed(&mut ops, replica, "Bridge", uuid, [("datapath_id", dpid)]);
@@ -509,6 +562,7 @@ impl Switch {
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
         self.refresh_mgmt(replica, &desired);
+        self.controller_status(replica, &mut ops);
         for d in desired {
             update_changed(&mut ops, replica, "Interface", &d.uuid, d.columns);
         }
@@ -640,19 +694,62 @@ impl Switch {
                 .collect();
             let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters };
             let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
-            let standalone = !secure && bridge.get("controller").is_none_or(|c| c.uuids().is_empty());
+            let controllers = controller_configs(replica, bridge);
             seen.insert(name.clone());
-            match self.mgmt.get(&name) {
-                Some(m) => m.update(view),
-                None => match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, standalone) {
-                    Ok(m) => {
-                        self.mgmt.insert(name, m);
-                    }
-                    Err(e) => crate::log::warn(&format!("{name}: cannot listen on {}/{name}.mgmt: {e}", self.rundir.display())),
-                },
+            if let Some(m) = self.mgmt.get_mut(&name) {
+                m.update(view);
+                m.controllers.configure(controllers, !secure);
+                continue;
+            }
+            let normal = !secure && controllers.is_empty();
+            match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, normal, Arc::clone(&self.controller_changed)) {
+                Ok(mut m) => {
+                    m.controllers.configure(controllers, !secure);
+                    self.mgmt.insert(name, m);
+                }
+                Err(e) => crate::log::warn(&format!("{name}: cannot listen on {}/{name}.mgmt: {e}", self.rundir.display())),
             }
         }
         self.mgmt.retain(|name, _| seen.contains(name));
+        if let Ok(mut f) = self.fail_open.lock() {
+            *f = self.mgmt.iter().map(|(name, m)| (name.clone(), m.controllers.fail_open_flag())).collect();
+        }
+    }
+
+    /// Writes each controller's connection state back: `is_connected`,
+    /// `role` (every connection is "other" until roles exist) and `status`
+    /// (OVS's `state` and `last_error`).
+    fn controller_status(&self, replica: &Replica, ops: &mut Vec<Value>) {
+        for (_, bridge) in replica.rows("Bridge") {
+            let Some(mgmt) = string(bridge.get("name")).and_then(|n| self.mgmt.get(&n)) else {
+                continue;
+            };
+            for uuid in uuids(bridge.get("controller")) {
+                let Some(target) = string(replica.value("Controller", &uuid, "target").as_ref()) else {
+                    continue;
+                };
+                let Some(st) = mgmt.controllers.status(&target) else {
+                    continue;
+                };
+                let connected = st.connected > 0;
+                let mut status = vec![(Atom::String("state".into()), Atom::String(st.state.into()))];
+                if let Some(e) = &st.last_error {
+                    status.push((Atom::String("last_error".into()), Atom::String(e.clone())));
+                }
+                let role = if connected { Datum::scalar(Atom::String("other".into())) } else { Datum::empty() };
+                update_changed(
+                    ops,
+                    replica,
+                    "Controller",
+                    &uuid,
+                    [
+                        ("is_connected", Datum::scalar(Atom::Boolean(connected))),
+                        ("role", role),
+                        ("status", Datum::Map(status.into_iter().collect())),
+                    ],
+                );
+            }
+        }
     }
 
     /// Creates (or keeps) the bridge's local tap device with `mac`.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod controller;
 mod ctl;
 mod daemon;
 mod log;

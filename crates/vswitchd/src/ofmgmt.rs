@@ -12,8 +12,10 @@ use ofproto::actions::Action;
 use ofproto::flowmatch::Match;
 use ofproto::table::{FlowMod, Tables};
 use ofproto::{Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixListener;
 
 /// What OpenFlow clients see of a bridge.
 #[derive(Clone, Debug)]
@@ -62,20 +64,38 @@ impl SwitchView for BridgeView {
 /// A change of port that connected clients are told of (PORT_STATUS).
 type PortEvent = (PortReason, PortDesc);
 
-/// A bridge's listener; stops and removes its socket when dropped.
+/// What every OpenFlow connection of a bridge shares: the view, the flow
+/// tables, and the port events.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    view: Arc<Mutex<BridgeView>>,
+    tables: Arc<Mutex<Tables>>,
+    events: tokio::sync::broadcast::Sender<PortEvent>,
+}
+
+/// A bridge's OpenFlow side: the management socket's listener, the
+/// controller connections, and the state they share. Stops everything and
+/// removes the socket when dropped.
 #[derive(Debug)]
 pub struct Mgmt {
-    view: Arc<Mutex<BridgeView>>,
-    events: tokio::sync::broadcast::Sender<PortEvent>,
+    shared: Shared,
     task: tokio::task::JoinHandle<()>,
     path: PathBuf,
+    /// Connections to the bridge's controllers.
+    pub controllers: crate::controller::Controllers,
 }
 
 impl Mgmt {
     /// Listens on `<rundir>/<bridge>.mgmt`. A `standalone` bridge (no
     /// controller, fail mode not `secure`) starts with OVS's flow
     /// `priority=0,actions=NORMAL` in table 0.
-    pub fn start(rundir: &Path, bridge: &str, view: BridgeView, standalone: bool) -> std::io::Result<Mgmt> {
+    pub fn start(
+        rundir: &Path,
+        bridge: &str,
+        view: BridgeView,
+        standalone: bool,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> std::io::Result<Mgmt> {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
         let view = Arc::new(Mutex::new(view));
@@ -88,29 +108,31 @@ impl Mgmt {
         }
         let tables = Arc::new(Mutex::new(tables));
         let (events, _) = tokio::sync::broadcast::channel(256);
-        let task = tokio::spawn(accept(listener, Arc::clone(&view), Arc::clone(&tables), events.clone()));
-        Ok(Mgmt { view, events, task, path })
+        let shared = Shared { view, tables, events };
+        let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
+        let controllers = crate::controller::Controllers::new(bridge, shared.clone(), changed);
+        Ok(Mgmt { shared, task, path, controllers })
     }
 
     /// Replaces what clients see, and tells them of ports added, removed
     /// or changed.
     pub fn update(&self, view: BridgeView) {
-        let Ok(mut v) = self.view.lock() else {
+        let Ok(mut v) = self.shared.view.lock() else {
             return;
         };
         for old in &v.ports {
             match view.ports.iter().find(|p| p.port_no == old.port_no) {
                 None => {
-                    let _ = self.events.send((PortReason::Delete, old.clone()));
+                    let _ = self.shared.events.send((PortReason::Delete, old.clone()));
                 }
                 Some(new) if new != old => {
-                    let _ = self.events.send((PortReason::Modify, new.clone()));
+                    let _ = self.shared.events.send((PortReason::Modify, new.clone()));
                 }
                 Some(_) => {}
             }
         }
         for new in view.ports.iter().filter(|n| !v.ports.iter().any(|o| o.port_no == n.port_no)) {
-            let _ = self.events.send((PortReason::Add, new.clone()));
+            let _ = self.shared.events.send((PortReason::Add, new.clone()));
         }
         *v = view;
     }
@@ -123,75 +145,92 @@ impl Drop for Mgmt {
     }
 }
 
-async fn accept(
-    listener: UnixListener,
-    view: Arc<Mutex<BridgeView>>,
-    tables: Arc<Mutex<Tables>>,
-    events: tokio::sync::broadcast::Sender<PortEvent>,
-) {
+/// Serves every connection on a unix listener (the management socket,
+/// `punix:` controllers), without inactivity probes.
+pub async fn accept_unix(listener: UnixListener, shared: Shared, name: String) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(connection(stream, Arc::clone(&view), Arc::clone(&tables), events.subscribe()));
+        let (shared, name) = (shared.clone(), name.clone());
+        tokio::spawn(async move {
+            let _ = serve(stream, &shared, None, &name).await;
+        });
     }
 }
 
-async fn connection(
-    mut stream: UnixStream,
-    view: Arc<Mutex<BridgeView>>,
-    tables: Arc<Mutex<Tables>>,
-    mut events: tokio::sync::broadcast::Receiver<PortEvent>,
-) {
+/// Runs one OpenFlow connection until it ends, answering with a session
+/// against the bridge's shared state and forwarding port changes. With a
+/// `probe` interval, an idle connection gets an ECHO_REQUEST, and one idle
+/// for another interval is closed (OVS's inactivity probe). Returns why
+/// the connection ended.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Shared, probe: Option<Duration>, name: &str) -> String {
+    let mut events = shared.events.subscribe();
     let (mut session, hello) = Session::start();
-    if stream.write_all(&hello).await.is_err() {
-        return;
+    if let Err(e) = stream.write_all(&hello).await {
+        return e.to_string();
     }
     let mut framer = ofproto::wire::Framer::default();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut echo_sent = false;
     loop {
+        let idle = async {
+            match probe {
+                Some(p) => tokio::time::sleep(p).await,
+                None => std::future::pending().await,
+            }
+        };
         let n = tokio::select! {
             read = stream.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return "connection closed by peer".into(),
+                Err(e) => return e.to_string(),
                 Ok(n) => n,
             },
             event = events.recv() => {
-                let (reason, port) = match event {
-                    Ok(e) => e,
+                let Ok((reason, port)) = event else {
                     // Fell behind: the client missed changes; OVS would
                     // drop such a slow connection too.
-                    Err(_) => return,
+                    return "too slow to take port changes".into();
                 };
                 if let Some(version) = session.version() {
-                    if stream.write_all(&ofproto::wire::port_status(version, reason, &port)).await.is_err() {
-                        return;
+                    if let Err(e) = stream.write_all(&ofproto::wire::port_status(version, reason, &port)).await {
+                        return e.to_string();
                     }
                 }
                 continue;
             }
+            () = idle => {
+                if echo_sent {
+                    return format!("no response to inactivity probe after {:.0} seconds", 2.0 * probe.unwrap_or_default().as_secs_f64());
+                }
+                let version = session.version().unwrap_or(ofproto::wire::OFP10);
+                if let Err(e) = stream.write_all(&ofproto::wire::message(version, ofproto::wire::ty::ECHO_REQUEST, 0, &[])).await {
+                    return e.to_string();
+                }
+                echo_sent = true;
+                continue;
+            }
         };
+        echo_sent = false;
         framer.push(&buf[..n]);
         loop {
             let msg = match framer.next_message() {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
-                Err(e) => {
-                    crate::log::warn(&format!("OpenFlow connection closed: {e}"));
-                    return;
-                }
+                Err(e) => return e.to_string(),
             };
             let before = session.version();
-            let replies = match (view.lock(), tables.lock()) {
+            let replies = match (shared.view.lock(), shared.tables.lock()) {
                 (Ok(v), Ok(mut t)) => session.handle(&msg, &*v, &mut t),
-                _ => return,
+                _ => return "internal lock poisoned".into(),
             };
             if let (None, Some(v)) = (before, session.version()) {
-                crate::log::info(&format!("OpenFlow connection on the management socket: version 0x{v:02x}"));
+                crate::log::info(&format!("{name}: OpenFlow connection, version 0x{v:02x}"));
             }
             for r in &replies.messages {
-                if stream.write_all(r).await.is_err() {
-                    return;
+                if let Err(e) = stream.write_all(r).await {
+                    return e.to_string();
                 }
             }
-            if replies.end.is_some() {
-                return;
+            if let Some(end) = replies.end {
+                return end.to_string();
             }
         }
     }
