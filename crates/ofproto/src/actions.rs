@@ -72,8 +72,18 @@ pub struct Subfield {
 pub enum Action {
     /// Output to a port (OVS's 16-bit numbering), `max_len` for the controller.
     Output { port: u16, max_len: u16 },
-    /// To the controller with a reason and controller id (NXAST_CONTROLLER).
-    Controller { max_len: u16, id: u16, reason: u8 },
+    /// To the controller (NXAST_CONTROLLER, or NXAST_CONTROLLER2 with
+    /// `userdata`, `pause` or a meter, or when it came as one: `v2`).
+    Controller { max_len: u16, id: u16, reason: u8, userdata: Vec<u8>, pause: bool, meter: u32, v2: bool },
+    /// Send through the connection tracker (NXAST_CT): flags (commit 1,
+    /// force 2), the zone from a field or immediate, the table to continue
+    /// in (255: none), the ALG port, and the nested actions of `exec(...)`.
+    Ct { flags: u16, zone_src: Option<Subfield>, zone_imm: u16, table: u8, alg: u16, actions: Vec<Action> },
+    /// NAT inside `ct` (NXAST_NAT): flags, which range parts are present,
+    /// and those parts in wire order.
+    Nat { flags: u16, present: u16, range: Vec<u8> },
+    /// Set a bit to whether the packet is longer than `pkt_len`.
+    CheckPktLarger { pkt_len: u16, dst: Subfield },
     /// Output through a queue (OpenFlow 1.0).
     Enqueue { port: u16, queue: u32 },
     /// Set the VLAN id; `push` adds a tag when there is none (1.0 semantics).
@@ -470,6 +480,137 @@ fn reg_move(a: &[u8], at: usize) -> Result<Action, OfError> {
     Ok(Action::RegMove { src: Subfield { field: src.id, ofs: src_ofs, n_bits }, dst: Subfield { field: dst.id, ofs: dst_ofs, n_bits } })
 }
 
+/// Properties after a 16-byte extension action header: (type, payload).
+fn props(a: &[u8]) -> Result<Vec<(u16, &[u8])>, OfError> {
+    let mut out = Vec::new();
+    let mut rest = a.get(16..).ok_or(bad_action::BAD_LEN)?;
+    while !rest.is_empty() {
+        let r = Rd(rest);
+        let (ty, len) = (r.u16(0)?, usize::from(r.u16(2)?));
+        if len < 4 || len.div_ceil(8) * 8 > rest.len() {
+            return Err(bad_action::BAD_LEN);
+        }
+        out.push((ty, &rest[4..len]));
+        rest = &rest[len.div_ceil(8) * 8..];
+    }
+    Ok(out)
+}
+
+/// NXAST_CONTROLLER2: properties over OVS's defaults.
+fn controller2(a: &[u8]) -> Result<Action, OfError> {
+    Rd(a).zeros(10..16)?;
+    let (mut max_len, mut id, mut reason, mut userdata, mut pause, mut meter) = (u16::MAX, 0, 1, Vec::new(), false, 0);
+    for (ty, p) in props(a)? {
+        // As OVS's property parsers: 8- and 16-bit values need at least
+        // their size (padding forgiven), 32-bit ones exactly.
+        let at_least = |n: usize| if p.len() >= n { Ok(Rd(p)) } else { Err(bad_action::BAD_LEN) };
+        match ty {
+            0 => max_len = at_least(2)?.u16(0)?,
+            1 => id = at_least(2)?.u16(0)?,
+            2 => reason = at_least(1)?.u8(0)?,
+            3 => userdata = p.to_vec(),
+            4 => pause = true,
+            5 if p.len() == 4 => meter = Rd(p).u32(0)?,
+            5 => return Err(bad_action::BAD_LEN),
+            _ => return Err(bad_action::BAD_ARGUMENT),
+        }
+    }
+    Ok(Action::Controller { max_len, id, reason, userdata, pause, meter, v2: true })
+}
+
+/// NXAST_CT and its nested actions, with OVS's checks.
+fn ct(a: &[u8], version: u8) -> Result<Action, OfError> {
+    let r = Rd(a);
+    if a.len() < 24 {
+        return Err(bad_action::BAD_LEN);
+    }
+    let flags = r.u16(10)?;
+    if flags & !3 != 0 || (flags & 2 != 0 && flags & 1 == 0) {
+        return Err(bad_action::BAD_ARGUMENT);
+    }
+    let zone_header = r.u32(12)?;
+    let (zone_src, zone_imm) = if zone_header != 0 {
+        let (f, _) = pull_field_header(&a[12..16])?;
+        let sf = subfield(f, r.u16(16)?)?;
+        if sf.n_bits != 16 {
+            return Err(bad_action::BAD_SET_LEN);
+        }
+        (Some(sf), 0)
+    } else {
+        (None, r.u16(16)?)
+    };
+    r.zeros(19..22)?;
+    let actions = decode_actions(&a[24..], version)?;
+    // Without commit, only a NAT without arguments may be nested.
+    if flags & 1 == 0 && actions.iter().any(|x| !matches!(x, Action::Nat { flags: 0, present: 0, .. })) {
+        return Err(bad_action::BAD_ARGUMENT);
+    }
+    Ok(Action::Ct { flags, zone_src, zone_imm, table: r.u8(18)?, alg: r.u16(22)?, actions })
+}
+
+/// NXAST_NAT, with OVS's checks of flags and ranges.
+fn nat(a: &[u8]) -> Result<Action, OfError> {
+    const SRC: u16 = 1;
+    const DST: u16 = 2;
+    const HASH: u16 = 8;
+    const RANDOM: u16 = 16;
+    let r = Rd(a);
+    r.zeros(10..12)?;
+    let flags = r.u16(12)?;
+    let present = r.u16(14)?;
+    if flags & !0x3f != 0 || (flags & SRC != 0 && flags & DST != 0) || (flags & HASH != 0 && flags & RANDOM != 0) {
+        return Err(bad_action::BAD_ARGUMENT);
+    }
+    let opts = a.get(16..).unwrap_or_default();
+    let mut at = 0;
+    let mut take = |n: usize| -> Result<&[u8], OfError> {
+        let v = opts.get(at..at + n).ok_or(bad_action::BAD_ARGUMENT)?;
+        at += n;
+        Ok(v)
+    };
+    let bad = bad_action::BAD_ARGUMENT;
+    let (v4min, v4max, v6min, v6max, pmin, pmax) = (1, 2, 4, 8, 16, 32);
+    let mut af = false;
+    if present & v4min != 0 {
+        if present & (v6min | v6max) != 0 {
+            return Err(bad);
+        }
+        let min = be(take(4)?);
+        if min == 0 {
+            return Err(bad);
+        }
+        if present & v4max != 0 && be(take(4)?) < min {
+            return Err(bad);
+        }
+        af = true;
+    } else if present & v4max != 0 {
+        return Err(bad);
+    } else if present & v6min != 0 {
+        let min = be(take(16)?);
+        if min == 0 {
+            return Err(bad);
+        }
+        if present & v6max != 0 && be(take(16)?) < min {
+            return Err(bad);
+        }
+        af = true;
+    } else if present & v6max != 0 {
+        return Err(bad);
+    }
+    if present & pmin != 0 {
+        let min = be(take(2)?);
+        if !af || min == 0 {
+            return Err(bad);
+        }
+        if present & pmax != 0 && be(take(2)?) < min {
+            return Err(bad);
+        }
+    } else if present & pmax != 0 {
+        return Err(bad);
+    }
+    Ok(Action::Nat { flags, present: present & 0x3f, range: opts[..at].to_vec() })
+}
+
 fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(), OfError> {
     let r = Rd(a);
     if r.u32(4)? != NX_VENDOR {
@@ -524,7 +665,30 @@ fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(
         }
         20 => {
             let r = exact_len(a, 16)?;
-            Action::Controller { max_len: r.u16(10)?, id: r.u16(12)?, reason: r.u8(14)? }
+            Action::Controller {
+                max_len: r.u16(10)?,
+                id: r.u16(12)?,
+                reason: r.u8(14)?,
+                userdata: Vec::new(),
+                pause: false,
+                meter: 0,
+                v2: false,
+            }
+        }
+        37 => controller2(a)?,
+        35 => ct(a, version)?,
+        36 => nat(a)?,
+        49 => {
+            if a.len() != 24 {
+                return Err(bad_action::BAD_LEN);
+            }
+            let (f, l) = pull_field_header(&a[14..])?;
+            r.zeros(14 + l..24)?;
+            let ofs = r.u16(12)?;
+            if !writable(f) || ofs >= f.bits {
+                return Err(bad_action::BAD_ARGUMENT);
+            }
+            Action::CheckPktLarger { pkt_len: r.u16(10)?, dst: Subfield { field: f.id, ofs, n_bits: 1 } }
         }
         21 => {
             let n = usize::from(r.u16(10)?);
@@ -806,11 +970,76 @@ impl Enc<'_> {
                     self.put(at + 8, &max_len.to_be_bytes());
                 }
             }
-            Action::Controller { max_len, id, reason } => {
-                let at = self.nx(20, 16);
-                self.put(at + 10, &max_len.to_be_bytes());
-                self.put(at + 12, &id.to_be_bytes());
-                self.put(at + 14, &[*reason]);
+            Action::Controller { max_len, id, reason, userdata, pause, meter, v2 } => {
+                if !userdata.is_empty() || *pause || *meter != 0 || *v2 {
+                    let at = self.nx(37, 16);
+                    let mut prop = |ty: u16, payload: &[u8]| {
+                        self.out.extend_from_slice(&ty.to_be_bytes());
+                        self.out.extend_from_slice(&((4 + payload.len()) as u16).to_be_bytes());
+                        self.out.extend_from_slice(payload);
+                        let len = self.out.len();
+                        self.out.resize(at + (len - at).div_ceil(8) * 8, 0);
+                    };
+                    if *max_len != u16::MAX {
+                        prop(0, &max_len.to_be_bytes());
+                    }
+                    if *id != 0 {
+                        prop(1, &id.to_be_bytes());
+                    }
+                    if *reason != 1 {
+                        prop(2, &[*reason]);
+                    }
+                    if !userdata.is_empty() {
+                        prop(3, userdata);
+                    }
+                    if *pause {
+                        prop(4, &[]);
+                    }
+                    if *meter != 0 {
+                        prop(5, &meter.to_be_bytes());
+                    }
+                    self.finish(at);
+                } else {
+                    let at = self.nx(20, 16);
+                    self.put(at + 10, &max_len.to_be_bytes());
+                    self.put(at + 12, &id.to_be_bytes());
+                    self.put(at + 14, &[*reason]);
+                }
+            }
+            Action::Ct { flags, zone_src, zone_imm, table, alg, actions } => {
+                let at = self.nx(35, 24);
+                self.put(at + 10, &flags.to_be_bytes());
+                match zone_src {
+                    Some(sf) => {
+                        let f = field(sf.field);
+                        let h = f.header_for(0);
+                        self.put(at + 12, &[(h.class >> 8) as u8, h.class as u8, h.field << 1, f.bytes]);
+                        self.put(at + 16, &(sf.ofs << 6 | (sf.n_bits - 1)).to_be_bytes());
+                    }
+                    None => self.put(at + 16, &zone_imm.to_be_bytes()),
+                }
+                self.put(at + 18, &[*table]);
+                self.put(at + 22, &alg.to_be_bytes());
+                for inner in actions {
+                    self.action(inner);
+                }
+                let len = ((self.out.len() - at) as u16).to_be_bytes();
+                self.put(at + 2, &len);
+            }
+            Action::Nat { flags, present, range } => {
+                let at = self.nx(36, 16);
+                self.put(at + 12, &flags.to_be_bytes());
+                self.put(at + 14, &present.to_be_bytes());
+                self.out.extend_from_slice(range);
+                self.finish(at);
+            }
+            Action::CheckPktLarger { pkt_len, dst } => {
+                let at = self.nx(49, 14);
+                self.put(at + 10, &pkt_len.to_be_bytes());
+                self.put(at + 12, &dst.ofs.to_be_bytes());
+                self.mff_header(dst.field, 0);
+                self.out.resize(at + 24, 0);
+                self.put(at + 2, &24u16.to_be_bytes());
             }
             Action::Enqueue { port, queue } => {
                 if v == 1 {
@@ -1182,6 +1411,38 @@ mod tests {
             any::<u32>().prop_map(Action::Group),
             Just(Action::CtClear),
             (any::<u32>(), 2u8..64).prop_map(|(id, n)| Action::Conjunction { id, clause: n - 1, n_clauses: n }),
+            (any::<u16>(), any::<u16>(), 0u8..8, prop::collection::vec(any::<u8>(), 0..12), any::<bool>(), any::<u32>()).prop_map(
+                |(max_len, id, reason, userdata, pause, meter)| Action::Controller {
+                    max_len,
+                    id,
+                    reason,
+                    userdata,
+                    pause,
+                    meter,
+                    v2: true
+                }
+            ),
+            (any::<bool>(), any::<u16>(), any::<u8>(), any::<u16>(), 0u32..4, any::<bool>()).prop_map(
+                |(commit, zone_imm, table, alg, mark, nat)| {
+                    let mut actions = Vec::new();
+                    if commit {
+                        actions.push(Action::SetField { field: Mff::CtMark, value: u128::from(mark), mask: 0xffff_ffff, reg_load: true });
+                    }
+                    if nat {
+                        actions.push(Action::Nat { flags: 1, present: 1, range: vec![10, 0, 0, 1] });
+                    }
+                    Action::Ct {
+                        flags: u16::from(commit),
+                        zone_src: None,
+                        zone_imm,
+                        table,
+                        alg,
+                        actions: if commit { actions } else { Vec::new() },
+                    }
+                }
+            ),
+            (any::<u16>(), 0u16..32)
+                .prop_map(|(pkt_len, ofs)| Action::CheckPktLarger { pkt_len, dst: Subfield { field: Mff::Reg(0), ofs, n_bits: 1 } }),
             (0u8..16, 0u8..16, 1u16..32).prop_map(|(a, b, n)| Action::RegMove {
                 src: Subfield { field: Mff::Reg(a), ofs: 0, n_bits: n },
                 dst: Subfield { field: Mff::Reg(b), ofs: 32 - n, n_bits: n },

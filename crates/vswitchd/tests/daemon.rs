@@ -302,7 +302,8 @@ fn ovs_ofctl_show_and_dump_desc_through_the_bridge_management_socket() {
     let flows = ofctl(&["dump-flows", "br0"]);
     assert!(flows.contains(" priority=0 actions=NORMAL"), "{flows}");
     // What is not there yet is an OpenFlow error, not a hang or a crash.
-    let out = Command::new("ovs-ofctl").args(["-O", "OpenFlow13", "queue-stats", "br0"]).env("OVS_RUNDIR", sw.ovsdb.dir()).output().unwrap();
+    let out =
+        Command::new("ovs-ofctl").args(["-O", "OpenFlow13", "queue-stats", "br0"]).env("OVS_RUNDIR", sw.ovsdb.dir()).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("OFPBRC_BAD_"), "{text}");
     assert!(ofctl(&["show", "br0"]).contains("p0"), "the connection's errors leave the switch answering");
