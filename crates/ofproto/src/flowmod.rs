@@ -117,6 +117,8 @@ pub mod nxt {
     pub const SET_FLOW_FORMAT: u32 = 12;
     /// NXT_FLOW_MOD_TABLE_ID.
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
+    /// NXT_FLOW_REMOVED.
+    pub const FLOW_REMOVED: u32 = 14;
     /// NXT_GROUP_MOD (1.5's group mod over 1.0).
     pub const GROUP_MOD: u32 = 31;
 }
@@ -327,4 +329,76 @@ pub fn encode_aggregate(rules: &[&Rule]) -> Vec<u8> {
     out.extend_from_slice(&(rules.len() as u32).to_be_bytes());
     out.extend_from_slice(&[0; 4]);
     out
+}
+
+/// FLOW_REMOVED for a removed rule, in `version`; over 1.0, Nicira's
+/// NXT_FLOW_REMOVED when the connection chose NXM (`nxm`), else 1.0's own
+/// with the fixed match.
+pub fn encode_flow_removed(r: &crate::table::Removed, version: u8, nxm: bool, now: Instant) -> Vec<u8> {
+    use crate::wire::{message, ty, OFP15};
+    let rule = &r.rule;
+    let (sec, nsec) = duration(rule, now);
+    let mut b = Vec::with_capacity(128);
+    if version >= OFP15 {
+        b.push(r.table_id);
+        b.push(r.reason);
+        b.extend_from_slice(&rule.priority.to_be_bytes());
+        b.extend_from_slice(&rule.idle_timeout.to_be_bytes());
+        b.extend_from_slice(&rule.hard_timeout.to_be_bytes());
+        b.extend_from_slice(&rule.cookie.to_be_bytes());
+        flowmatch::encode_oxm_match(&rule.m, version, &mut b);
+        let at = b.len();
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        for (field, value) in [(0u8, u64::from(sec) << 32 | u64::from(nsec)), (4, rule.packets), (5, rule.bytes)] {
+            b.extend_from_slice(&[0x80, 0x02, field << 1, 8]);
+            b.extend_from_slice(&value.to_be_bytes());
+        }
+        let len = (b.len() - at) as u16;
+        b[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+        b.resize(at + usize::from(len).div_ceil(8) * 8, 0);
+        return message(version, ty::FLOW_REMOVED, 0, &b);
+    }
+    // The fields 1.3's FLOW_REMOVED and Nicira's begin with alike.
+    let head = |b: &mut Vec<u8>| {
+        b.extend_from_slice(&rule.cookie.to_be_bytes());
+        b.extend_from_slice(&rule.priority.to_be_bytes());
+        b.push(r.reason);
+        b.push(r.table_id);
+        b.extend_from_slice(&sec.to_be_bytes());
+        b.extend_from_slice(&nsec.to_be_bytes());
+        b.extend_from_slice(&rule.idle_timeout.to_be_bytes());
+    };
+    if version > OFP10 {
+        head(&mut b);
+        b.extend_from_slice(&rule.hard_timeout.to_be_bytes());
+        b.extend_from_slice(&rule.packets.to_be_bytes());
+        b.extend_from_slice(&rule.bytes.to_be_bytes());
+        flowmatch::encode_oxm_match(&rule.m, version, &mut b);
+        return message(version, ty::FLOW_REMOVED, 0, &b);
+    }
+    if nxm {
+        b.extend_from_slice(&crate::actions::NX_VENDOR.to_be_bytes());
+        b.extend_from_slice(&nxt::FLOW_REMOVED.to_be_bytes());
+        head(&mut b);
+        let len_at = b.len();
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&rule.packets.to_be_bytes());
+        b.extend_from_slice(&rule.bytes.to_be_bytes());
+        let match_len = flowmatch::encode_entries(&rule.m, 0, &mut b);
+        b[len_at..len_at + 2].copy_from_slice(&(match_len as u16).to_be_bytes());
+        b.resize(b.len().div_ceil(8) * 8, 0);
+        return message(version, ty::EXPERIMENTER, 0, &b);
+    }
+    b.extend_from_slice(&ofp10::encode(&rule.m));
+    b.extend_from_slice(&rule.cookie.to_be_bytes());
+    b.extend_from_slice(&rule.priority.to_be_bytes());
+    b.push(r.reason);
+    b.push(0);
+    b.extend_from_slice(&sec.to_be_bytes());
+    b.extend_from_slice(&nsec.to_be_bytes());
+    b.extend_from_slice(&rule.idle_timeout.to_be_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&rule.packets.to_be_bytes());
+    b.extend_from_slice(&rule.bytes.to_be_bytes());
+    message(version, ty::FLOW_REMOVED, 0, &b)
 }

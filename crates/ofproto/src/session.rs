@@ -103,13 +103,15 @@ pub struct Session {
     miss_send_len: u16,
     /// NXT_FLOW_MOD_TABLE_ID: 1.0 flow mods carry a table id.
     table_id_ext: bool,
+    /// NXT_SET_FLOW_FORMAT chose NXM: 1.0 FLOW_REMOVED is Nicira's.
+    nxm: bool,
     /// Open bundles by id.
     bundles: BTreeMap<u32, Bundle>,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Session { version: None, flags: 0, miss_send_len: DEFAULT_MISS_SEND_LEN, table_id_ext: false, bundles: BTreeMap::new() }
+        Session { version: None, flags: 0, miss_send_len: DEFAULT_MISS_SEND_LEN, table_id_ext: false, nxm: false, bundles: BTreeMap::new() }
     }
 }
 
@@ -117,6 +119,13 @@ impl Session {
     /// A new session and the HELLO to send at once.
     pub fn start() -> (Session, Vec<u8>) {
         (Session::default(), wire::hello(OFP15))
+    }
+
+    /// The FLOW_REMOVED message for a removed rule, if the rule asked for
+    /// one and the session has a version.
+    pub fn flow_removed(&self, r: &crate::table::Removed) -> Option<Vec<u8>> {
+        let version = self.version?;
+        (r.rule.flags & crate::table::flags::SEND_FLOW_REM != 0).then(|| flowmod::encode_flow_removed(r, version, self.nxm, Instant::now()))
     }
 
     /// The negotiated version, once the peer's HELLO arrived.
@@ -273,8 +282,12 @@ impl Session {
             nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
             nxt::SET_FLOW_FORMAT => match u32_at(msg, 16)? {
                 // OpenFlow 1.0 matches or NXM: both are understood on input,
-                // and replies follow the request's own format.
-                0 | 2 => Ok(Vec::new()),
+                // statistics replies follow the request's own format, and
+                // FLOW_REMOVED follows this choice.
+                f @ (0 | 2) => {
+                    self.nxm = f == 2;
+                    Ok(Vec::new())
+                }
                 _ => Err(EPERM),
             },
             nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)

@@ -252,6 +252,18 @@ pub enum Change {
     Group(GroupMod),
 }
 
+/// Why a rule went (FLOW_REMOVED's reason).
+pub mod reason {
+    /// Idle timeout.
+    pub const IDLE_TIMEOUT: u8 = 0;
+    /// Hard timeout.
+    pub const HARD_TIMEOUT: u8 = 1;
+    /// Deleted by a flow mod.
+    pub const DELETE: u8 = 2;
+    /// Its group was deleted.
+    pub const GROUP_DELETE: u8 = 3;
+}
+
 /// A rule that a modification removed, for FLOW_REMOVED.
 #[derive(Clone, Debug)]
 pub struct Removed {
@@ -259,6 +271,8 @@ pub struct Removed {
     pub table_id: u8,
     /// The rule.
     pub rule: Rule,
+    /// Why ([`reason`]).
+    pub reason: u8,
 }
 
 /// One table: rules in priority order (the highest first, then in the
@@ -333,11 +347,13 @@ pub struct Tables {
     version: u64,
     /// The bridge's groups and meters.
     pub groups: GroupTable,
+    /// Removed rules not yet taken by [`Tables::take_removed`].
+    removed: Vec<Removed>,
 }
 
 impl Default for Tables {
     fn default() -> Self {
-        Tables { tables: vec![Table::default(); N_TABLES], version: 0, groups: GroupTable::default() }
+        Tables { tables: vec![Table::default(); N_TABLES], version: 0, groups: GroupTable::default(), removed: Vec::new() }
     }
 }
 
@@ -421,6 +437,7 @@ impl Tables {
             Command::Delete | Command::DeleteStrict => self.delete(&criteria),
         };
         self.version += 1;
+        self.removed.extend(removed.iter().cloned());
         Ok(removed)
     }
 
@@ -467,7 +484,11 @@ impl Tables {
     fn delete(&mut self, c: &Criteria) -> Vec<Removed> {
         let mut removed = Vec::new();
         for (id, table) in self.chosen_mut(c.table_id) {
-            removed.extend(table.remove_where(|r| c.selects(r)).into_iter().map(|rule| Removed { table_id: id, rule }));
+            removed.extend(table.remove_where(|r| c.selects(r)).into_iter().map(|rule| Removed {
+                table_id: id,
+                rule,
+                reason: reason::DELETE,
+            }));
         }
         removed
     }
@@ -479,13 +500,15 @@ impl Tables {
         let mut removed = Vec::new();
         for (id, table) in self.chosen_mut(ALL_TABLES) {
             removed.extend(
-                table
-                    .remove_where(|r| gone.iter().any(|g| actions::uses_group(&r.actions, *g)))
-                    .into_iter()
-                    .map(|rule| Removed { table_id: id, rule }),
+                table.remove_where(|r| gone.iter().any(|g| actions::uses_group(&r.actions, *g))).into_iter().map(|rule| Removed {
+                    table_id: id,
+                    rule,
+                    reason: reason::GROUP_DELETE,
+                }),
             );
         }
         self.version += 1;
+        self.removed.extend(removed.iter().cloned());
         Ok(removed)
     }
 
@@ -509,18 +532,32 @@ impl Tables {
 
     /// Removes rules whose idle or hard timeout has passed.
     pub fn expire(&mut self, now: Instant) -> Vec<Removed> {
-        let expired = |r: &Rule| {
-            (r.hard_timeout != 0 && now.duration_since(r.created).as_secs() >= u64::from(r.hard_timeout))
-                || (r.idle_timeout != 0 && now.duration_since(r.used).as_secs() >= u64::from(r.idle_timeout))
+        let why = |r: &Rule| {
+            if r.hard_timeout != 0 && now.saturating_duration_since(r.created).as_secs() >= u64::from(r.hard_timeout) {
+                Some(reason::HARD_TIMEOUT)
+            } else if r.idle_timeout != 0 && now.saturating_duration_since(r.used).as_secs() >= u64::from(r.idle_timeout) {
+                Some(reason::IDLE_TIMEOUT)
+            } else {
+                None
+            }
         };
         let mut removed = Vec::new();
         for (id, table) in self.chosen_mut(ALL_TABLES) {
-            removed.extend(table.remove_where(expired).into_iter().map(|rule| Removed { table_id: id, rule }));
+            for rule in table.remove_where(|r| why(r).is_some()) {
+                let reason = why(&rule).unwrap_or(reason::HARD_TIMEOUT);
+                removed.push(Removed { table_id: id, rule, reason });
+            }
         }
         if !removed.is_empty() {
             self.version += 1;
+            self.removed.extend(removed.iter().cloned());
         }
         removed
+    }
+
+    /// The rules removed since the last call, for FLOW_REMOVED messages.
+    pub fn take_removed(&mut self) -> Vec<Removed> {
+        std::mem::take(&mut self.removed)
     }
 }
 

@@ -47,6 +47,8 @@ pub mod ty {
     pub const GET_CONFIG_REPLY: u8 = 8;
     /// SET_CONFIG.
     pub const SET_CONFIG: u8 = 9;
+    /// FLOW_REMOVED.
+    pub const FLOW_REMOVED: u8 = 11;
     /// PORT_STATUS.
     pub const PORT_STATUS: u8 = 12;
     /// FLOW_MOD.

@@ -61,8 +61,14 @@ impl SwitchView for BridgeView {
     }
 }
 
-/// A change of port that connected clients are told of (PORT_STATUS).
-type PortEvent = (PortReason, PortDesc);
+/// What every connection is told of, unasked.
+#[derive(Clone, Debug)]
+enum Async {
+    /// A port came, went or changed (PORT_STATUS).
+    Port(PortReason, PortDesc),
+    /// A rule was removed (FLOW_REMOVED, if the rule asked for it).
+    FlowRemoved(Box<ofproto::table::Removed>),
+}
 
 /// What every OpenFlow connection of a bridge shares: the view, the flow
 /// tables, and the port events.
@@ -70,7 +76,16 @@ type PortEvent = (PortReason, PortDesc);
 pub struct Shared {
     view: Arc<Mutex<BridgeView>>,
     tables: Arc<Mutex<Tables>>,
-    events: tokio::sync::broadcast::Sender<PortEvent>,
+    events: tokio::sync::broadcast::Sender<Async>,
+}
+
+impl Shared {
+    /// Tells every connection of the rules removed since last asked.
+    fn announce_removed(&self, tables: &mut Tables) {
+        for r in tables.take_removed() {
+            let _ = self.events.send(Async::FlowRemoved(Box::new(r)));
+        }
+    }
 }
 
 /// A bridge's OpenFlow side: the management socket's listener, the
@@ -80,6 +95,7 @@ pub struct Shared {
 pub struct Mgmt {
     shared: Shared,
     task: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
     path: PathBuf,
     /// Connections to the bridge's controllers.
     pub controllers: crate::controller::Controllers,
@@ -110,8 +126,9 @@ impl Mgmt {
         let (events, _) = tokio::sync::broadcast::channel(256);
         let shared = Shared { view, tables, events };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
+        let expiry = tokio::spawn(expire(shared.clone()));
         let controllers = crate::controller::Controllers::new(bridge, shared.clone(), changed);
-        Ok(Mgmt { shared, task, path, controllers })
+        Ok(Mgmt { shared, task, expiry, path, controllers })
     }
 
     /// Replaces what clients see, and tells them of ports added, removed
@@ -123,16 +140,16 @@ impl Mgmt {
         for old in &v.ports {
             match view.ports.iter().find(|p| p.port_no == old.port_no) {
                 None => {
-                    let _ = self.shared.events.send((PortReason::Delete, old.clone()));
+                    let _ = self.shared.events.send(Async::Port(PortReason::Delete, old.clone()));
                 }
                 Some(new) if new != old => {
-                    let _ = self.shared.events.send((PortReason::Modify, new.clone()));
+                    let _ = self.shared.events.send(Async::Port(PortReason::Modify, new.clone()));
                 }
                 Some(_) => {}
             }
         }
         for new in view.ports.iter().filter(|n| !v.ports.iter().any(|o| o.port_no == n.port_no)) {
-            let _ = self.shared.events.send((PortReason::Add, new.clone()));
+            let _ = self.shared.events.send(Async::Port(PortReason::Add, new.clone()));
         }
         *v = view;
     }
@@ -141,7 +158,23 @@ impl Mgmt {
 impl Drop for Mgmt {
     fn drop(&mut self) {
         self.task.abort();
+        self.expiry.abort();
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes rules whose timeouts passed, once a second (as OVS checks
+/// them), and announces them.
+async fn expire(shared: Shared) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Ok(mut t) = shared.tables.lock() else {
+            return;
+        };
+        if !t.expire(std::time::Instant::now()).is_empty() {
+            shared.announce_removed(&mut t);
+        }
     }
 }
 
@@ -184,13 +217,18 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Sh
                 Ok(n) => n,
             },
             event = events.recv() => {
-                let Ok((reason, port)) = event else {
+                let Ok(event) = event else {
                     // Fell behind: the client missed changes; OVS would
                     // drop such a slow connection too.
                     return "too slow to take port changes".into();
                 };
-                if let Some(version) = session.version() {
-                    if let Err(e) = stream.write_all(&ofproto::wire::port_status(version, reason, &port)).await {
+                let msg = match (event, session.version()) {
+                    (Async::Port(reason, port), Some(version)) => Some(ofproto::wire::port_status(version, reason, &port)),
+                    (Async::FlowRemoved(r), _) => session.flow_removed(&r),
+                    _ => None,
+                };
+                if let Some(msg) = msg {
+                    if let Err(e) = stream.write_all(&msg).await {
                         return e.to_string();
                     }
                 }
@@ -218,7 +256,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Sh
             };
             let before = session.version();
             let replies = match (shared.view.lock(), shared.tables.lock()) {
-                (Ok(v), Ok(mut t)) => session.handle(&msg, &*v, &mut t),
+                (Ok(v), Ok(mut t)) => {
+                    let replies = session.handle(&msg, &*v, &mut t);
+                    shared.announce_removed(&mut t);
+                    replies
+                }
                 _ => return "internal lock poisoned".into(),
             };
             if let (None, Some(v)) = (before, session.version()) {

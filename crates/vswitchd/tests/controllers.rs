@@ -122,16 +122,21 @@ fn osken(sw: &Vswitchd, port: u16) -> (Peer, mpsc::Receiver<String>) {
         .stderr(Stdio::null())
         .spawn()
         .expect("os-ken's python (run `make setup`)");
-    let stdout = child.stdout.take().unwrap();
+    let rx = lines(child.stdout.take().unwrap());
+    (Peer(child), rx)
+}
+
+/// What a reader gives, line by line, on a channel.
+fn lines(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
-    (Peer(child), rx)
+    rx
 }
 
 fn expect_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
@@ -237,4 +242,56 @@ fn passive_targets_accept_ovs_ofctl() {
     let out = sw.in_netns("ovs-ofctl").args(["dump-flows", &format!("unix:{}", sock.display())]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("priority=5,in_port=1 actions=output:2"), "{text}");
+}
+
+/// FLOW_REMOVED for a rule that asked for it (`send_flow_rem`), when its
+/// hard timeout passes and when it is deleted, reaches `ovs-ofctl
+/// monitor` in 1.0, 1.3 and 1.5.
+#[test]
+fn flow_removed_reaches_ovs_ofctl_monitor() {
+    let sw = switch("secure");
+    let monitors: Vec<(Peer, mpsc::Receiver<String>)> = ["OpenFlow10", "OpenFlow13", "OpenFlow15"]
+        .iter()
+        .map(|v| {
+            let mut child = std::process::Command::new("stdbuf")
+                .args(["-oL", "ovs-ofctl", "-O", v, "monitor", "br0"])
+                .env("OVS_RUNDIR", sw.dir())
+                // It prints what it receives on stderr when stdout is not
+                // a terminal.
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let rx = lines(child.stderr.take().unwrap());
+            (Peer(child), rx)
+        })
+        .collect();
+    eventually(10, "three monitors connected", || {
+        let log = sw.log();
+        (log.matches("br0.mgmt: OpenFlow connection").count() >= 3, log)
+    });
+    // ovs-ofctl monitor configures its connection after the HELLO (a
+    // barrier round trip or two) and prints only after that.
+    std::thread::sleep(Duration::from_millis(500));
+    let add = |flow: &str| assert!(sw.ofctl(&["add-flow", "br0", flow]).status.success());
+    add("table=3,priority=9,in_port=7,hard_timeout=1,send_flow_rem,actions=drop");
+    add("table=3,priority=8,tcp,in_port=8,send_flow_rem,actions=drop");
+    add("table=3,priority=7,in_port=9,actions=drop");
+    assert!(sw.ofctl(&["del-flows", "br0", "table=3,in_port=8"]).status.success());
+    assert!(sw.ofctl(&["del-flows", "br0", "table=3,in_port=9"]).status.success());
+    for (_, rx) in &monitors {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(seen.iter().any(|l: &String| l.contains("in_port=7 reason=hard"))
+            && seen.iter().any(|l| l.contains("in_port=8 reason=delete")))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("monitor saw {seen:?}"),
+            }
+        }
+        assert!(seen.iter().all(|l| !l.contains("in_port=9")), "a rule without send_flow_rem is removed silently: {seen:?}");
+        assert!(seen.iter().all(|l| !l.starts_with("OFPT_FLOW_REMOVED") || l.contains("in_port=7") || l.contains("in_port=8")));
+    }
 }
