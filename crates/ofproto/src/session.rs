@@ -107,18 +107,34 @@ pub struct Session {
     nxm: bool,
     /// Open bundles by id.
     bundles: BTreeMap<u32, Bundle>,
+    /// The versions this connection may use (a version bitmap).
+    allowed: u32,
 }
 
 impl Default for Session {
     fn default() -> Self {
-        Session { version: None, flags: 0, miss_send_len: DEFAULT_MISS_SEND_LEN, table_id_ext: false, nxm: false, bundles: BTreeMap::new() }
+        Session {
+            version: None,
+            flags: 0,
+            miss_send_len: DEFAULT_MISS_SEND_LEN,
+            table_id_ext: false,
+            nxm: false,
+            bundles: BTreeMap::new(),
+            allowed: wire::all_versions(),
+        }
     }
 }
 
 impl Session {
     /// A new session and the HELLO to send at once.
     pub fn start() -> (Session, Vec<u8>) {
-        (Session::default(), wire::hello(OFP15))
+        Session::start_allowing(wire::all_versions())
+    }
+
+    /// A new session that speaks only the versions in `allowed` (a version
+    /// bitmap, from `Bridge.protocols`), and its HELLO.
+    pub fn start_allowing(allowed: u32) -> (Session, Vec<u8>) {
+        (Session { allowed, ..Session::default() }, wire::hello_allowing(allowed))
     }
 
     /// The FLOW_REMOVED message for a removed rule, if the rule asked for
@@ -144,7 +160,7 @@ impl Session {
                 // Before HELLO, OVS answers with an error in our version.
                 return Replies::one(wire::error(OFP10, h.xid, OfError::BAD_TYPE, msg));
             }
-            return match wire::negotiate(msg) {
+            return match wire::negotiate_allowing(msg, self.allowed) {
                 Some(v) => {
                     self.version = Some(v);
                     Replies::default()

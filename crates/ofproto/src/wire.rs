@@ -225,10 +225,23 @@ pub fn message(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
 /// Our HELLO for `version`: 1.3 carries a version bitmap of every version
 /// we speak up to it.
 pub fn hello(version: u8) -> Vec<u8> {
+    hello_allowing(VERSIONS.iter().filter(|&&v| v <= version).fold(0, |b, &v| b | 1 << v))
+}
+
+/// The bitmap of every version this codec speaks.
+pub fn all_versions() -> u32 {
+    VERSIONS.iter().fold(0, |b, &v| b | 1 << v)
+}
+
+/// Our HELLO offering the versions in `allowed` (a version bitmap, as
+/// `Bridge.protocols` limits them): in the highest, with the bitmap when
+/// that is 1.3 or later.
+pub fn hello_allowing(allowed: u32) -> Vec<u8> {
+    let bitmap = allowed & all_versions();
+    let version = (0..32u8).rev().find(|v| bitmap & (1 << v) != 0).unwrap_or(OFP10);
     if version < OFP13 {
         return message(version, ty::HELLO, 0, &[]);
     }
-    let bitmap: u32 = VERSIONS.iter().filter(|&&v| v <= version).fold(0, |b, &v| b | 1 << v);
     let mut body = vec![0, 1, 0, 8];
     body.extend_from_slice(&bitmap.to_be_bytes());
     message(version, ty::HELLO, 0, &body)
@@ -238,6 +251,11 @@ pub fn hello(version: u8) -> Vec<u8> {
 /// common, by the peer's version bitmap when it sends one, else by its
 /// header version), or `None`.
 pub fn negotiate(msg: &[u8]) -> Option<u8> {
+    negotiate_allowing(msg, all_versions())
+}
+
+/// As [`negotiate`], among the versions in `allowed` only.
+pub fn negotiate_allowing(msg: &[u8], allowed: u32) -> Option<u8> {
     let h = Header::parse(msg)?;
     let mut peer_bitmap: Option<u32> = None;
     let mut at = HEADER_LEN;
@@ -252,10 +270,10 @@ pub fn negotiate(msg: &[u8]) -> Option<u8> {
         }
         at += elen.div_ceil(8) * 8;
     }
-    let ours = VERSIONS.iter().rev();
+    let mut ours = VERSIONS.iter().rev().copied().filter(|v| allowed & (1 << v) != 0);
     match peer_bitmap {
-        Some(b) => ours.copied().find(|&v| b & (1 << v) != 0),
-        None => ours.copied().find(|&v| v <= h.version),
+        Some(b) => ours.find(|&v| b & (1 << v) != 0),
+        None => ours.find(|&v| v <= h.version),
     }
 }
 

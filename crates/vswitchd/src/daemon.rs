@@ -395,6 +395,20 @@ fn controller_configs(replica: &Replica, bridge: &ovsdb::Row) -> Vec<crate::cont
         .collect()
 }
 
+/// `Bridge.protocols` as a version bitmap; empty allows every version
+/// ferrovs speaks, as OVS allows all of its own.
+fn protocols(d: Option<&Datum>) -> u32 {
+    let names: Vec<String> = match d {
+        Some(Datum::Set(atoms)) => atoms.iter().filter_map(|a| if let Atom::String(s) = a { Some(s.clone()) } else { None }).collect(),
+        Some(d) => d.as_str().map(str::to_owned).into_iter().collect(),
+        None => Vec::new(),
+    };
+    if names.is_empty() {
+        return ofproto::wire::all_versions();
+    }
+    names.iter().filter_map(|n| n.strip_prefix("OpenFlow1")?.parse::<u32>().ok()).fold(0, |b, minor| b | 1 << (minor + 1))
+}
+
 // Column readers over an optional value (absent reads as nothing); the
 // logic is `Datum`'s.
 fn string(d: Option<&Datum>) -> Option<String> {
@@ -692,7 +706,7 @@ impl Switch {
                 .filter(|d| d.bridge == name)
                 .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.clone())))
                 .collect();
-            let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters };
+            let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters, versions: protocols(bridge.get("protocols")) };
             let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
             let controllers = controller_configs(replica, bridge);
             seen.insert(name.clone());

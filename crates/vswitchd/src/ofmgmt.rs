@@ -28,6 +28,8 @@ pub struct BridgeView {
     pub desc: Desc,
     /// The DPDK ports by OpenFlow number, for their live counters.
     pub counters: Vec<(u32, pmd::Port)>,
+    /// The OpenFlow versions `Bridge.protocols` allows (a version bitmap).
+    pub versions: u32,
 }
 
 impl SwitchView for BridgeView {
@@ -196,7 +198,8 @@ pub async fn accept_unix(listener: UnixListener, shared: Shared, name: String) {
 /// the connection ended.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Shared, probe: Option<Duration>, name: &str) -> String {
     let mut events = shared.events.subscribe();
-    let (mut session, hello) = Session::start();
+    let allowed = shared.view.lock().map(|v| v.versions).unwrap_or_else(|_| ofproto::wire::all_versions());
+    let (mut session, hello) = Session::start_allowing(allowed);
     if let Err(e) = stream.write_all(&hello).await {
         return e.to_string();
     }

@@ -295,3 +295,17 @@ fn flow_removed_reaches_ovs_ofctl_monitor() {
         assert!(seen.iter().all(|l| !l.starts_with("OFPT_FLOW_REMOVED") || l.contains("in_port=7") || l.contains("in_port=8")));
     }
 }
+
+/// `Bridge.protocols` limits the versions a connection may use.
+#[test]
+fn bridge_protocols_limit_the_versions() {
+    let sw = switch("secure");
+    let works = |version: &str| sw.ofctl(&["-O", version, "show", "br0"]).status.success();
+    assert!(works("OpenFlow10") && works("OpenFlow13") && works("OpenFlow14") && works("OpenFlow15"));
+    sw.vsctl(&["set", "bridge", "br0", "protocols=OpenFlow13"]);
+    assert!(!works("OpenFlow10") && works("OpenFlow13") && !works("OpenFlow15"));
+    sw.vsctl(&["set", "bridge", "br0", "protocols=OpenFlow10,OpenFlow15"]);
+    assert!(works("OpenFlow10") && !works("OpenFlow13") && works("OpenFlow15"));
+    sw.vsctl(&["clear", "bridge", "br0", "protocols"]);
+    assert!(works("OpenFlow13"));
+}
