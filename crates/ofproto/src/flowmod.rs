@@ -117,6 +117,8 @@ pub mod nxt {
     pub const SET_FLOW_FORMAT: u32 = 12;
     /// NXT_FLOW_MOD_TABLE_ID.
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
+    /// NXT_ROLE_REQUEST (the reply is the next subtype).
+    pub const ROLE_REQUEST: u32 = 10;
     /// NXT_FLOW_REMOVED.
     pub const FLOW_REMOVED: u32 = 14;
     /// NXT_GROUP_MOD (1.5's group mod over 1.0).

@@ -19,9 +19,9 @@ use std::time::Instant;
 
 use crate::flowmod::{self, nxt, StatsFormat};
 use crate::group;
-use crate::table::{Change, Rule, Tables};
+use crate::table::{Change, Role, Rule, Tables};
 use crate::wire::{
-    self, message, stats, ty, u16_at, u32_at, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP14, OFP15,
+    self, message, stats, ty, u16_at, u32_at, u64_at, Desc, Header, OfError, PortCounters, PortDesc, HEADER_LEN, OFP10, OFP14, OFP15,
 };
 
 /// What a connection needs to know about its bridge.
@@ -109,6 +109,8 @@ pub struct Session {
     bundles: BTreeMap<u32, Bundle>,
     /// The versions this connection may use (a version bitmap).
     allowed: u32,
+    /// This connection's id in the bridge's [`crate::table::Roles`].
+    conn: Option<u64>,
 }
 
 impl Default for Session {
@@ -121,6 +123,7 @@ impl Default for Session {
             nxm: false,
             bundles: BTreeMap::new(),
             allowed: wire::all_versions(),
+            conn: None,
         }
     }
 }
@@ -137,10 +140,24 @@ impl Session {
         (Session { allowed, ..Session::default() }, wire::hello_allowing(allowed))
     }
 
+    /// Gives the session its connection id in the bridge's roles
+    /// ([`crate::table::Roles::connect`]); without one it is always equal.
+    pub fn set_connection(&mut self, conn: u64) {
+        self.conn = Some(conn);
+    }
+
+    fn role(&self, tables: &Tables) -> Role {
+        self.conn.map_or(Role::Equal, |c| tables.roles.role(c))
+    }
+
     /// The FLOW_REMOVED message for a removed rule, if the rule asked for
     /// one and the session has a version.
-    pub fn flow_removed(&self, r: &crate::table::Removed) -> Option<Vec<u8>> {
+    /// Slaves get none (OpenFlow's default asynchronous configuration).
+    pub fn flow_removed(&self, r: &crate::table::Removed, tables: &Tables) -> Option<Vec<u8>> {
         let version = self.version?;
+        if self.role(tables) == Role::Slave {
+            return None;
+        }
         (r.rule.flags & crate::table::flags::SEND_FLOW_REM != 0).then(|| flowmod::encode_flow_removed(r, version, self.nxm, Instant::now()))
     }
 
@@ -176,6 +193,9 @@ impl Session {
         }
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
         let v10 = version == OFP10;
+        if self.role(tables) == Role::Slave && modifies(h.ty, version, msg) {
+            return Replies::one(wire::error(version, h.xid, IS_SLAVE, msg));
+        }
         let result = match h.ty {
             ty::HELLO | ty::ECHO_REPLY => return Replies::default(),
             ty::ECHO_REQUEST => Ok(vec![message(version, ty::ECHO_REPLY, h.xid, body)]),
@@ -203,6 +223,7 @@ impl Session {
             }
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
             ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg),
+            ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
             ty::BARRIER_REQUEST_10 if v10 => Ok(vec![message(version, ty::BARRIER_REPLY_10, h.xid, &[])]),
             ty::BARRIER_REQUEST_13 if !v10 => Ok(vec![message(version, ty::BARRIER_REPLY_13, h.xid, &[])]),
             ty::STATS_REQUEST_10 if v10 => self.stats(version, h.xid, msg, sw, tables),
@@ -213,6 +234,34 @@ impl Session {
             Ok(messages) => Replies { messages, end: None },
             Err(e) => Replies::one(wire::error(version, h.xid, e, msg)),
         }
+    }
+
+    /// ROLE_REQUEST (1.2+): no change, equal, master or slave, with the
+    /// master election's generation id.
+    fn role_request(&mut self, version: u8, xid: u32, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
+        let wanted = u32_at(msg, 8)?;
+        let generation = u64_at(msg, 16)?;
+        let conn = self.conn.ok_or(OfError { ty: 1, code: 5 })?;
+        let role = match wanted {
+            0 => None,
+            1 => Some(Role::Equal),
+            2 => Some(Role::Master),
+            3 => Some(Role::Slave),
+            // ROLE_REQUEST_FAILED / BAD_ROLE.
+            _ => return Err(OfError { ty: 11, code: 2 }),
+        };
+        if let Some(role) = role {
+            tables.roles.request(conn, role, generation)?;
+        }
+        let current = match tables.roles.role(conn) {
+            Role::Equal => 1u32,
+            Role::Master => 2,
+            Role::Slave => 3,
+        };
+        let mut b = current.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&tables.roles.generation().unwrap_or(u64::MAX).to_be_bytes());
+        Ok(vec![message(version, ty::ROLE_REPLY, xid, &b)])
     }
 
     /// BUNDLE_CONTROL: open, close, commit (all or nothing) or discard.
@@ -309,6 +358,22 @@ impl Session {
             nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)
                 .and_then(|gm| tables.apply_group_mod(gm))
                 .map(|_| Vec::new()),
+            nxt::ROLE_REQUEST => {
+                // Nicira's roles: other 0, master 1, slave 2; no generation.
+                let role = match u32_at(msg, 16)? {
+                    0 => Role::Equal,
+                    1 => Role::Master,
+                    2 => Role::Slave,
+                    _ => return Err(OfError { ty: 1, code: 5 }),
+                };
+                let conn = self.conn.ok_or(OfError { ty: 1, code: 5 })?;
+                let generation = tables.roles.generation().unwrap_or(0);
+                tables.roles.request(conn, role, generation)?;
+                let mut b = NX_VENDOR.to_be_bytes().to_vec();
+                b.extend_from_slice(&(nxt::ROLE_REQUEST + 1).to_be_bytes());
+                b.extend_from_slice(&u32_at(msg, 16)?.to_be_bytes());
+                Ok(vec![message(version, ty::EXPERIMENTER, u32_at(msg, 4)?, &b)])
+            }
             nxt::FLOW_MOD_TABLE_ID => {
                 self.table_id_ext = *msg.get(16).ok_or(OfError::BAD_LEN)? != 0;
                 Ok(Vec::new())
@@ -431,6 +496,19 @@ impl Session {
 fn apply(tables: &mut Tables, fm: &crate::table::FlowMod) -> Result<Vec<Vec<u8>>, OfError> {
     tables.apply(fm, Instant::now())?;
     Ok(Vec::new())
+}
+
+/// BAD_REQUEST / IS_SLAVE.
+const IS_SLAVE: OfError = OfError { ty: 1, code: 10 };
+
+/// Whether a message of type `t` changes the switch (refused to slaves).
+fn modifies(t: u8, version: u8, msg: &[u8]) -> bool {
+    match t {
+        ty::FLOW_MOD => true,
+        ty::GROUP_MOD | ty::METER_MOD | ty::BUNDLE_CONTROL | ty::BUNDLE_ADD_MESSAGE => version != OFP10,
+        ty::EXPERIMENTER => matches!(u32_at(msg, 12), Ok(nxt::FLOW_MOD | nxt::GROUP_MOD)),
+        _ => false,
+    }
 }
 
 /// One table's features (1.3's `ofp_table_features`): no name, metadata
@@ -594,6 +672,31 @@ mod tests {
         let one = [0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0];
         let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 9, &one), &Fake, &mut Tables::default()).messages;
         assert_eq!(r[0].len(), 8 + 8 + 112, "PORT stats for port 2");
+    }
+
+    #[test]
+    fn a_slave_may_not_change_the_tables() {
+        let mut tables = Tables::default();
+        let mut open_as = |generation: u64, role: u32| {
+            let (mut s, _) = Session::start();
+            s.set_connection(tables.roles.connect());
+            s.handle(&wire::hello(OFP13), &Fake, &mut tables);
+            let mut body = role.to_be_bytes().to_vec();
+            body.extend_from_slice(&[0; 4]);
+            body.extend_from_slice(&generation.to_be_bytes());
+            let r = s.handle(&message(OFP13, ty::ROLE_REQUEST, 1, &body), &Fake, &mut tables).messages;
+            assert_eq!(Header::parse(&r[0]).unwrap().ty, ty::ROLE_REPLY);
+            assert_eq!(&r[0][8..12], &role.to_be_bytes());
+            s
+        };
+        let mut slave = open_as(1, 3);
+        let _master = open_as(2, 2);
+        // An empty flow mod (add, table 0, match-all): refused as IS_SLAVE.
+        let mut fm = vec![0u8; 40];
+        fm.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]);
+        let r = slave.handle(&message(OFP13, ty::FLOW_MOD, 3, &fm), &Fake, &mut tables).messages;
+        assert_eq!(&r[0][8..12], &[0, 1, 0, 10], "BAD_REQUEST/IS_SLAVE");
+        assert!(tables.is_empty());
     }
 
     #[test]

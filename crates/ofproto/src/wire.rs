@@ -53,6 +53,10 @@ pub mod ty {
     pub const PORT_STATUS: u8 = 12;
     /// FLOW_MOD.
     pub const FLOW_MOD: u8 = 14;
+    /// ROLE_REQUEST (1.2+).
+    pub const ROLE_REQUEST: u8 = 24;
+    /// ROLE_REPLY (1.2+).
+    pub const ROLE_REPLY: u8 = 25;
     /// GROUP_MOD (1.1+).
     pub const GROUP_MOD: u8 = 15;
     /// METER_MOD (1.3+).

@@ -121,11 +121,13 @@ pub struct Status {
     pub since: Instant,
     /// The last error, if any.
     pub last_error: Option<String>,
+    /// The current (or last) connection's id, for its role.
+    pub conn: Option<u64>,
 }
 
 impl Default for Status {
     fn default() -> Self {
-        Status { connected: 0, state: "CONNECTING", since: Instant::now(), last_error: None }
+        Status { connected: 0, state: "CONNECTING", since: Instant::now(), last_error: None, conn: None }
     }
 }
 
@@ -168,6 +170,11 @@ impl Controllers {
     /// The status of `target`, if it is configured.
     pub fn status(&self, target: &str) -> Option<Status> {
         self.statuses.lock().ok()?.get(target).cloned()
+    }
+
+    /// The role of a connection.
+    pub fn role(&self, conn: u64) -> ofproto::table::Role {
+        self.shared.role(conn)
     }
 
     /// Makes the connections match `configs`; `standalone` is the fail
@@ -377,18 +384,21 @@ impl Run {
 
     async fn session(&self, conn: Conn) {
         crate::log::info(&format!("{}<->{}: connected", self.bridge, self.config.target));
+        let id = self.shared.connect();
         self.set(|st| {
             st.connected += 1;
             st.state = "ACTIVE";
             st.since = Instant::now();
             st.last_error = None;
+            st.conn = Some(id);
         });
         let name = format!("{}<->{}", self.bridge, self.config.target);
+        let (shared, probe) = (&self.shared, self.config.probe);
         let why = match conn {
-            Conn::Tcp(s) => serve(s, &self.shared, self.config.probe, &name).await,
-            Conn::Unix(s) => serve(s, &self.shared, self.config.probe, &name).await,
-            Conn::Tls(s) => serve(*s, &self.shared, self.config.probe, &name).await,
-            Conn::TlsServer(s) => serve(*s, &self.shared, self.config.probe, &name).await,
+            Conn::Tcp(s) => serve(s, shared, id, probe, &name).await,
+            Conn::Unix(s) => serve(s, shared, id, probe, &name).await,
+            Conn::Tls(s) => serve(*s, shared, id, probe, &name).await,
+            Conn::TlsServer(s) => serve(*s, shared, id, probe, &name).await,
         };
         crate::log::info(&format!("{name}: connection closed: {why}"));
         self.set(|st| {

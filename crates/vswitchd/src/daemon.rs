@@ -731,7 +731,7 @@ impl Switch {
     }
 
     /// Writes each controller's connection state back: `is_connected`,
-    /// `role` (every connection is "other" until roles exist) and `status`
+    /// `role` (other, master or slave) and `status`
     /// (OVS's `state` and `last_error`).
     fn controller_status(&self, replica: &Replica, ops: &mut Vec<Value>) {
         for (_, bridge) in replica.rows("Bridge") {
@@ -750,7 +750,10 @@ impl Switch {
                 if let Some(e) = &st.last_error {
                     status.push((Atom::String("last_error".into()), Atom::String(e.clone())));
                 }
-                let role = if connected { Datum::scalar(Atom::String("other".into())) } else { Datum::empty() };
+                let role = match st.conn.filter(|_| connected) {
+                    Some(conn) => Datum::scalar(Atom::String(mgmt.controllers.role(conn).name().into())),
+                    None => Datum::empty(),
+                };
                 update_changed(
                     ops,
                     replica,

@@ -79,9 +79,21 @@ pub struct Shared {
     view: Arc<Mutex<BridgeView>>,
     tables: Arc<Mutex<Tables>>,
     events: tokio::sync::broadcast::Sender<Async>,
+    /// Woken when a connection's role changes, so the daemon writes it back.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {
+    /// A new connection's id in the bridge's roles.
+    pub fn connect(&self) -> u64 {
+        self.tables.lock().map(|mut t| t.roles.connect()).unwrap_or(0)
+    }
+
+    /// The role of connection `conn`.
+    pub fn role(&self, conn: u64) -> ofproto::table::Role {
+        self.tables.lock().map(|t| t.roles.role(conn)).unwrap_or_default()
+    }
+
     /// Tells every connection of the rules removed since last asked.
     fn announce_removed(&self, tables: &mut Tables) {
         for r in tables.take_removed() {
@@ -126,7 +138,7 @@ impl Mgmt {
         }
         let tables = Arc::new(Mutex::new(tables));
         let (events, _) = tokio::sync::broadcast::channel(256);
-        let shared = Shared { view, tables, events };
+        let shared = Shared { view, tables, events, changed: Arc::clone(&changed) };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
         let expiry = tokio::spawn(expire(shared.clone()));
         let controllers = crate::controller::Controllers::new(bridge, shared.clone(), changed);
@@ -186,20 +198,40 @@ pub async fn accept_unix(listener: UnixListener, shared: Shared, name: String) {
     while let Ok((stream, _)) = listener.accept().await {
         let (shared, name) = (shared.clone(), name.clone());
         tokio::spawn(async move {
-            let _ = serve(stream, &shared, None, &name).await;
+            let conn = shared.connect();
+            let _ = serve(stream, &shared, conn, None, &name).await;
         });
     }
 }
 
-/// Runs one OpenFlow connection until it ends, answering with a session
-/// against the bridge's shared state and forwarding port changes. With a
-/// `probe` interval, an idle connection gets an ECHO_REQUEST, and one idle
-/// for another interval is closed (OVS's inactivity probe). Returns why
-/// the connection ended.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Shared, probe: Option<Duration>, name: &str) -> String {
+/// Forgets a connection's role when the connection ends.
+struct Connected<'a>(&'a Shared, u64);
+
+impl Drop for Connected<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.0.tables.lock() {
+            t.roles.disconnect(self.1);
+        }
+    }
+}
+
+/// Runs one OpenFlow connection (`conn`, from [`Shared::connect`]) until
+/// it ends, answering with a session against the bridge's shared state and
+/// forwarding port changes and removed flows. With a `probe` interval, an
+/// idle connection gets an ECHO_REQUEST, and one idle for another interval
+/// is closed (OVS's inactivity probe). Returns why the connection ended.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    shared: &Shared,
+    conn: u64,
+    probe: Option<Duration>,
+    name: &str,
+) -> String {
+    let _connected = Connected(shared, conn);
     let mut events = shared.events.subscribe();
     let allowed = shared.view.lock().map(|v| v.versions).unwrap_or_else(|_| ofproto::wire::all_versions());
     let (mut session, hello) = Session::start_allowing(allowed);
+    session.set_connection(conn);
     if let Err(e) = stream.write_all(&hello).await {
         return e.to_string();
     }
@@ -227,7 +259,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Sh
                 };
                 let msg = match (event, session.version()) {
                     (Async::Port(reason, port), Some(version)) => Some(ofproto::wire::port_status(version, reason, &port)),
-                    (Async::FlowRemoved(r), _) => session.flow_removed(&r),
+                    (Async::FlowRemoved(r), _) => shared.tables.lock().ok().and_then(|t| session.flow_removed(&r, &t)),
                     _ => None,
                 };
                 if let Some(msg) = msg {
@@ -260,8 +292,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Sh
             let before = session.version();
             let replies = match (shared.view.lock(), shared.tables.lock()) {
                 (Ok(v), Ok(mut t)) => {
+                    let role = t.roles.role(conn);
                     let replies = session.handle(&msg, &*v, &mut t);
                     shared.announce_removed(&mut t);
+                    if t.roles.role(conn) != role {
+                        shared.changed.notify_one();
+                    }
                     replies
                 }
                 _ => return "internal lock poisoned".into(),

@@ -158,6 +158,12 @@ fn an_os_ken_openflow13_app_connects_and_standalone_fails_open_without_it() {
     sw.vsctl(&["set-controller", "br0", &format!("tcp:127.0.0.1:{port}"), "--", "set", "controller", "br0", "inactivity_probe=1000"]);
     let dpid = sw.ovsdb().vsctl(&["get", "bridge", "br0", "datapath_id"]).trim().trim_matches('"').to_owned();
     assert_eq!(expect_line(&lines, "connected"), format!("connected {dpid}"));
+    // It asked to be master (OFPCR_ROLE_MASTER is 2), and is.
+    assert_eq!(expect_line(&lines, "role"), "role 2");
+    eventually(10, "Controller.role", || {
+        let role = controller_column(&sw, "role");
+        (role == "master", role)
+    });
     // Echo requests from the app are answered.
     expect_line(&lines, "echo");
     wait_connected(&sw, true);

@@ -3,9 +3,10 @@
 Usage: python osken_app.py PORT
 
 Listens on 127.0.0.1:PORT. When a switch connects it installs a table-miss
-flow (cookie 0x5ce, to the controller) and prints "connected <dpid>";
-every echo reply it sees is printed as "echo"; it sends an echo request
-every second so the connection is known to be alive both ways.
+flow (cookie 0x5ce, to the controller), prints "connected <dpid>", and
+asks to be master (printing "role <n>" from the reply); every echo reply
+it sees is printed as "echo"; it sends an echo request every second so
+the connection is known to be alive both ways.
 """
 
 import sys
@@ -29,7 +30,12 @@ class FerrovsTest(app_manager.OSKenApp):
         inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)]
         dp.send_msg(parser.OFPFlowMod(datapath=dp, cookie=0x5CE, priority=0, match=parser.OFPMatch(), instructions=inst))
         print("connected %016x" % dp.id, flush=True)
+        dp.send_msg(parser.OFPRoleRequest(dp, ofp.OFPCR_ROLE_MASTER, 1))
         hub.spawn(self.echo_loop, dp)
+
+    @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
+    def role_reply(self, ev):
+        print("role %d" % ev.msg.role, flush=True)
 
     def echo_loop(self, dp):
         while True:
