@@ -117,6 +117,12 @@ pub mod nxt {
     pub const SET_FLOW_FORMAT: u32 = 12;
     /// NXT_FLOW_MOD_TABLE_ID.
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
+    /// NXT_SET_ASYNC_CONFIG.
+    pub const SET_ASYNC_CONFIG: u32 = 19;
+    /// NXT_SET_PACKET_IN_FORMAT.
+    pub const SET_PACKET_IN_FORMAT: u32 = 16;
+    /// NXT_SET_CONTROLLER_ID.
+    pub const SET_CONTROLLER_ID: u32 = 20;
     /// NXT_ROLE_REQUEST (the reply is the next subtype).
     pub const ROLE_REQUEST: u32 = 10;
     /// NXT_FLOW_REMOVED.

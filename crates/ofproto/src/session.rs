@@ -111,6 +111,81 @@ pub struct Session {
     allowed: u32,
     /// This connection's id in the bridge's [`crate::table::Roles`].
     conn: Option<u64>,
+    /// Which asynchronous messages it wants.
+    async_config: AsyncConfig,
+    /// NXT_SET_PACKET_IN_FORMAT's choice (kept for the packet path).
+    packet_in_format: u32,
+    /// NXT_SET_CONTROLLER_ID's id.
+    controller_id: u16,
+}
+
+/// OpenFlow's asynchronous configuration: for each kind, the reasons a
+/// master-or-equal connection and a slave receive (bit N: reason N).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AsyncConfig {
+    packet_in: [u32; 2],
+    port_status: [u32; 2],
+    flow_removed: [u32; 2],
+}
+
+impl Default for AsyncConfig {
+    /// The specification's defaults: slaves get port status only.
+    fn default() -> Self {
+        AsyncConfig { packet_in: [0x7, 0], port_status: [0x7, 0x7], flow_removed: [0xf, 0] }
+    }
+}
+
+impl AsyncConfig {
+    /// The 1.3 body (and Nicira's NXT_SET_ASYNC_CONFIG's): the masks, master
+    /// then slave for each kind.
+    fn encode13(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(24);
+        for [m, s] in [self.packet_in, self.port_status, self.flow_removed] {
+            b.extend_from_slice(&m.to_be_bytes());
+            b.extend_from_slice(&s.to_be_bytes());
+        }
+        b
+    }
+
+    fn decode13(b: &[u8]) -> Result<AsyncConfig, OfError> {
+        let w = |i: usize| u32_at(b, 4 * i);
+        Ok(AsyncConfig { packet_in: [w(0)?, w(1)?], port_status: [w(2)?, w(3)?], flow_removed: [w(4)?, w(5)?] })
+    }
+
+    /// 1.4+: properties (type, length 8, mask), slave before master.
+    fn encode14(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(48);
+        for (i, [m, s]) in [self.packet_in, self.port_status, self.flow_removed].into_iter().enumerate() {
+            for (ty, mask) in [(2 * i as u16, s), (2 * i as u16 + 1, m)] {
+                b.extend_from_slice(&ty.to_be_bytes());
+                b.extend_from_slice(&8u16.to_be_bytes());
+                b.extend_from_slice(&mask.to_be_bytes());
+            }
+        }
+        b
+    }
+
+    /// 1.4+ properties over the current configuration; other kinds (role
+    /// status, table status, …) are accepted and not kept.
+    fn update14(&mut self, mut b: &[u8]) -> Result<(), OfError> {
+        while !b.is_empty() {
+            let (ty, len) = (u16_at(b, 0)?, usize::from(u16_at(b, 2)?));
+            if len < 4 || len > b.len() {
+                return Err(OfError::BAD_LEN);
+            }
+            let slot = match ty / 2 {
+                0 => Some(&mut self.packet_in),
+                1 => Some(&mut self.port_status),
+                2 => Some(&mut self.flow_removed),
+                _ => None,
+            };
+            if let (Some(slot), true) = (slot, len >= 8) {
+                slot[usize::from(ty % 2 == 0)] = u32_at(b, 4)?;
+            }
+            b = &b[(len.div_ceil(8) * 8).min(b.len())..];
+        }
+        Ok(())
+    }
 }
 
 impl Default for Session {
@@ -124,6 +199,9 @@ impl Default for Session {
             bundles: BTreeMap::new(),
             allowed: wire::all_versions(),
             conn: None,
+            async_config: AsyncConfig::default(),
+            packet_in_format: 0,
+            controller_id: 0,
         }
     }
 }
@@ -155,10 +233,17 @@ impl Session {
     /// Slaves get none (OpenFlow's default asynchronous configuration).
     pub fn flow_removed(&self, r: &crate::table::Removed, tables: &Tables) -> Option<Vec<u8>> {
         let version = self.version?;
-        if self.role(tables) == Role::Slave {
-            return None;
-        }
-        (r.rule.flags & crate::table::flags::SEND_FLOW_REM != 0).then(|| flowmod::encode_flow_removed(r, version, self.nxm, Instant::now()))
+        let mask = self.async_config.flow_removed[usize::from(self.role(tables) == Role::Slave)];
+        let wanted = mask & (1 << r.reason) != 0 && r.rule.flags & crate::table::flags::SEND_FLOW_REM != 0;
+        wanted.then(|| flowmod::encode_flow_removed(r, version, self.nxm, Instant::now()))
+    }
+
+    /// The PORT_STATUS message for a port change, if the connection's
+    /// asynchronous configuration wants it.
+    pub fn port_status(&self, reason: wire::PortReason, port: &PortDesc, tables: &Tables) -> Option<Vec<u8>> {
+        let version = self.version?;
+        let mask = self.async_config.port_status[usize::from(self.role(tables) == Role::Slave)];
+        (mask & (1 << reason as u32) != 0).then(|| wire::port_status(version, reason, port))
     }
 
     /// The negotiated version, once the peer's HELLO arrived.
@@ -224,6 +309,11 @@ impl Session {
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
             ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg),
             ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
+            ty::GET_ASYNC_REQUEST if !v10 => {
+                let body = if version >= OFP14 { self.async_config.encode14() } else { self.async_config.encode13() };
+                Ok(vec![message(version, ty::GET_ASYNC_REPLY, h.xid, &body)])
+            }
+            ty::SET_ASYNC if !v10 => self.set_async(version, body),
             ty::BARRIER_REQUEST_10 if v10 => Ok(vec![message(version, ty::BARRIER_REPLY_10, h.xid, &[])]),
             ty::BARRIER_REQUEST_13 if !v10 => Ok(vec![message(version, ty::BARRIER_REPLY_13, h.xid, &[])]),
             ty::STATS_REQUEST_10 if v10 => self.stats(version, h.xid, msg, sw, tables),
@@ -234,6 +324,16 @@ impl Session {
             Ok(messages) => Replies { messages, end: None },
             Err(e) => Replies::one(wire::error(version, h.xid, e, msg)),
         }
+    }
+
+    /// SET_ASYNC: 1.3's masks, or 1.4+'s properties over the current ones.
+    fn set_async(&mut self, version: u8, body: &[u8]) -> Result<Vec<Vec<u8>>, OfError> {
+        if version >= OFP14 {
+            self.async_config.update14(body)?;
+        } else {
+            self.async_config = AsyncConfig::decode13(body)?;
+        }
+        Ok(Vec::new())
     }
 
     /// ROLE_REQUEST (1.2+): no change, equal, master or slave, with the
@@ -358,6 +458,22 @@ impl Session {
             nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)
                 .and_then(|gm| tables.apply_group_mod(gm))
                 .map(|_| Vec::new()),
+            nxt::SET_ASYNC_CONFIG => {
+                self.async_config = AsyncConfig::decode13(msg.get(16..).unwrap_or_default())?;
+                Ok(Vec::new())
+            }
+            nxt::SET_PACKET_IN_FORMAT => {
+                // 0: OpenFlow's, 1: NXT_PACKET_IN, 2: NXT_PACKET_IN2.
+                match u32_at(msg, 16)? {
+                    f @ 0..=2 => self.packet_in_format = f,
+                    _ => return Err(EPERM),
+                }
+                Ok(Vec::new())
+            }
+            nxt::SET_CONTROLLER_ID => {
+                self.controller_id = u16_at(msg, 22)?;
+                Ok(Vec::new())
+            }
             nxt::ROLE_REQUEST => {
                 // Nicira's roles: other 0, master 1, slave 2; no generation.
                 let role = match u32_at(msg, 16)? {
@@ -672,6 +788,22 @@ mod tests {
         let one = [0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0];
         let r = s.handle(&message(OFP13, ty::MULTIPART_REQUEST_13, 9, &one), &Fake, &mut Tables::default()).messages;
         assert_eq!(r[0].len(), 8 + 8 + 112, "PORT stats for port 2");
+    }
+
+    #[test]
+    fn async_configuration_in_both_layouts() {
+        let c = AsyncConfig { flow_removed: [0x3, 0x1], ..AsyncConfig::default() };
+        let mut d = AsyncConfig::default();
+        d.update14(&c.encode14()).unwrap();
+        assert_eq!(d, c);
+        assert_eq!(AsyncConfig::decode13(&c.encode13()).unwrap(), c);
+        assert_eq!(d.update14(&[0, 1, 0, 2]), Err(OfError::BAD_LEN));
+        // Over a session: set, then get, in 1.3.
+        let mut s = open(OFP13);
+        let mut t = Tables::default();
+        assert!(s.handle(&message(OFP13, ty::SET_ASYNC, 1, &c.encode13()), &Fake, &mut t).messages.is_empty());
+        let r = s.handle(&message(OFP13, ty::GET_ASYNC_REQUEST, 2, &[]), &Fake, &mut t).messages;
+        assert_eq!(&r[0][8..], &c.encode13()[..]);
     }
 
     #[test]

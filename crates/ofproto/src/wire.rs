@@ -57,6 +57,12 @@ pub mod ty {
     pub const ROLE_REQUEST: u8 = 24;
     /// ROLE_REPLY (1.2+).
     pub const ROLE_REPLY: u8 = 25;
+    /// GET_ASYNC_REQUEST (1.3+).
+    pub const GET_ASYNC_REQUEST: u8 = 26;
+    /// GET_ASYNC_REPLY (1.3+).
+    pub const GET_ASYNC_REPLY: u8 = 27;
+    /// SET_ASYNC (1.3+).
+    pub const SET_ASYNC: u8 = 28;
     /// GROUP_MOD (1.1+).
     pub const GROUP_MOD: u8 = 15;
     /// METER_MOD (1.3+).

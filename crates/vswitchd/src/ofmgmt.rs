@@ -257,11 +257,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     // drop such a slow connection too.
                     return "too slow to take port changes".into();
                 };
-                let msg = match (event, session.version()) {
-                    (Async::Port(reason, port), Some(version)) => Some(ofproto::wire::port_status(version, reason, &port)),
-                    (Async::FlowRemoved(r), _) => shared.tables.lock().ok().and_then(|t| session.flow_removed(&r, &t)),
-                    _ => None,
-                };
+                let msg = shared.tables.lock().ok().and_then(|t| match event {
+                    Async::Port(reason, port) => session.port_status(reason, &port, &t),
+                    Async::FlowRemoved(r) => session.flow_removed(&r, &t),
+                });
                 if let Some(msg) = msg {
                     if let Err(e) = stream.write_all(&msg).await {
                         return e.to_string();
