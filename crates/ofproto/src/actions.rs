@@ -12,11 +12,11 @@
 //!
 //! Decoding checks lengths, padding and arguments and answers with the
 //! BAD_ACTION or BAD_INSTRUCTION code OVS gives. Not decoded yet (issue 5):
-//! `ct`, `nat`, `learn`, `check_pkt_larger`, `clone`, `controller` with
-//! properties (NXAST_CONTROLLER2), `multipath`, `bundle`, `sample`,
-//! `stack_push/pop`, `fin_timeout`, MPLS and NSH actions, encap/decap and
-//! `copy_field`; they are refused with BAD_EXPERIMENTER_TYPE or BAD_TYPE,
-//! which is what a switch without them says.
+//! `clone`, `multipath`, `bundle`, `sample`, `stack_push/pop`,
+//! `fin_timeout`, `output_trunc`, `delete_field`, MPLS and NSH actions,
+//! encap/decap and ONF's 1.3 `copy_field`; they are refused with
+//! BAD_EXPERIMENTER_TYPE or BAD_TYPE, which is what a switch without them
+//! says.
 
 use crate::flowmatch::{self, be, field, full, put_be, Field, Mff};
 use crate::wire::OfError;
@@ -84,6 +84,9 @@ pub enum Action {
     Nat { flags: u16, present: u16, range: Vec<u8> },
     /// Set a bit to whether the packet is longer than `pkt_len`.
     CheckPktLarger { pkt_len: u16, dst: Subfield },
+    /// Add or change a flow built from the packet (NXAST_LEARN, or
+    /// NXAST_LEARN2 with a limit, a result bit, or when it came as one).
+    Learn(Box<Learn>),
     /// Output through a queue (OpenFlow 1.0).
     Enqueue { port: u16, queue: u32 },
     /// Set the VLAN id; `push` adds a tag when there is none (1.0 semantics).
@@ -148,6 +151,50 @@ pub enum Action {
     Exit,
     /// A conjunctive-match clause.
     Conjunction { id: u32, clause: u8, n_clauses: u8 },
+}
+
+/// The `learn` action's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Learn {
+    /// Idle timeout of the learned flow.
+    pub idle_timeout: u16,
+    /// Hard timeout.
+    pub hard_timeout: u16,
+    /// Priority.
+    pub priority: u16,
+    /// Cookie.
+    pub cookie: u64,
+    /// Flags: send_flow_rem 1, delete_learned 2, write_result 4.
+    pub flags: u16,
+    /// Table.
+    pub table: u8,
+    /// Idle timeout after a FIN.
+    pub fin_idle_timeout: u16,
+    /// Hard timeout after a FIN.
+    pub fin_hard_timeout: u16,
+    /// Most flows to learn (learn2; 0: unlimited).
+    pub limit: u32,
+    /// Where learn2 writes whether it learned.
+    pub result_dst: Option<Subfield>,
+    /// Encode as NXAST_LEARN2.
+    pub v2: bool,
+    /// The flow's specification.
+    pub specs: Vec<LearnSpec>,
+}
+
+/// One part of a learned flow: `n_bits` from a field or an immediate value,
+/// matched, loaded, or output to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LearnSpec {
+    /// Bits.
+    pub n_bits: u16,
+    /// Source: a subfield, or immediate bytes (`ceil(n_bits / 8)` of them).
+    pub src: Result<Subfield, Vec<u8>>,
+    /// Destination kind: match 0, load 1, output 2 (OVS's `NX_LEARN_DST_*`
+    /// shifted down).
+    pub dst_type: u16,
+    /// Destination subfield (match and load).
+    pub dst: Option<Subfield>,
 }
 
 /// What encoding needs to know of the rule's match (OVS records it when
@@ -518,6 +565,89 @@ fn controller2(a: &[u8]) -> Result<Action, OfError> {
     Ok(Action::Controller { max_len, id, reason, userdata, pause, meter, v2: true })
 }
 
+/// A learn spec's subfield: a 4-byte NXM header and an offset.
+fn learn_subfield(b: &[u8], at: &mut usize, n_bits: u16) -> Result<Subfield, OfError> {
+    let (f, _) = pull_field_header(b.get(*at..*at + 4).ok_or(bad_action::BAD_LEN)?)?;
+    let ofs = Rd(b).u16(*at + 4)?;
+    *at += 6;
+    if u32::from(ofs) + u32::from(n_bits) > u32::from(f.bits) {
+        return Err(bad_action::BAD_ARGUMENT);
+    }
+    Ok(Subfield { field: f.id, ofs, n_bits })
+}
+
+/// NXAST_LEARN and NXAST_LEARN2, with OVS's checks.
+fn learn(a: &[u8], v2: bool) -> Result<Action, OfError> {
+    let r = Rd(a);
+    let fixed = if v2 { 40 } else { 32 };
+    if a.len() < fixed {
+        return Err(bad_action::BAD_LEN);
+    }
+    let flags = r.u16(24)?;
+    let table = r.u8(26)?;
+    if r.u8(27)? != 0 || table == 0xff || flags & !if v2 { 7 } else { 3 } != 0 {
+        return Err(bad_action::BAD_ARGUMENT);
+    }
+    let mut at = fixed;
+    let (limit, result_dst) = if v2 {
+        r.zeros(38..40)?;
+        let ofs = r.u16(36)?;
+        let dst = if flags & 4 != 0 {
+            let (f, l) = pull_field_header(&a[40..])?;
+            at += l;
+            if !writable(f) || ofs >= f.bits {
+                return Err(bad_action::BAD_SET_ARGUMENT);
+            }
+            Some(Subfield { field: f.id, ofs, n_bits: 1 })
+        } else if ofs != 0 {
+            return Err(bad_action::BAD_ARGUMENT);
+        } else {
+            None
+        };
+        (r.u32(32)?, dst)
+    } else {
+        (0, None)
+    };
+    let mut specs = Vec::new();
+    while at + 2 <= a.len() {
+        let header = r.u16(at)?;
+        if header == 0 {
+            break;
+        }
+        at += 2;
+        let (n_bits, src_imm, dst_type) = (header & 0x3ff, header & (1 << 13) != 0, (header >> 11) & 3);
+        if dst_type == 3 || (dst_type == 2 && src_imm) {
+            return Err(bad_action::BAD_ARGUMENT);
+        }
+        let src = if src_imm {
+            let wire = 2 * usize::from(n_bits).div_ceil(16);
+            let bytes = usize::from(n_bits).div_ceil(8);
+            let imm = a.get(at..at + wire).ok_or(bad_action::BAD_LEN)?;
+            at += wire;
+            Err(imm[wire - bytes..].to_vec())
+        } else {
+            Ok(learn_subfield(a, &mut at, n_bits)?)
+        };
+        let dst = if dst_type < 2 { Some(learn_subfield(a, &mut at, n_bits)?) } else { None };
+        specs.push(LearnSpec { n_bits, src, dst_type, dst });
+    }
+    r.zeros(at.min(a.len())..a.len())?;
+    Ok(Action::Learn(Box::new(Learn {
+        idle_timeout: r.u16(10)?,
+        hard_timeout: r.u16(12)?,
+        priority: r.u16(14)?,
+        cookie: r.u64(16)?,
+        flags,
+        table,
+        fin_idle_timeout: r.u16(28)?,
+        fin_hard_timeout: r.u16(30)?,
+        limit,
+        result_dst,
+        v2,
+        specs,
+    })))
+}
+
 /// NXAST_CT and its nested actions, with OVS's checks.
 fn ct(a: &[u8], version: u8) -> Result<Action, OfError> {
     let r = Rd(a);
@@ -678,6 +808,7 @@ fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(
         37 => controller2(a)?,
         35 => ct(a, version)?,
         36 => nat(a)?,
+        16 | 45 => learn(a, subtype == 45)?,
         49 => {
             if a.len() != 24 {
                 return Err(bad_action::BAD_LEN);
@@ -1031,6 +1162,50 @@ impl Enc<'_> {
                 self.put(at + 12, &flags.to_be_bytes());
                 self.put(at + 14, &present.to_be_bytes());
                 self.out.extend_from_slice(range);
+                self.finish(at);
+            }
+            Action::Learn(l) => {
+                let v2 = l.v2 || l.limit != 0 || l.flags & 4 != 0;
+                let at = self.nx(if v2 { 45 } else { 16 }, if v2 { 40 } else { 32 });
+                for (o, v) in [(10, l.idle_timeout), (12, l.hard_timeout), (14, l.priority)] {
+                    self.put(at + o, &v.to_be_bytes());
+                }
+                self.put(at + 16, &l.cookie.to_be_bytes());
+                self.put(at + 24, &l.flags.to_be_bytes());
+                self.put(at + 26, &[l.table]);
+                self.put(at + 28, &l.fin_idle_timeout.to_be_bytes());
+                self.put(at + 30, &l.fin_hard_timeout.to_be_bytes());
+                if v2 {
+                    self.put(at + 32, &l.limit.to_be_bytes());
+                    self.put(at + 36, &l.result_dst.map_or(0, |d| d.ofs).to_be_bytes());
+                    if let Some(d) = l.result_dst.filter(|_| l.flags & 4 != 0) {
+                        self.mff_header(d.field, 0);
+                    }
+                }
+                let nxm = |f: Mff| {
+                    let f = field(f);
+                    let h = f.header_for(0);
+                    [(h.class >> 8) as u8, h.class as u8, h.field << 1, f.bytes]
+                };
+                for spec in &l.specs {
+                    let src_imm = u16::from(spec.src.is_err()) << 13;
+                    self.out.extend_from_slice(&(spec.n_bits | src_imm | spec.dst_type << 11).to_be_bytes());
+                    match &spec.src {
+                        Ok(sf) => {
+                            self.out.extend_from_slice(&nxm(sf.field));
+                            self.out.extend_from_slice(&sf.ofs.to_be_bytes());
+                        }
+                        Err(imm) => {
+                            let wire = 2 * usize::from(spec.n_bits).div_ceil(16);
+                            self.out.extend(std::iter::repeat_n(0, wire.saturating_sub(imm.len())));
+                            self.out.extend_from_slice(&imm[imm.len().saturating_sub(wire)..]);
+                        }
+                    }
+                    if let Some(d) = spec.dst {
+                        self.out.extend_from_slice(&nxm(d.field));
+                        self.out.extend_from_slice(&d.ofs.to_be_bytes());
+                    }
+                }
                 self.finish(at);
             }
             Action::CheckPktLarger { pkt_len, dst } => {
@@ -1441,6 +1616,36 @@ mod tests {
                     }
                 }
             ),
+            (any::<u16>(), any::<u64>(), 0u8..255, prop::collection::vec((1u16..33, any::<bool>(), 0u16..3, any::<[u8; 5]>()), 0..4))
+                .prop_map(|(priority, cookie, table, specs)| {
+                    let specs = specs
+                        .into_iter()
+                        .map(|(n_bits, imm, dst_type, v)| {
+                            let bytes = usize::from(n_bits).div_ceil(8);
+                            let src = if imm && dst_type != 2 {
+                                Err(v[..bytes].to_vec())
+                            } else {
+                                Ok(Subfield { field: Mff::Reg(1), ofs: 32 - n_bits, n_bits })
+                            };
+                            let dst = (dst_type < 2).then_some(Subfield { field: Mff::Reg(2), ofs: 0, n_bits });
+                            LearnSpec { n_bits, src, dst_type, dst }
+                        })
+                        .collect();
+                    Action::Learn(Box::new(Learn {
+                        idle_timeout: 1,
+                        hard_timeout: 2,
+                        priority,
+                        cookie,
+                        flags: 1,
+                        table,
+                        fin_idle_timeout: 0,
+                        fin_hard_timeout: 0,
+                        limit: 0,
+                        result_dst: None,
+                        v2: false,
+                        specs,
+                    }))
+                }),
             (any::<u16>(), 0u16..32)
                 .prop_map(|(pkt_len, ofs)| Action::CheckPktLarger { pkt_len, dst: Subfield { field: Mff::Reg(0), ofs, n_bits: 1 } }),
             (0u8..16, 0u8..16, 1u16..32).prop_map(|(a, b, n)| Action::RegMove {
