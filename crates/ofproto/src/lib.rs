@@ -4,22 +4,32 @@
 //!
 //! Status (issue 5, in progress):
 //! - [`wire`], [`session`]: framing, HELLO and version negotiation (1.0,
-//!   1.3, 1.5), ECHO, FEATURES, GET/SET_CONFIG, BARRIER, the DESC, PORT,
-//!   PORT_DESC, TABLE and TABLE_FEATURES statistics, the Nicira
-//!   flow-format and table-id settings.
+//!   1.3, 1.4, 1.5, limited by `Bridge.protocols`), ECHO, FEATURES,
+//!   GET/SET_CONFIG, BARRIER, roles (ROLE_REQUEST and Nicira's), the
+//!   asynchronous configuration, bundles, the Nicira flow-format, table-id,
+//!   packet-in-format and controller-id settings; the DESC, PORT,
+//!   PORT_DESC, TABLE, TABLE_FEATURES, FLOW, AGGREGATE, GROUP_DESC,
+//!   METER_CONFIG and METER_FEATURES statistics; FLOW_REMOVED and
+//!   PORT_STATUS as each connection's configuration wants them.
 //! - [`flowmatch`]: the match as OVS stores it, NXM and OXM codecs with
 //!   OVS's checks, OpenFlow 1.0's fixed match.
-//! - [`actions`]: the actions and instructions listed in its docs, for
-//!   1.0, 1.3 and 1.5 and the Nicira extensions.
+//! - [`actions`]: actions and instructions (output, controller with
+//!   properties, enqueue, VLAN, set-field/load/move, the 1.0 set actions,
+//!   dec_ttl, resubmit, goto_table, write/clear actions, write_metadata,
+//!   group, meter, ct and nat, ct_clear, conjunction, learn,
+//!   check_pkt_larger, note, exit, output:reg, tunnel ids, queues) for
+//!   1.0, 1.3, 1.4 and 1.5 and the Nicira extensions.
 //! - [`table`], [`flowmod`]: 255 flow tables with OVS's add, modify and
-//!   delete semantics (strict and loose, cookies, overlap, counters),
-//!   all-or-nothing batches, flow and aggregate statistics.
+//!   delete semantics (strict and loose, cookies, overlap, counters,
+//!   timeouts), all-or-nothing batches, flow and aggregate statistics.
+//! - [`group`]: groups (1.1 and 1.5 layouts, `selection_method`) and meters.
 //!
-//! Not written yet: groups and meters, bundles, PACKET_OUT, PORT_MOD,
-//! FLOW_REMOVED, roles and async configuration, controller connections,
-//! the TLV table and `tun_metadata`, `ct`/`learn`/`controller2` and the
-//! other actions listed in [`actions`]; a message needing them is answered
-//! with the OpenFlow error a switch without them gives.
+//! Not written yet: PACKET_IN/PACKET_OUT and NXT_RESUME (they need the
+//! translation of issue 6), PORT_MOD, the TLV table and `tun_metadata`,
+//! group/meter/queue statistics, the actions listed in [`actions`]; a
+//! message needing them is answered with the OpenFlow error a switch
+//! without them gives. The lookup is a priority scan: the classifier that
+//! reports examined fields for megaflows is issue 6's.
 
 #![forbid(unsafe_code)]
 
