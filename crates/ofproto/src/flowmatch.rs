@@ -476,11 +476,40 @@ pub struct Match {
     pub flow: [u8; FLOW_LEN],
     /// Masks.
     pub wc: [u8; FLOW_LEN],
+    /// Tunnel metadata (`tun_metadata<n>`), by index, as the TLV table maps
+    /// them: a present entry with an all-zero mask matches the option's
+    /// presence, as in OVS.
+    pub tun_md: Vec<TunMd>,
 }
+
+/// One `tun_metadata<index>` match: value (masked) and mask, as long as
+/// the TLV table's option.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TunMd {
+    /// Index (0–63).
+    pub index: u8,
+    /// Value, zero outside the mask.
+    pub value: Vec<u8>,
+    /// Mask.
+    pub mask: Vec<u8>,
+}
+
+/// The TLV table: which Geneve option (class, type, length) each
+/// `tun_metadata<index>` field stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlvMap {
+    /// Mappings by index: (option class, option type, option length).
+    pub maps: std::collections::BTreeMap<u8, (u16, u8, u8)>,
+}
+
+/// `tun_metadata0`'s NXM field number; `tun_metadata<n>` is `40 + n`.
+pub const TUN_METADATA0: u8 = 40;
+/// How many `tun_metadata` fields there are.
+pub const TUN_METADATA_FIELDS: u8 = 64;
 
 impl Default for Match {
     fn default() -> Self {
-        Match { flow: [0; FLOW_LEN], wc: [0; FLOW_LEN] }
+        Match { flow: [0; FLOW_LEN], wc: [0; FLOW_LEN], tun_md: Vec::new() }
     }
 }
 
@@ -660,13 +689,27 @@ pub fn decode_entries(b: &[u8]) -> Result<Match, OfError> {
     decode_nx_match(b, false).map(|(m, _)| m)
 }
 
+/// As [`decode_entries`], with `tun_metadata` fields as `tlv` maps them.
+pub fn decode_entries_tlv(b: &[u8], tlv: &TlvMap) -> Result<Match, OfError> {
+    decode_nx_match_tlv(b, false, tlv).map(|(m, _)| m)
+}
+
+/// NXFMFC_INVALID_TLV_FIELD: a `tun_metadata` field the TLV table does not
+/// map, or of another length.
+pub const INVALID_TLV_FIELD: OfError = OfError::nx(37);
+
 /// Nicira's cookie pseudo-field, allowed in the `nx_match` of flow mods
 /// and flow statistics requests.
 const NXM_NX_COOKIE: (u16, u8) = (NXM_NX, 30);
 
 /// Decodes `nx_match` entries; with `allow_cookie`, also Nicira's cookie
 /// pseudo-field, returned as (cookie, mask) — (0, 0) when absent.
-pub fn decode_nx_match(mut b: &[u8], allow_cookie: bool) -> Result<(Match, (u64, u64)), OfError> {
+pub fn decode_nx_match(b: &[u8], allow_cookie: bool) -> Result<(Match, (u64, u64)), OfError> {
+    decode_nx_match_tlv(b, allow_cookie, &TlvMap::default())
+}
+
+/// As [`decode_nx_match`], with `tun_metadata` fields as `tlv` maps them.
+pub fn decode_nx_match_tlv(mut b: &[u8], allow_cookie: bool, tlv: &TlvMap) -> Result<(Match, (u64, u64)), OfError> {
     let mut m = Match::catchall();
     let mut cookie: Option<(u64, u64)> = None;
     while !b.is_empty() {
@@ -682,6 +725,31 @@ pub fn decode_nx_match(mut b: &[u8], allow_cookie: bool) -> Result<(Match, (u64,
             let value = be(&payload[..8]) as u64;
             let mask = if has_mask { be(&payload[8..]) as u64 } else { u64::MAX };
             cookie = Some((value & mask, mask));
+            b = &b[hlen + len..];
+            continue;
+        }
+        let (class, no) = (u16::from_be_bytes([b[0], b[1]]), b[2] >> 1);
+        if class == NXM_NX && (TUN_METADATA0..TUN_METADATA0 + TUN_METADATA_FIELDS).contains(&no) {
+            let index = no - TUN_METADATA0;
+            let mapped = tlv.maps.get(&index).map(|&(_, _, len)| usize::from(len)).ok_or(INVALID_TLV_FIELD)?;
+            // The value may come shorter than the option (leading zeros
+            // dropped, as OVS writes variable-length fields).
+            let width = if has_mask { len / 2 } else { len };
+            if width == 0 || width > mapped || (has_mask && len % 2 != 0) {
+                return Err(INVALID_TLV_FIELD);
+            }
+            let widen = |b: &[u8]| [vec![0; mapped - b.len()], b.to_vec()].concat();
+            let (value, mask) = payload.split_at(width);
+            let mask = if has_mask { widen(mask) } else { vec![0xff; mapped] };
+            let value = widen(value);
+            if value.iter().zip(&mask).any(|(v, m)| v & !m != 0) {
+                return Err(bad_match::BAD_WILDCARDS);
+            }
+            if m.tun_md.iter().any(|t| t.index == index) {
+                return Err(bad_match::DUP_FIELD);
+            }
+            m.tun_md.push(TunMd { index, value, mask });
+            m.tun_md.sort_by_key(|t| t.index);
             b = &b[hlen + len..];
             continue;
         }
@@ -835,6 +903,19 @@ pub fn encode_entries(m: &Match, version: u8, out: &mut Vec<u8>) -> usize {
     for id in [TunId, TunFlags, TunSrc, TunDst, TunIpv6Src, TunIpv6Dst, TunGbpId, TunGbpFlags] {
         p.slot(id, m);
     }
+    // Tunnel metadata: Nicira's headers in every version, with the TLV
+    // table's length; present even when wholly wildcarded.
+    for t in &m.tun_md {
+        let masked = t.mask.iter().any(|&b| b != 0xff);
+        let n = t.value.len() * if masked { 2 } else { 1 };
+        p.out.extend_from_slice(&NXM_NX.to_be_bytes());
+        p.out.push((TUN_METADATA0 + t.index) << 1 | u8::from(masked));
+        p.out.push(n as u8);
+        p.out.extend_from_slice(&t.value);
+        if masked {
+            p.out.extend_from_slice(&t.mask);
+        }
+    }
     if version < 6 {
         for i in 0..16 {
             p.slot(Reg(i), m);
@@ -938,8 +1019,13 @@ pub fn encode_oxm_match(m: &Match, version: u8, out: &mut Vec<u8>) {
 /// Decodes an OXM `ofp_match` at the start of `b`; returns the match and
 /// the bytes it took, padding included.
 pub fn decode_oxm_match(b: &[u8]) -> Result<(Match, usize), OfError> {
+    decode_oxm_match_tlv(b, &TlvMap::default())
+}
+
+/// As [`decode_oxm_match`], with `tun_metadata` fields as `tlv` maps them.
+pub fn decode_oxm_match_tlv(b: &[u8], tlv: &TlvMap) -> Result<(Match, usize), OfError> {
     let (entries, used) = oxm_match_entries(b)?;
-    Ok((decode_entries(entries)?, used))
+    Ok((decode_entries_tlv(entries, tlv)?, used))
 }
 
 /// The entries of an OXM `ofp_match` at the start of `b`, and the bytes
@@ -1153,6 +1239,23 @@ mod tests {
         let mut nxm = Vec::new();
         encode_entries(&m, 0, &mut nxm);
         assert_eq!(&nxm[6..], &entry(Mff::IpDscp, &[0xb8], None, 0)[..]);
+    }
+
+    #[test]
+    fn tunnel_metadata_as_the_tlv_table_maps_it() {
+        let mut tlv = TlvMap::default();
+        tlv.maps.insert(0, (0xffff, 0, 4));
+        // tun_metadata0=0x1234 as ovs-ofctl writes it: two bytes.
+        let short = [0x00, 0x01, TUN_METADATA0 << 1, 2, 0x12, 0x34];
+        assert_eq!(decode_entries(&short), Err(INVALID_TLV_FIELD), "unmapped without the table");
+        let m = decode_entries_tlv(&short, &tlv).unwrap();
+        assert_eq!(m.tun_md, vec![TunMd { index: 0, value: vec![0, 0, 0x12, 0x34], mask: vec![0xff; 4] }]);
+        let mut out = Vec::new();
+        encode_entries(&m, 0, &mut out);
+        assert_eq!(out, [0x00, 0x01, TUN_METADATA0 << 1, 4, 0, 0, 0x12, 0x34], "written at the option's length");
+        assert_eq!(decode_entries_tlv(&[0x00, 0x01, (TUN_METADATA0 + 1) << 1, 2, 0, 1], &tlv), Err(INVALID_TLV_FIELD));
+        let long = [0x00, 0x01, TUN_METADATA0 << 1, 5, 1, 2, 3, 4, 5];
+        assert_eq!(decode_entries_tlv(&long, &tlv), Err(INVALID_TLV_FIELD), "longer than the option");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use crate::actions::{self, Context};
-use crate::flowmatch::{self, ofp10, port_from_ofp11, Match};
+use crate::flowmatch::{self, ofp10, port_from_ofp11, Match, TlvMap};
 use crate::table::{flags, Command, Criteria, FlowMod, Rule, ALL_TABLES, ANY_GROUP};
 use crate::wire::{u16_at, u32_at, u64_at, OfError, HEADER_LEN, OFP10};
 
@@ -69,7 +69,7 @@ fn normalize10(m: &mut Match) {
 }
 
 /// Decodes OFPT_FLOW_MOD of `version` (`tid`: the 1.0 table-id extension).
-pub fn decode_flow_mod(msg: &[u8], version: u8, tid: bool) -> Result<FlowMod, OfError> {
+pub fn decode_flow_mod(msg: &[u8], version: u8, tid: bool, tlv: &TlvMap) -> Result<FlowMod, OfError> {
     let b = &msg[HEADER_LEN.min(msg.len())..];
     if version == OFP10 {
         let mut m = ofp10::decode(b)?;
@@ -83,7 +83,7 @@ pub fn decode_flow_mod(msg: &[u8], version: u8, tid: bool) -> Result<FlowMod, Of
     let table_id = *b.get(16).ok_or(OfError::BAD_LEN)?;
     let raw_command = *b.get(17).ok_or(OfError::BAD_LEN)?;
     let command = Command::from_wire(raw_command).ok_or(crate::table::flow_mod_failed::BAD_COMMAND)?;
-    let (m, used) = flowmatch::decode_oxm_match(b.get(40..).ok_or(OfError::BAD_LEN)?)?;
+    let (m, used) = flowmatch::decode_oxm_match_tlv(b.get(40..).ok_or(OfError::BAD_LEN)?, tlv)?;
     let is_delete = matches!(command, Command::Delete | Command::DeleteStrict);
     if table_id == ALL_TABLES && !is_delete {
         return Err(crate::table::flow_mod_failed::BAD_TABLE_ID);
@@ -117,6 +117,12 @@ pub mod nxt {
     pub const SET_FLOW_FORMAT: u32 = 12;
     /// NXT_FLOW_MOD_TABLE_ID.
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
+    /// NXT_TLV_TABLE_MOD.
+    pub const TLV_TABLE_MOD: u32 = 24;
+    /// NXT_TLV_TABLE_REQUEST.
+    pub const TLV_TABLE_REQUEST: u32 = 25;
+    /// NXT_TLV_TABLE_REPLY.
+    pub const TLV_TABLE_REPLY: u32 = 26;
     /// NXT_SET_ASYNC_CONFIG.
     pub const SET_ASYNC_CONFIG: u32 = 19;
     /// NXT_SET_PACKET_IN_FORMAT.
@@ -132,7 +138,7 @@ pub mod nxt {
 }
 
 /// Decodes NXT_FLOW_MOD (`msg` is the whole message).
-pub fn decode_nx_flow_mod(msg: &[u8], tid: bool) -> Result<FlowMod, OfError> {
+pub fn decode_nx_flow_mod(msg: &[u8], tid: bool, tlv: &TlvMap) -> Result<FlowMod, OfError> {
     // ofp header, vendor, subtype: 16 bytes; then nx_flow_mod's 32.
     let b = msg.get(16..).ok_or(OfError::BAD_LEN)?;
     let match_len = usize::from(u16_at(b, 24)?);
@@ -140,7 +146,7 @@ pub fn decode_nx_flow_mod(msg: &[u8], tid: bool) -> Result<FlowMod, OfError> {
     if b.len() < 32 + match_len.div_ceil(8) * 8 {
         return Err(flowmatch::bad_match::BAD_LEN);
     }
-    let (m, cookie) = flowmatch::decode_nx_match(nx, true)?;
+    let (m, cookie) = flowmatch::decode_nx_match_tlv(nx, true, tlv)?;
     decode_of10_body(b, 0, m, cookie, tid, false, &b[32 + match_len.div_ceil(8) * 8..])
 }
 
@@ -194,20 +200,20 @@ pub enum StatsFormat {
 
 /// Decodes the body of NXST_FLOW/NXST_AGGREGATE (after the 24-byte
 /// Nicira statistics header).
-pub fn decode_nx_stats_request(b: &[u8]) -> Result<Criteria, OfError> {
+pub fn decode_nx_stats_request(b: &[u8], tlv: &TlvMap) -> Result<Criteria, OfError> {
     let out_port = u16_at(b, 0)?;
     let match_len = usize::from(u16_at(b, 2)?);
     let table_id = *b.get(4).ok_or(OfError::BAD_LEN)?;
     let nx = b.get(8..8 + match_len).ok_or(flowmatch::bad_match::BAD_LEN)?;
-    let (m, (cookie, cookie_mask)) = flowmatch::decode_nx_match(nx, true)?;
+    let (m, (cookie, cookie_mask)) = flowmatch::decode_nx_match_tlv(nx, true, tlv)?;
     Ok(Criteria { table_id, m, priority: 0, strict: false, cookie, cookie_mask, out_port, out_group: ANY_GROUP })
 }
 
 /// Decodes the body of a 1.3/1.5 flow or aggregate multipart request.
-pub fn decode_of13_stats_request(b: &[u8]) -> Result<Criteria, OfError> {
+pub fn decode_of13_stats_request(b: &[u8], tlv: &TlvMap) -> Result<Criteria, OfError> {
     let table_id = *b.first().ok_or(OfError::BAD_LEN)?;
     let out_port = port_from_ofp11(u32_at(b, 4)?).ok_or(OfError { ty: 2, code: 4 })?;
-    let (m, _) = flowmatch::decode_oxm_match(b.get(32..).ok_or(OfError::BAD_LEN)?)?;
+    let (m, _) = flowmatch::decode_oxm_match_tlv(b.get(32..).ok_or(OfError::BAD_LEN)?, tlv)?;
     Ok(Criteria {
         table_id,
         m,

@@ -299,7 +299,7 @@ impl Session {
                 _ => Err(OfError::BAD_LEN),
             },
             ty::EXPERIMENTER => self.experimenter(version, msg, tables),
-            ty::FLOW_MOD => flowmod::decode_flow_mod(msg, version, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
+            ty::FLOW_MOD => flowmod::decode_flow_mod(msg, version, self.table_id_ext, &tables.tlv).and_then(|fm| apply(tables, &fm)),
             ty::GROUP_MOD if !v10 => {
                 group::decode_group_mod(body, version, false).and_then(|gm| tables.apply_group_mod(gm)).map(|_| Vec::new())
             }
@@ -307,7 +307,7 @@ impl Session {
                 group::decode_meter_mod(body).and_then(|(c, m)| tables.groups.apply_meter_mod(c, m)).map(|()| Vec::new())
             }
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
-            ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg),
+            ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg, &tables.tlv),
             ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
             ty::GET_ASYNC_REQUEST if !v10 => {
                 let body = if version >= OFP14 { self.async_config.encode14() } else { self.async_config.encode13() };
@@ -414,7 +414,7 @@ impl Session {
 
     /// BUNDLE_ADD_MESSAGE: decodes the message now (its errors answer the
     /// add) and keeps it for the commit.
-    fn bundle_add(&mut self, version: u8, xid: u32, msg: &[u8]) -> Result<Vec<Vec<u8>>, OfError> {
+    fn bundle_add(&mut self, version: u8, xid: u32, msg: &[u8], tlv: &crate::flowmatch::TlvMap) -> Result<Vec<Vec<u8>>, OfError> {
         let id = u32_at(msg, 8)?;
         let inner = msg.get(16..).ok_or(OfError::BAD_LEN)?;
         let h = Header::parse(inner).ok_or(OfError::BAD_LEN)?;
@@ -430,7 +430,7 @@ impl Session {
             return Err(OfError::BAD_VERSION);
         }
         let change = match h.ty {
-            ty::FLOW_MOD => Change::Flow(Box::new(flowmod::decode_flow_mod(inner, version, false)?)),
+            ty::FLOW_MOD => Change::Flow(Box::new(flowmod::decode_flow_mod(inner, version, false, tlv)?)),
             ty::GROUP_MOD => Change::Group(group::decode_group_mod(&inner[HEADER_LEN..], version, false)?),
             _ => return Err(bundle_failed::MSG_UNSUP),
         };
@@ -444,7 +444,7 @@ impl Session {
             return Err(BAD_VENDOR);
         }
         match u32_at(msg, 12)? {
-            nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext).and_then(|fm| apply(tables, &fm)),
+            nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext, &tables.tlv).and_then(|fm| apply(tables, &fm)),
             nxt::SET_FLOW_FORMAT => match u32_at(msg, 16)? {
                 // OpenFlow 1.0 matches or NXM: both are understood on input,
                 // statistics replies follow the request's own format, and
@@ -458,6 +458,33 @@ impl Session {
             nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)
                 .and_then(|gm| tables.apply_group_mod(gm))
                 .map(|_| Vec::new()),
+            nxt::TLV_TABLE_MOD => {
+                let command = u16_at(msg, 16)?;
+                let maps = msg.get(24..).unwrap_or_default();
+                if maps.len() % 8 != 0 {
+                    return Err(OfError::BAD_LEN);
+                }
+                let maps: Vec<(u8, u16, u8, u8)> = maps
+                    .chunks(8)
+                    .map(|m| (u16::from_be_bytes([m[4], m[5]]).min(255) as u8, u16::from_be_bytes([m[0], m[1]]), m[2], m[3]))
+                    .collect();
+                tables.tlv_mod(command, &maps)?;
+                Ok(Vec::new())
+            }
+            nxt::TLV_TABLE_REQUEST => {
+                let mut b = NX_VENDOR.to_be_bytes().to_vec();
+                b.extend_from_slice(&nxt::TLV_TABLE_REPLY.to_be_bytes());
+                b.extend_from_slice(&256u32.to_be_bytes());
+                b.extend_from_slice(&u16::from(crate::flowmatch::TUN_METADATA_FIELDS).to_be_bytes());
+                b.extend_from_slice(&[0; 10]);
+                for (&index, &(class, ty, len)) in &tables.tlv.maps {
+                    b.extend_from_slice(&class.to_be_bytes());
+                    b.extend_from_slice(&[ty, len]);
+                    b.extend_from_slice(&u16::from(index).to_be_bytes());
+                    b.extend_from_slice(&[0, 0]);
+                }
+                Ok(vec![message(version, ty::EXPERIMENTER, u32_at(msg, 4)?, &b)])
+            }
             nxt::SET_ASYNC_CONFIG => {
                 self.async_config = AsyncConfig::decode13(msg.get(16..).unwrap_or_default())?;
                 Ok(Vec::new())
@@ -529,7 +556,7 @@ impl Session {
                 sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).map(|c| c.encode(version)).collect()
             }
             stats::FLOW | stats::AGGREGATE if !v10 => {
-                let c = flowmod::decode_of13_stats_request(msg.get(body_at..).unwrap_or_default())?;
+                let c = flowmod::decode_of13_stats_request(msg.get(body_at..).unwrap_or_default(), &tables.tlv)?;
                 let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
                 if kind == stats::AGGREGATE {
                     vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
@@ -583,7 +610,7 @@ impl Session {
         let subtype = u32_at(msg, 16)?;
         let entries: Vec<Vec<u8>> = match subtype {
             0 | 1 => {
-                let c = flowmod::decode_nx_stats_request(msg.get(24..).unwrap_or_default())?;
+                let c = flowmod::decode_nx_stats_request(msg.get(24..).unwrap_or_default(), &tables.tlv)?;
                 let rules: Vec<(u8, &Rule)> = tables.select(&c).collect();
                 if subtype == 1 {
                     vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
@@ -622,7 +649,7 @@ fn modifies(t: u8, version: u8, msg: &[u8]) -> bool {
     match t {
         ty::FLOW_MOD => true,
         ty::GROUP_MOD | ty::METER_MOD | ty::BUNDLE_CONTROL | ty::BUNDLE_ADD_MESSAGE => version != OFP10,
-        ty::EXPERIMENTER => matches!(u32_at(msg, 12), Ok(nxt::FLOW_MOD | nxt::GROUP_MOD)),
+        ty::EXPERIMENTER => matches!(u32_at(msg, 12), Ok(nxt::FLOW_MOD | nxt::GROUP_MOD | nxt::TLV_TABLE_MOD)),
         _ => false,
     }
 }

@@ -205,12 +205,22 @@ impl Rule {
 /// the filter `filter`: every bit `filter` matches, `rule` matches the
 /// same way (OVS's loose match for non-strict modify and delete).
 pub fn covered_by(rule: &Match, filter: &Match) -> bool {
-    rule.wc.iter().zip(&filter.wc).zip(rule.flow.iter().zip(&filter.flow)).all(|((rw, fw), (rv, fv))| fw & !rw == 0 && (rv ^ fv) & fw == 0)
+    let bits = |rw: &[u8], fw: &[u8], rv: &[u8], fv: &[u8]| {
+        rw.iter().zip(fw).zip(rv.iter().zip(fv)).all(|((rw, fw), (rv, fv))| fw & !rw == 0 && (rv ^ fv) & fw == 0)
+    };
+    bits(&rule.wc, &filter.wc, &rule.flow, &filter.flow)
+        && filter.tun_md.iter().all(|f| {
+            rule.tun_md.iter().any(|r| r.index == f.index && r.value.len() == f.value.len() && bits(&r.mask, &f.mask, &r.value, &f.value))
+        })
 }
 
 /// Whether two matches can both match some packet.
 pub fn overlaps(a: &Match, b: &Match) -> bool {
-    a.wc.iter().zip(&b.wc).zip(a.flow.iter().zip(&b.flow)).all(|((aw, bw), (av, bv))| (av ^ bv) & aw & bw == 0)
+    let bits = |aw: &[u8], bw: &[u8], av: &[u8], bv: &[u8]| {
+        aw.iter().zip(bw).zip(av.iter().zip(bv)).all(|((aw, bw), (av, bv))| (av ^ bv) & aw & bw == 0)
+    };
+    bits(&a.wc, &b.wc, &a.flow, &b.flow)
+        && a.tun_md.iter().all(|x| b.tun_md.iter().filter(|y| y.index == x.index).all(|y| bits(&x.mask, &y.mask, &x.value, &y.value)))
 }
 
 /// Selection criteria of modify/delete and of flow statistics requests.
@@ -351,6 +361,8 @@ pub struct Tables {
     removed: Vec<Removed>,
     /// The controllers' roles on this bridge.
     pub roles: Roles,
+    /// The TLV table (`tun_metadata` mappings).
+    pub tlv: crate::flowmatch::TlvMap,
 }
 
 /// A connection's role (OpenFlow 1.2+'s numbering).
@@ -440,6 +452,7 @@ impl Default for Tables {
             groups: GroupTable::default(),
             removed: Vec::new(),
             roles: Roles::default(),
+            tlv: crate::flowmatch::TlvMap::default(),
         }
     }
 }
@@ -597,6 +610,63 @@ impl Tables {
         self.version += 1;
         self.removed.extend(removed.iter().cloned());
         Ok(removed)
+    }
+
+    /// NXT_TLV_TABLE_MOD: add (0), delete (1) or clear (2) `tun_metadata`
+    /// mappings (index, class, type, length), all or none, with OVS's
+    /// checks; a mapping a flow uses cannot go.
+    pub fn tlv_mod(&mut self, command: u16, maps: &[(u8, u16, u8, u8)]) -> Result<(), OfError> {
+        use crate::flowmatch::TUN_METADATA_FIELDS;
+        const BAD_COMMAND: OfError = OfError::nx(16);
+        const BAD_OPT_LEN: OfError = OfError::nx(17);
+        const BAD_FIELD_IDX: OfError = OfError::nx(18);
+        const TABLE_FULL: OfError = OfError::nx(19);
+        const ALREADY_MAPPED: OfError = OfError::nx(20);
+        const DUP_ENTRY: OfError = OfError::nx(21);
+        const INVALID_TLV_DEL: OfError = OfError::nx(38);
+        let in_use = |index: u8| self.tables.iter().any(|t| t.iter().any(|r| r.m.tun_md.iter().any(|m| m.index == index)));
+        let mut next = self.tlv.clone();
+        match command {
+            0 => {
+                for &(index, class, ty, len) in maps {
+                    if index >= TUN_METADATA_FIELDS {
+                        return Err(BAD_FIELD_IDX);
+                    }
+                    if len > 124 || len % 4 != 0 {
+                        return Err(BAD_OPT_LEN);
+                    }
+                    if next.maps.contains_key(&index) {
+                        return Err(ALREADY_MAPPED);
+                    }
+                    if next.maps.values().any(|&(c, t, _)| (c, t) == (class, ty)) {
+                        return Err(DUP_ENTRY);
+                    }
+                    next.maps.insert(index, (class, ty, len));
+                    if next.maps.values().map(|&(_, _, l)| usize::from(l)).sum::<usize>() > 256 {
+                        return Err(TABLE_FULL);
+                    }
+                }
+            }
+            1 => {
+                for &(index, ..) in maps {
+                    if index >= TUN_METADATA_FIELDS {
+                        return Err(BAD_FIELD_IDX);
+                    }
+                    if next.maps.remove(&index).is_some() && in_use(index) {
+                        return Err(INVALID_TLV_DEL);
+                    }
+                }
+            }
+            2 => {
+                if next.maps.keys().any(|&i| in_use(i)) {
+                    return Err(INVALID_TLV_DEL);
+                }
+                next.maps.clear();
+            }
+            _ => return Err(BAD_COMMAND),
+        }
+        self.tlv = next;
+        Ok(())
     }
 
     /// Applies changes in order, all or none: on the first error the

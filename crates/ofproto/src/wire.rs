@@ -161,7 +161,18 @@ impl OfError {
     pub const BAD_STAT: OfError = OfError { ty: 1, code: 2 };
     /// BAD_REQUEST / BAD_LEN: a length that does not fit the message.
     pub const BAD_LEN: OfError = OfError { ty: 1, code: 6 };
+
+    /// A Nicira extension error, by its OpenFlow 1.2+ experimenter code
+    /// (sent as EXPERIMENTER with Nicira's id, or over 1.0 as Nicira's
+    /// vendor error).
+    pub const fn nx(code: u16) -> OfError {
+        OfError { ty: NX_ERROR, code }
+    }
 }
+
+/// [`OfError::ty`] of Nicira's extension errors (OpenFlow 1.2+'s
+/// EXPERIMENTER error type).
+pub const NX_ERROR: u16 = 0xffff;
 
 /// The big-endian u16 at `at`, or BAD_LEN past the end.
 pub fn u16_at(b: &[u8], at: usize) -> Result<u16, OfError> {
@@ -310,6 +321,8 @@ fn of10_error(e: OfError) -> (bool, u16, u16) {
         (5, 6) => std(3, 4),
         (5, 7) => nx(3, 258),
         (6, _) => nx(6, e.code),
+        (NX_ERROR, 16..=21) => nx(1, 511 + e.code),
+        (NX_ERROR, 37 | 38) => nx(1, 499 + e.code),
         _ => nx(1, 521),
     }
 }
@@ -317,6 +330,13 @@ fn of10_error(e: OfError) -> (bool, u16, u16) {
 /// An ERROR answering `offending` (its first 64 bytes as data).
 pub fn error(version: u8, xid: u32, e: OfError, offending: &[u8]) -> Vec<u8> {
     let mut body = Vec::with_capacity(12 + 64);
+    if version != OFP10 && e.ty == NX_ERROR {
+        body.extend_from_slice(&NX_ERROR.to_be_bytes());
+        body.extend_from_slice(&e.code.to_be_bytes());
+        body.extend_from_slice(&0x0000_2320u32.to_be_bytes());
+        body.extend_from_slice(&offending[..offending.len().min(64)]);
+        return message(version, ty::ERROR, xid, &body);
+    }
     match if version == OFP10 { of10_error(e) } else { (false, e.ty, e.code) } {
         (false, ty, code) => {
             body.extend_from_slice(&ty.to_be_bytes());

@@ -5,8 +5,9 @@
 //! - every command succeeds on both or fails on both with the same error
 //!   (a `--bundle` that fails applies none of its flows),
 //! - `ovs-ofctl dump-flows --no-stats` prints the same flows (sorted) in
-//!   OpenFlow 1.0 with NXM, 1.3 and 1.5, and `dump-groups` and
-//!   `dump-meters` the same groups and meters in 1.3 and 1.5.
+//!   OpenFlow 1.0 with NXM, 1.3 and 1.5, `dump-groups` and `dump-meters`
+//!   the same groups and meters in 1.3 and 1.5, and `dump-tlv-map` the
+//!   same TLV table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
@@ -76,7 +77,7 @@ fn the_same_commands_give_the_same_flow_tables() {
     eprintln!("{n} commands; refused the same way by both:\n  {}", refused.join("\n  "));
     let of13 = &["-O", "OpenFlow13"][..];
     let of15 = &["-O", "OpenFlow15"][..];
-    let dumps: [(&[&str], &[&str], usize); 7] = [
+    let dumps: [(&[&str], &[&str], usize); 9] = [
         (&[], &["--no-stats", "dump-flows"], 150),
         (of13, &["--no-stats", "dump-flows"], 150),
         (of15, &["--no-stats", "dump-flows"], 150),
@@ -84,6 +85,8 @@ fn the_same_commands_give_the_same_flow_tables() {
         (of15, &["dump-groups"], 8),
         (of13, &["dump-meters"], 3),
         (of15, &["dump-meters"], 3),
+        (&[], &["dump-tlv-map"], 3),
+        (of13, &["dump-tlv-map"], 3),
     ];
     for (version, command, at_least) in dumps {
         let (a, b) = (dump(&ovs, version, command), dump(&ours, version, command));
