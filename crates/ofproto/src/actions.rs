@@ -117,7 +117,9 @@ pub enum Action {
     SetL4Dst(u16),
     /// Decrement the TTL; `ids` are the controllers told on expiry.
     DecTtl { ids: Vec<u16>, cnt_ids: bool },
-    /// Set bits of a field; `reg_load` if it came as NXAST_REG_LOAD.
+    /// Set bits of a field; `reg_load` if it came as Nicira's load
+    /// (NXAST_REG_LOAD, or NXAST_REG_LOAD2, which is what a load of a
+    /// variable-length or experimenter field is written as).
     SetField { field: Mff, value: u128, mask: u128, reg_load: bool },
     /// Copy bits between fields.
     RegMove { src: Subfield, dst: Subfield },
@@ -199,12 +201,20 @@ pub struct LearnSpec {
 
 /// What encoding needs to know of the rule's match (OVS records it when
 /// it checks the actions).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Context {
     /// The match requires a VLAN tag.
     pub flow_has_vlan: bool,
     /// The IP protocol the match requires, if any.
     pub ip_proto: Option<u8>,
+    /// Each `tun_metadata` field's length in bytes, from the TLV table.
+    pub tun_md_len: [u8; 64],
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context { flow_has_vlan: false, ip_proto: None, tun_md_len: [0; 64] }
+    }
 }
 
 impl Context {
@@ -215,6 +225,26 @@ impl Context {
         Context {
             flow_has_vlan: m.slot_value(slot::VLAN_TCI) & 0x1000 != 0,
             ip_proto: (ip && m.slot_mask(slot::NW_PROTO) != 0).then(|| m.slot_value(slot::NW_PROTO) as u8),
+            tun_md_len: [0; 64],
+        }
+    }
+
+    /// With the TLV table's lengths.
+    pub fn with_tlv(mut self, tlv: &flowmatch::TlvMap) -> Context {
+        for (&i, &(_, _, len)) in &tlv.maps {
+            if let Some(l) = self.tun_md_len.get_mut(usize::from(i)) {
+                *l = len;
+            }
+        }
+        self
+    }
+
+    /// The mask of all of `f` (for a tunnel-metadata field, of its mapped
+    /// length, up to 128 bits).
+    fn whole(&self, f: &Field) -> u128 {
+        match f.id {
+            Mff::TunMetadata(i) => full(self.tun_md_len.get(usize::from(i)).copied().unwrap_or(0)),
+            _ => full(f.bytes),
         }
     }
 }
@@ -478,10 +508,22 @@ fn decode_set_field(a: &[u8], version: u8) -> Result<Action, OfError> {
         (0, 4, len)
     };
     let f = flowmatch::field_by_header(class, no, exp).ok_or(bad_action::BAD_SET_TYPE)?;
-    let n = usize::from(f.bytes);
     if masked && version < 6 {
         return Err(bad_action::BAD_SET_ARGUMENT);
     }
+    if let Mff::TunMetadata(_) = f.id {
+        // Variable length: leading zero bytes are left out; ferrovs keeps
+        // the low 16 bytes (the table check refuses what is longer).
+        let n = if masked { len / 2 } else { len };
+        let payload = body.get(hlen..hlen + len).ok_or(bad_action::BAD_SET_LEN)?;
+        if n > 16 || (masked && len % 2 != 0) || body[hlen + len..].iter().any(|&x| x != 0) {
+            return Err(bad_action::BAD_SET_LEN);
+        }
+        let value = be(&payload[..n]);
+        let mask = if masked { be(&payload[n..]) } else { u128::MAX };
+        return Ok(Action::SetField { field: f.id, value: value & mask, mask, reg_load: false });
+    }
+    let n = usize::from(f.bytes);
     if len != n * if masked { 2 } else { 1 } {
         return Err(bad_action::BAD_SET_LEN);
     }
@@ -563,6 +605,40 @@ fn controller2(a: &[u8]) -> Result<Action, OfError> {
         }
     }
     Ok(Action::Controller { max_len, id, reason, userdata, pause, meter, v2: true })
+}
+
+/// NXAST_REG_LOAD2: the 10-byte Nicira action header, then one NXM/OXM
+/// entry (value, and mask if the header says so), then zero padding.
+fn reg_load2(a: &[u8]) -> Result<Action, OfError> {
+    let r = Rd(a);
+    let b = a.get(10..).ok_or(bad_action::BAD_LEN)?;
+    let h = b.get(..4).ok_or(bad_action::BAD_LEN)?;
+    let class = u16::from_be_bytes([h[0], h[1]]);
+    let (no, masked, len) = (h[2] >> 1, h[2] & 1 == 1, usize::from(h[3]));
+    let (exp, hlen, len) = if class == flowmatch::OXM_EXPERIMENTER { (Rd(b).u32(4)?, 8, len.saturating_sub(4)) } else { (0, 4, len) };
+    let f = flowmatch::field_by_header(class, no, exp).ok_or(bad_action::BAD_SET_TYPE)?;
+    let payload = b.get(hlen..hlen + len).ok_or(bad_action::BAD_LEN)?;
+    r.zeros(10 + hlen + len..a.len())?;
+    let n = if masked { len / 2 } else { len };
+    let variable = matches!(f.id, Mff::TunMetadata(_));
+    if (masked && len % 2 != 0) || n > 16 || (!variable && n != usize::from(f.bytes)) {
+        return Err(bad_action::BAD_SET_LEN);
+    }
+    if !writable(f) {
+        return Err(bad_action::BAD_SET_TYPE);
+    }
+    let value = be(&payload[..n]);
+    let mask = if masked {
+        be(&payload[n..])
+    } else if variable {
+        u128::MAX
+    } else {
+        full(f.bytes)
+    };
+    if value & !mask != 0 {
+        return Err(bad_action::BAD_SET_ARGUMENT);
+    }
+    Ok(Action::SetField { field: f.id, value, mask, reg_load: true })
 }
 
 /// A learn spec's subfield: a 4-byte NXM header and an offset.
@@ -772,6 +848,10 @@ fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(
             if !writable(f) || (dst.n_bits < 64 && value >> dst.n_bits != 0) {
                 return Err(bad_action::BAD_ARGUMENT);
             }
+            if u32::from(dst.ofs) + u32::from(dst.n_bits) > 128 {
+                // Past the low 128 bits of a long tunnel-metadata field.
+                return Err(bad_action::BAD_SET_LEN);
+            }
             let bits = if dst.n_bits >= 64 { u128::from(u64::MAX) } else { (1u128 << dst.n_bits) - 1 };
             Action::SetField { field: f.id, value: u128::from(value) << dst.ofs, mask: bits << dst.ofs, reg_load: true }
         }
@@ -809,6 +889,7 @@ fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(
         35 => ct(a, version)?,
         36 => nat(a)?,
         16 | 45 => learn(a, subtype == 45)?,
+        33 => reg_load2(a)?,
         49 => {
             if a.len() != 24 {
                 return Err(bad_action::BAD_LEN);
@@ -958,19 +1039,34 @@ impl Enc<'_> {
         }
     }
 
+    /// One NXM/OXM entry: `f`'s header for `version`, then the low bytes of
+    /// the value and (if any) the mask: all of a fixed-length field, the
+    /// significant ones of a variable-length one (as OVS's `nx_put_entry`).
+    fn entry(&mut self, f: &Field, version: u8, value: u128, mask: Option<u128>) {
+        let n = match f.id {
+            Mff::TunMetadata(_) => {
+                let bytes = |v: u128| 16 - (v.leading_zeros() / 8) as usize;
+                bytes(value).max(mask.map_or(0, bytes))
+            }
+            _ => usize::from(f.bytes),
+        };
+        self.header(f, version, n, mask.is_some());
+        let v = self.out.len();
+        self.out.resize(v + n * if mask.is_some() { 2 } else { 1 }, 0);
+        put_be(&mut self.out[v..v + n], value);
+        if let Some(m) = mask {
+            put_be(&mut self.out[v + n..v + 2 * n], m);
+        }
+    }
+
     /// OFPAT_SET_FIELD (1.2+), masked only in 1.5.
     fn set_field(&mut self, id: Mff, value: u128, mask: u128) {
         let f = field(id);
-        let n = usize::from(f.bytes);
-        let masked = mask != full(f.bytes);
+        let masked = mask != self.ctx.whole(f);
         let at = self.of(25, 4);
-        self.header(f, self.version, n, masked);
-        let v = self.out.len();
-        self.out.resize(v + n * if masked { 2 } else { 1 }, 0);
-        put_be(&mut self.out[v..v + n], value);
-        if masked {
-            put_be(&mut self.out[v + n..v + 2 * n], mask);
-        }
+        // A variable-length field keeps its Nicira header in every version.
+        let version = if matches!(id, Mff::TunMetadata(_)) { 0 } else { self.version };
+        self.entry(f, version, value, masked.then_some(mask));
         self.finish(at);
     }
 
@@ -982,10 +1078,22 @@ impl Enc<'_> {
         self.put(at + 16, &value.to_be_bytes());
     }
 
-    /// As OVS's `set_field_to_nxast`: one REG_LOAD per run of mask bits.
+    /// As OVS's `set_field_to_nxast`: one NXAST_REG_LOAD2 for a
+    /// variable-length or experimenter field, else one REG_LOAD per run of
+    /// mask bits.
     fn set_field_nxast(&mut self, id: Mff, value: u128, mask: u128) {
         let f = field(id);
-        let bits = u32::from(f.bits);
+        if matches!(id, Mff::TunMetadata(_)) || f.header_for(0).class == flowmatch::OXM_EXPERIMENTER {
+            let masked = mask != self.ctx.whole(f);
+            let at = self.nx(33, 10);
+            self.entry(f, 0, value, masked.then_some(mask));
+            self.finish(at);
+            return;
+        }
+        let bits = match id {
+            Mff::TunMetadata(_) => 128 - self.ctx.whole(f).leading_zeros(),
+            _ => u32::from(f.bits),
+        };
         let mut start = 0u32;
         while start < bits {
             let Some(ofs) = (start..bits).find(|&b| mask >> b & 1 == 1) else {
@@ -1315,11 +1423,11 @@ impl Enc<'_> {
                 let nxm_ok = f.header_for(0).class != flowmatch::OXM_EXPERIMENTER;
                 if v >= 6 {
                     self.set_field(*id, *value, *mask);
-                } else if *reg_load && nxm_ok {
+                } else if *reg_load {
                     self.set_field_nxast(*id, *value, *mask);
                 } else if v < 3 {
                     self.legacy_set_field(*id, *value, *mask);
-                } else if *mask == full(f.bytes) || !nxm_ok {
+                } else if *mask == self.ctx.whole(f) || !nxm_ok {
                     self.set_field(*id, *value, *mask);
                 } else {
                     self.set_field_nxast(*id, *value, *mask);
@@ -1491,6 +1599,57 @@ pub fn outputs_to(actions: &[Action], port: u16) -> bool {
         Action::WriteActions(inner) => outputs_to(inner, port),
         _ => false,
     })
+}
+
+/// Whether an action list touches a `tun_metadata` field.
+pub fn uses_tun_metadata(actions: &[Action]) -> bool {
+    let tun = |f: Mff| matches!(f, Mff::TunMetadata(_));
+    actions.iter().any(|a| match a {
+        Action::SetField { field, .. } => tun(*field),
+        Action::RegMove { src, dst } => tun(src.field) || tun(dst.field),
+        Action::OutputReg { src, .. } => tun(src.field),
+        Action::Ct { actions, .. } | Action::WriteActions(actions) => uses_tun_metadata(actions),
+        _ => false,
+    })
+}
+
+/// Checks `tun_metadata` fields in actions against the TLV table (OVS's
+/// INVALID_TLV_FIELD for an unmapped one, BAD_SET_LEN past its length),
+/// and narrows a whole-field set to the mapped length.
+pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Result<(), OfError> {
+    let width = |f: Mff| -> Result<Option<u32>, OfError> {
+        match f {
+            Mff::TunMetadata(i) => tlv.maps.get(&i).map(|&(_, _, len)| Some(u32::from(len) * 8)).ok_or(flowmatch::INVALID_TLV_FIELD),
+            _ => Ok(None),
+        }
+    };
+    let fits = |sf: &Subfield| -> Result<(), OfError> {
+        match width(sf.field)? {
+            Some(bits) if u32::from(sf.ofs) + u32::from(sf.n_bits) > bits => Err(bad_action::BAD_SET_LEN),
+            _ => Ok(()),
+        }
+    };
+    for a in actions {
+        match a {
+            Action::SetField { field, value, mask, .. } => {
+                if let Some(bits) = width(*field)? {
+                    let all = if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 };
+                    if bits > 128 || *value & !all != 0 || (*mask != u128::MAX && *mask & !all != 0) {
+                        return Err(bad_action::BAD_SET_LEN);
+                    }
+                    *mask &= all;
+                }
+            }
+            Action::RegMove { src, dst } => {
+                fits(src)?;
+                fits(dst)?;
+            }
+            Action::OutputReg { src, .. } => fits(src)?,
+            Action::Ct { actions, .. } | Action::WriteActions(actions) => fit_tun_metadata(actions, tlv)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Whether an action list uses a group (for `out_group` filters).

@@ -211,6 +211,9 @@ pub enum Mff {
     NdTarget,
     NdSll,
     NdTll,
+    /// `tun_metadata<n>`: as long as the TLV table maps it (up to 124
+    /// bytes); its static header says 124.
+    TunMetadata(u8),
 }
 
 /// A field header: NXM/OXM class, field number, experimenter id (for
@@ -396,6 +399,10 @@ fn build_fields() -> Vec<Field> {
     add(NdTarget, "nd_target", 16, true, P::Nd, vec![nxm(NXM_NX, 23), oxm(31, 3)], slot::ND_TARGET);
     add(NdSll, "nd_sll", 6, true, P::NdSolicit, vec![nxm(NXM_NX, 24), oxm(32, 3)], slot::ARP_SHA);
     add(NdTll, "nd_tll", 6, true, P::NdAdvert, vec![nxm(NXM_NX, 25), oxm(33, 3)], slot::ARP_THA);
+    // Tunnel metadata lives outside the slots (`Match::tun_md`).
+    for i in 0..TUN_METADATA_FIELDS {
+        add(TunMetadata(i), &format!("tun_metadata{i}"), 124, true, P::None, vec![nxm(NXM_NX, TUN_METADATA0 + i)], Slot { off: 0, len: 0 });
+    }
     for f in &mut v {
         f.bits = match f.id {
             VlanVid | TcpFlags => 12,
@@ -1273,7 +1280,8 @@ mod tests {
     }
 
     fn any_entry() -> impl Strategy<Value = Vec<u8>> {
-        (0..fields().len(), any::<bool>(), any::<[u8; 16]>(), any::<[u8; 16]>(), prop_oneof![Just(0u8), Just(4u8), Just(6u8)]).prop_map(
+        let fixed = fields().iter().filter(|f| !matches!(f.id, Mff::TunMetadata(_))).count();
+        (0..fixed, any::<bool>(), any::<[u8; 16]>(), any::<[u8; 16]>(), prop_oneof![Just(0u8), Just(4u8), Just(6u8)]).prop_map(
             |(i, masked, v, m, version)| {
                 let f = &fields()[i];
                 let n = usize::from(f.bytes);

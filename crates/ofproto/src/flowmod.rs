@@ -232,8 +232,8 @@ fn duration(r: &Rule, now: Instant) -> (u32, u32) {
 }
 
 /// A flow statistics entry for `rule` in table `table_id`.
-pub fn encode_flow_stats(rule: &Rule, table_id: u8, format: StatsFormat, now: Instant) -> Vec<u8> {
-    let ctx = Context::of(&rule.m);
+pub fn encode_flow_stats(rule: &Rule, table_id: u8, format: StatsFormat, now: Instant, tlv: &TlvMap) -> Vec<u8> {
+    let ctx = Context::of(&rule.m).with_tlv(tlv);
     let (sec, nsec) = duration(rule, now);
     let age = |since: Instant| {
         let a = now.saturating_duration_since(since).as_secs();

@@ -562,7 +562,7 @@ impl Session {
                     vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
                 } else {
                     let format = if version >= OFP15 { StatsFormat::Of15 } else { StatsFormat::Of13(version) };
-                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, format, now)).collect()
+                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, format, now, &tables.tlv)).collect()
                 }
             }
             stats::GROUP_DESC if !v10 => {
@@ -615,7 +615,7 @@ impl Session {
                 if subtype == 1 {
                     vec![flowmod::encode_aggregate(&rules.iter().map(|(_, r)| *r).collect::<Vec<_>>())]
                 } else {
-                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now)).collect()
+                    rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now, &tables.tlv)).collect()
                 }
             }
             // NXST_GROUP_DESC: the 1.5 layout with 1.0 actions.

@@ -522,9 +522,14 @@ impl Tables {
             // OVS keeps its last table for itself and refuses changes to it.
             return Err(OfError { ty: 1, code: 5 });
         }
+        let mut fm = std::borrow::Cow::Borrowed(fm);
         if !matches!(fm.command, Command::Delete | Command::DeleteStrict) {
             self.groups.check(&fm.actions)?;
+            if actions::uses_tun_metadata(&fm.actions) {
+                actions::fit_tun_metadata(&mut fm.to_mut().actions, &self.tlv)?;
+            }
         }
+        let fm = fm.as_ref();
         let removed = match fm.command {
             Command::Add => {
                 self.add(fm, now)?;
