@@ -315,3 +315,52 @@ fn bridge_protocols_limit_the_versions() {
     sw.vsctl(&["clear", "bridge", "br0", "protocols"]);
     assert!(works("OpenFlow13"));
 }
+
+/// Garbage, truncated messages, lengths past the end and lengths shorter
+/// than a header, on the bridge's OpenFlow socket: the connection may be
+/// closed, the daemon keeps answering.
+#[test]
+fn garbage_on_an_openflow_connection_does_not_hurt_the_switch() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    let sw = switch("secure");
+    let sock = sw.dir().join("br0.mgmt");
+    let hello = [4u8, 0, 0, 8, 0, 0, 0, 1];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut random = |n: usize| {
+        (0..n)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng as u8
+            })
+            .collect::<Vec<u8>>()
+    };
+    let mut cases: Vec<Vec<u8>> = vec![
+        vec![4, 14, 0, 4, 0, 0, 0, 2],                                            // length below the header's
+        vec![4, 14, 0xff, 0xff, 0, 0, 0, 3, 1, 2, 3],                             // length past what is sent
+        [&hello[..], &[4, 14, 0, 60, 0, 0, 0, 4][..], &[0xff; 52][..]].concat(),  // a flow mod of garbage
+        [&hello[..], &[1, 16, 0, 12, 0, 0, 0, 5, 0xff, 0xff, 0, 0][..]].concat(), // truncated vendor stats
+    ];
+    for _ in 0..200 {
+        let n = (random(1)[0] as usize) * 4;
+        let mut m = random(n.max(8));
+        m[0] = [1, 4, 5, 6][usize::from(m[1] % 4)];
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        cases.push([&hello[..], &m[..]].concat());
+    }
+    for case in &cases {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let _ = s.write_all(case);
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+    }
+    let out = sw.ofctl(&["show", "br0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sw.ofctl(&["add-flow", "br0", "priority=3,actions=drop"]).status.success());
+    assert!(String::from_utf8_lossy(&sw.ofctl(&["dump-flows", "br0"]).stdout).contains("priority=3 actions=drop"));
+}
