@@ -59,6 +59,8 @@ const FUNCTIONS: &[&str] = &[
     "rte_eth_rx_queue_setup",
     "rte_eth_tx_queue_setup",
     "rte_eth_dev_start",
+    "rte_eth_dev_set_link_up",
+    "rte_eth_dev_set_link_down",
     "rte_eth_dev_stop",
     "rte_eth_dev_close",
     "rte_eth_dev_socket_id",

@@ -34,6 +34,10 @@ pub trait SwitchView {
     fn desc(&self) -> Desc;
     /// The ports' counters, read now.
     fn port_counters(&self) -> Vec<PortCounters>;
+    /// PORT_MOD: sets the `mask` bits of port `port_no`'s configuration to
+    /// `config` (PORT_DOWN takes the device down); `hw_addr` must be the
+    /// port's.
+    fn port_mod(&self, port_no: u32, hw_addr: [u8; 6], config: u32, mask: u32) -> Result<(), OfError>;
 }
 
 /// Why a session ended.
@@ -309,6 +313,8 @@ impl Session {
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
             ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg, &tables.tlv),
             ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
+            ty::PORT_MOD_10 if v10 => port_mod(msg, version, sw),
+            ty::PORT_MOD_11 if !v10 => port_mod(msg, version, sw),
             ty::GET_ASYNC_REQUEST if !v10 => {
                 let body = if version >= OFP14 { self.async_config.encode14() } else { self.async_config.encode13() };
                 Ok(vec![message(version, ty::GET_ASYNC_REPLY, h.xid, &body)])
@@ -641,14 +647,30 @@ fn apply(tables: &mut Tables, fm: &crate::table::FlowMod) -> Result<Vec<Vec<u8>>
     Ok(Vec::new())
 }
 
+/// PORT_MOD in any version: 1.0's 16-bit port and fixed layout, 1.1+'s
+/// 32-bit port (1.4+ with properties after the mask, ignored).
+fn port_mod(msg: &[u8], version: u8, sw: &dyn SwitchView) -> Result<Vec<Vec<u8>>, OfError> {
+    let (port, mac_at, config_at) = if version == OFP10 {
+        let p = u16_at(msg, 8)?;
+        (if p >= 0xff00 { u32::from(p) | 0xffff_0000 } else { u32::from(p) }, 10, 16)
+    } else {
+        (u32_at(msg, 8)?, 16, 24)
+    };
+    let mac = msg.get(mac_at..mac_at + 6).ok_or(OfError::BAD_LEN)?;
+    let hw_addr = [mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]];
+    sw.port_mod(port, hw_addr, u32_at(msg, config_at)?, u32_at(msg, config_at + 4)?)?;
+    Ok(Vec::new())
+}
+
 /// BAD_REQUEST / IS_SLAVE.
 const IS_SLAVE: OfError = OfError { ty: 1, code: 10 };
 
 /// Whether a message of type `t` changes the switch (refused to slaves).
 fn modifies(t: u8, version: u8, msg: &[u8]) -> bool {
     match t {
-        ty::FLOW_MOD => true,
-        ty::GROUP_MOD | ty::METER_MOD | ty::BUNDLE_CONTROL | ty::BUNDLE_ADD_MESSAGE => version != OFP10,
+        // 15 is PORT_MOD in 1.0 and GROUP_MOD after: both change things.
+        ty::FLOW_MOD | ty::GROUP_MOD => true,
+        ty::PORT_MOD_11 | ty::METER_MOD | ty::BUNDLE_CONTROL | ty::BUNDLE_ADD_MESSAGE => version != OFP10,
         ty::EXPERIMENTER => matches!(u32_at(msg, 12), Ok(nxt::FLOW_MOD | nxt::GROUP_MOD | nxt::TLV_TABLE_MOD)),
         _ => false,
     }
@@ -760,6 +782,9 @@ mod tests {
                 PortCounters { port_no: 1, rx_packets: 5, ..PortCounters::default() },
                 PortCounters { port_no: 2, ..PortCounters::default() },
             ]
+        }
+        fn port_mod(&self, _: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), OfError> {
+            Err(OfError { ty: 7, code: 0 })
         }
     }
 

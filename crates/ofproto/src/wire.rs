@@ -53,6 +53,10 @@ pub mod ty {
     pub const PORT_STATUS: u8 = 12;
     /// FLOW_MOD.
     pub const FLOW_MOD: u8 = 14;
+    /// PORT_MOD in 1.0.
+    pub const PORT_MOD_10: u8 = 15;
+    /// PORT_MOD in 1.1+.
+    pub const PORT_MOD_11: u8 = 16;
     /// ROLE_REQUEST (1.2+).
     pub const ROLE_REQUEST: u8 = 24;
     /// ROLE_REPLY (1.2+).
@@ -321,6 +325,7 @@ fn of10_error(e: OfError) -> (bool, u16, u16) {
         (5, 6) => std(3, 4),
         (5, 7) => nx(3, 258),
         (6, _) => nx(6, e.code),
+        (7, 0..=3) => std(4, e.code),
         (NX_ERROR, 16..=21) => nx(1, 511 + e.code),
         (NX_ERROR, 37 | 38) => nx(1, 499 + e.code),
         _ => nx(1, 521),

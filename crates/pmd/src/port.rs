@@ -230,6 +230,22 @@ impl Port {
         Ok(LinkState { up: link.link_status() != 0, speed_mbps: link.link_speed, full_duplex: link.link_duplex() != 0 })
     }
 
+    /// Sets the link administratively up or down (OpenFlow's PORT_DOWN).
+    pub fn set_link(&self, up: bool) -> Result<(), PortError> {
+        // SAFETY: valid started port; the call takes only the port id.
+        let rc = unsafe {
+            if up {
+                ffi::rte_eth_dev_set_link_up(self.shared.id)
+            } else {
+                ffi::rte_eth_dev_set_link_down(self.shared.id)
+            }
+        };
+        if rc != 0 {
+            return Err(self.error(if up { "rte_eth_dev_set_link_up" } else { "rte_eth_dev_set_link_down" }, rc));
+        }
+        Ok(())
+    }
+
     /// The port's MAC address.
     pub fn mac(&self) -> Result<[u8; 6], PortError> {
         let mut mac = ffi::rte_ether_addr::default();

@@ -657,7 +657,10 @@ impl Switch {
                 let ofport = self.ofport(&name, integer(get("ofport_request").as_ref()), local);
                 columns.push(("ofport", int_datum(ofport)));
                 columns.push(("error", Datum::empty()));
-                columns.push(("admin_state", str_datum("up")));
+                // Down only when an OpenFlow PORT_MOD took it down.
+                let port_no = if local { ofproto::wire::OFPP13_LOCAL } else { ofport as u32 };
+                let down = self.mgmt.get(&bridge.name).is_some_and(|m| m.port_down(port_no));
+                columns.push(("admin_state", str_datum(if down { "down" } else { "up" })));
                 if let Some(tap) = self.taps.get(&name) {
                     columns.push(("link_state", str_datum(if tap.is_up() { "up" } else { "down" })));
                     columns.push(("mac_in_use", opt_str_datum(tap.mac().ok().map(mac_string).as_deref())));
@@ -706,7 +709,14 @@ impl Switch {
                 .filter(|d| d.bridge == name)
                 .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.clone())))
                 .collect();
-            let view = crate::ofmgmt::BridgeView { dpid, ports, desc, counters, versions: protocols(bridge.get("protocols")) };
+            let view = crate::ofmgmt::BridgeView {
+                dpid,
+                ports,
+                desc,
+                counters,
+                versions: protocols(bridge.get("protocols")),
+                port_mods: Default::default(),
+            };
             let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
             let controllers = controller_configs(replica, bridge);
             seen.insert(name.clone());

@@ -30,14 +30,70 @@ pub struct BridgeView {
     pub counters: Vec<(u32, pmd::Port)>,
     /// The OpenFlow versions `Bridge.protocols` allows (a version bitmap).
     pub versions: u32,
+    /// What PORT_MOD changed: each port's configuration bits, and whom to
+    /// tell (set by [`Mgmt`], kept across updates).
+    pub port_mods: PortMods,
 }
+
+/// PORT_MOD's state: each port's configuration (OpenFlow's `OFPPC_*`
+/// bits), the connections to tell of changes, the daemon to wake.
+#[derive(Clone, Debug, Default)]
+pub struct PortMods {
+    config: Arc<Mutex<std::collections::BTreeMap<u32, u32>>>,
+    events: Option<tokio::sync::broadcast::Sender<Async>>,
+    changed: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl PortMods {
+    /// Port `port_no`'s configuration bits.
+    pub fn config(&self, port_no: u32) -> u32 {
+        self.config.lock().map_or(0, |c| c.get(&port_no).copied().unwrap_or(0))
+    }
+}
+
+/// OFPPC_PORT_DOWN.
+const PORT_DOWN: u32 = 1;
+/// The configuration bits PORT_MOD may set: PORT_DOWN, NO_STP, NO_RECV,
+/// NO_RECV_STP, NO_FLOOD, NO_FWD, NO_PACKET_IN.
+const CONFIG_BITS: u32 = 0x7f;
 
 impl SwitchView for BridgeView {
     fn datapath_id(&self) -> u64 {
         self.dpid
     }
     fn ports(&self) -> Vec<PortDesc> {
-        self.ports.clone()
+        self.ports.iter().map(|p| PortDesc { config: p.config | self.port_mods.config(p.port_no), ..p.clone() }).collect()
+    }
+    fn port_mod(&self, port_no: u32, hw_addr: [u8; 6], config: u32, mask: u32) -> Result<(), ofproto::wire::OfError> {
+        use ofproto::wire::OfError;
+        let port = self.ports.iter().find(|p| p.port_no == port_no).ok_or(OfError { ty: 7, code: 0 })?;
+        if port.hw_addr != hw_addr {
+            return Err(OfError { ty: 7, code: 1 });
+        }
+        let old = self.port_mods.config(port_no);
+        let new = (old & !mask) | (config & mask & CONFIG_BITS);
+        if (old ^ new) & PORT_DOWN != 0 {
+            let up = new & PORT_DOWN == 0;
+            let done = match self.counters.iter().find(|(n, _)| *n == port_no) {
+                Some((_, dpdk)) => dpdk.set_link(up).map_err(|e| e.to_string()),
+                None => crate::tap::set_admin(&port.name, up).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = done {
+                crate::log::warn(&format!("{}: cannot set the port {}: {e}", port.name, if up { "up" } else { "down" }));
+                // PORT_MOD_FAILED / EPERM.
+                return Err(OfError { ty: 7, code: 4 });
+            }
+        }
+        if let Ok(mut c) = self.port_mods.config.lock() {
+            c.insert(port_no, new);
+        }
+        if let Some(events) = &self.port_mods.events {
+            let _ = events.send(Async::Port(PortReason::Modify, PortDesc { config: port.config | new, ..port.clone() }));
+        }
+        if let Some(changed) = &self.port_mods.changed {
+            changed.notify_one();
+        }
+        Ok(())
     }
     fn desc(&self) -> Desc {
         self.desc.clone()
@@ -128,7 +184,9 @@ impl Mgmt {
     ) -> std::io::Result<Mgmt> {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
-        let view = Arc::new(Mutex::new(view));
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        let port_mods = PortMods { config: Arc::default(), events: Some(events.clone()), changed: Some(Arc::clone(&changed)) };
+        let view = Arc::new(Mutex::new(BridgeView { port_mods, ..view }));
         let mut tables = Tables::default();
         if standalone {
             let normal = FlowMod::add(0, Match::catchall(), 0, vec![Action::Output { port: ofproto::actions::OFPP_NORMAL, max_len: 0 }]);
@@ -137,12 +195,16 @@ impl Mgmt {
             }
         }
         let tables = Arc::new(Mutex::new(tables));
-        let (events, _) = tokio::sync::broadcast::channel(256);
         let shared = Shared { view, tables, events, changed: Arc::clone(&changed) };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
         let expiry = tokio::spawn(expire(shared.clone()));
         let controllers = crate::controller::Controllers::new(bridge, shared.clone(), changed);
         Ok(Mgmt { shared, task, expiry, path, controllers })
+    }
+
+    /// Whether PORT_MOD has taken port `port_no` down.
+    pub fn port_down(&self, port_no: u32) -> bool {
+        self.shared.view.lock().is_ok_and(|v| v.port_mods.config(port_no) & PORT_DOWN != 0)
     }
 
     /// Replaces what clients see, and tells them of ports added, removed
@@ -151,6 +213,7 @@ impl Mgmt {
         let Ok(mut v) = self.shared.view.lock() else {
             return;
         };
+        let view = BridgeView { port_mods: v.port_mods.clone(), ..view };
         for old in &v.ports {
             match view.ports.iter().find(|p| p.port_no == old.port_no) {
                 None => {

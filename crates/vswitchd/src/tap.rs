@@ -16,6 +16,17 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
+/// Sets the network device `name` administratively up or down.
+pub fn set_admin(name: &str, up: bool) -> io::Result<()> {
+    let mut ifr = ifreq(name)?;
+    if_ioctl(libc::SIOCGIFFLAGS, &mut ifr)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
+    let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+    let up_bit = libc::IFF_UP as libc::c_short;
+    ifr.ifr_ifru.ifru_flags = if up { flags | up_bit } else { flags & !up_bit };
+    if_ioctl(libc::SIOCSIFFLAGS, &mut ifr)
+}
+
 /// A tap device, removed when dropped.
 #[derive(Debug)]
 pub struct Tap {
@@ -117,9 +128,7 @@ impl Tap {
     }
 
     fn set_up(&self) -> io::Result<()> {
-        let mut ifr = ifreq(&self.name)?;
-        ifr.ifr_ifru.ifru_flags = self.flags()? | libc::IFF_UP as libc::c_short;
-        if_ioctl(libc::SIOCSIFFLAGS, &mut ifr)
+        set_admin(&self.name, true)
     }
 
     /// Whether the device is up and running.

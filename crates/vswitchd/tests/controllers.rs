@@ -364,3 +364,21 @@ fn garbage_on_an_openflow_connection_does_not_hurt_the_switch() {
     assert!(sw.ofctl(&["add-flow", "br0", "priority=3,actions=drop"]).status.success());
     assert!(String::from_utf8_lossy(&sw.ofctl(&["dump-flows", "br0"]).stdout).contains("priority=3 actions=drop"));
 }
+
+/// PORT_MOD (`ovs-ofctl mod-port`) takes the bridge's local port down and
+/// up: the device follows, `ovs-ofctl show` and `Interface.admin_state`
+/// say so; a port that does not exist is refused.
+#[test]
+fn port_mod_takes_a_port_down_and_up() {
+    let sw = switch("secure");
+    let show = || String::from_utf8_lossy(&sw.ofctl(&["show", "br0"]).stdout).into_owned();
+    let admin = || sw.ovsdb().vsctl(&["get", "interface", "br0", "admin_state"]).trim().to_owned();
+    assert!(sw.ofctl(&["mod-port", "br0", "br0", "down"]).status.success());
+    assert!(show().contains("PORT_DOWN"), "{}", show());
+    eventually(10, "admin_state down", || (admin() == "down", admin()));
+    assert!(sw.ofctl(&["mod-port", "br0", "br0", "up"]).status.success());
+    assert!(!show().contains("PORT_DOWN"), "{}", show());
+    eventually(10, "admin_state up", || (admin() == "up", admin()));
+    let out = sw.ofctl(&["mod-port", "br0", "77", "down"]);
+    assert!(!out.status.success());
+}

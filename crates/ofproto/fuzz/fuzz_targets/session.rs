@@ -22,6 +22,13 @@ impl SwitchView for View {
     fn port_counters(&self) -> Vec<PortCounters> {
         vec![PortCounters { port_no: 1, ..PortCounters::default() }]
     }
+    fn port_mod(&self, port_no: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), ofproto::wire::OfError> {
+        if port_no == 1 {
+            Ok(())
+        } else {
+            Err(ofproto::wire::OfError { ty: 7, code: 0 })
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
