@@ -370,6 +370,60 @@ pub fn encode_meter_config(m: &Meter) -> Vec<u8> {
     out
 }
 
+/// A duration since `since`, as statistics give it: seconds, nanoseconds.
+fn duration(since: Option<&std::time::Instant>) -> [u8; 8] {
+    let d = since.map(std::time::Instant::elapsed).unwrap_or_default();
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&(d.as_secs() as u32).to_be_bytes());
+    b[4..].copy_from_slice(&d.subsec_nanos().to_be_bytes());
+    b
+}
+
+/// A group's statistics entry (1.3 layout, also Nicira's NXST_GROUP):
+/// `ref_count` flows use it; no packets pass through groups yet (the
+/// switching path is issue 6), so the counters are zero.
+pub fn encode_group_stats(g: &Group, ref_count: u32, added: Option<&std::time::Instant>) -> Vec<u8> {
+    let len = 40 + 16 * g.buckets.len();
+    let mut b = (len as u16).to_be_bytes().to_vec();
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&g.id.to_be_bytes());
+    b.extend_from_slice(&ref_count.to_be_bytes());
+    b.extend_from_slice(&[0; 4 + 16]);
+    b.extend_from_slice(&duration(added));
+    b.resize(len, 0);
+    b
+}
+
+/// The group features entry: every group type, weights, liveness and
+/// chaining, OVS's group limit, and the standard actions ferrovs decodes
+/// (output, push/pop VLAN, set queue, group, set/decrement TTL, set field).
+pub fn encode_group_features() -> Vec<u8> {
+    let mut b = 0xfu32.to_be_bytes().to_vec();
+    b.extend_from_slice(&0x7u32.to_be_bytes());
+    for _ in 0..4 {
+        b.extend_from_slice(&GROUP_MAX.to_be_bytes());
+    }
+    let actions: u32 = [0u32, 17, 18, 21, 22, 23, 24, 25].iter().fold(0, |m, t| m | 1 << t);
+    for _ in 0..4 {
+        b.extend_from_slice(&actions.to_be_bytes());
+    }
+    b
+}
+
+/// A meter's statistics entry: `flow_count` flows use it; nothing passes
+/// through meters yet (issue 6), so the counters are zero.
+pub fn encode_meter_stats(m: &Meter, flow_count: u32, added: Option<&std::time::Instant>) -> Vec<u8> {
+    let len = 40 + 16 * m.bands.len();
+    let mut b = m.id.to_be_bytes().to_vec();
+    b.extend_from_slice(&(len as u16).to_be_bytes());
+    b.extend_from_slice(&[0; 6]);
+    b.extend_from_slice(&flow_count.to_be_bytes());
+    b.extend_from_slice(&[0; 16]);
+    b.extend_from_slice(&duration(added));
+    b.resize(len, 0);
+    b
+}
+
 /// The meter features entry: as many meters and bands as OVS's
 /// userspace datapath, the drop band, every flag.
 pub fn encode_meter_features() -> Vec<u8> {
@@ -387,6 +441,10 @@ pub struct GroupTable {
     pub groups: BTreeMap<u32, Group>,
     /// Meters by id.
     pub meters: BTreeMap<u32, Meter>,
+    /// When each group was added, for its statistics' duration.
+    pub group_added: BTreeMap<u32, std::time::Instant>,
+    /// When each meter was added.
+    pub meter_added: BTreeMap<u32, std::time::Instant>,
 }
 
 impl GroupTable {
@@ -400,6 +458,9 @@ impl GroupTable {
             0 | 1 => {
                 if gm.group.ty == 2 && gm.group.buckets.len() != 1 {
                     return Err(group_mod_failed::INVALID_GROUP);
+                }
+                if gm.command == 0 {
+                    self.group_added.insert(id, std::time::Instant::now());
                 }
                 self.groups.insert(id, gm.group);
                 Ok(Vec::new())
@@ -433,6 +494,7 @@ impl GroupTable {
             (0, true) => Err(meter_mod_failed::METER_EXISTS),
             (1, false) => Err(meter_mod_failed::UNKNOWN_METER),
             _ => {
+                self.meter_added.entry(m.id).or_insert_with(std::time::Instant::now);
                 self.meters.insert(m.id, m);
                 Ok(())
             }

@@ -593,6 +593,21 @@ impl Session {
                     .collect()
             }
             stats::METER_FEATURES if !v10 => vec![group::encode_meter_features()],
+            stats::GROUP if !v10 => group_stats(tables, u32_at(msg, body_at)?),
+            stats::GROUP_FEATURES if !v10 => vec![group::encode_group_features()],
+            stats::METER if !v10 => {
+                let wanted = u32_at(msg, body_at)?;
+                let g = &tables.groups;
+                g.meters
+                    .values()
+                    .filter(|m| wanted == group::METER_ALL || m.id == wanted)
+                    .map(|m| {
+                        let flows =
+                            tables.count_rules(|r| r.actions.iter().any(|a| matches!(a, crate::actions::Action::Meter(id) if *id == m.id)));
+                        group::encode_meter_stats(m, flows, g.meter_added.get(&m.id))
+                    })
+                    .collect()
+            }
             stats::TABLE => (0..N_TABLES).map(|t| table_stats(version, t, tables.table(t).len())).collect(),
             stats::TABLE_FEATURES if !v10 => {
                 if msg.len() > body_at {
@@ -624,6 +639,8 @@ impl Session {
                     rules.iter().map(|(t, r)| flowmod::encode_flow_stats(r, *t, StatsFormat::Nx, now, &tables.tlv)).collect()
                 }
             }
+            // NXST_GROUP: the 1.3 layout.
+            7 => group_stats(tables, u32_at(msg, 24)?),
             // NXST_GROUP_DESC: the 1.5 layout with 1.0 actions.
             8 => {
                 let wanted = u32_at(msg, 24)?;
@@ -639,6 +656,18 @@ impl Session {
         head.extend_from_slice(&[0; 4]);
         Ok(flowmod::pack_multipart(&head, 2, &entries, |b| message(OFP10, ty::STATS_REPLY_10, xid, b)))
     }
+}
+
+/// Group statistics entries for `wanted` (or all).
+fn group_stats(tables: &Tables, wanted: u32) -> Vec<Vec<u8>> {
+    let g = &tables.groups;
+    g.groups
+        .values()
+        .filter(|x| wanted == group::GROUP_ALL || x.id == wanted)
+        .map(|x| {
+            group::encode_group_stats(x, tables.count_rules(|r| crate::actions::uses_group(&r.actions, x.id)), g.group_added.get(&x.id))
+        })
+        .collect()
 }
 
 /// Applies a flow mod; the reply is empty (errors are the caller's).

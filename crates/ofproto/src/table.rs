@@ -469,6 +469,11 @@ impl Tables {
         self.tables.get(usize::from(id)).unwrap_or(&EMPTY)
     }
 
+    /// How many rules satisfy `pred`.
+    pub fn count_rules(&self, pred: impl Fn(&Rule) -> bool) -> u32 {
+        self.tables.iter().map(|t| t.iter().filter(|r| pred(r)).count() as u32).sum()
+    }
+
     /// Number of rules in all tables.
     pub fn len(&self) -> usize {
         self.tables.iter().map(Table::len).sum()

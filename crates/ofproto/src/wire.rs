@@ -107,6 +107,12 @@ pub mod stats {
     pub const AGGREGATE: u16 = 2;
     /// Table statistics.
     pub const TABLE: u16 = 3;
+    /// Group statistics (1.1+).
+    pub const GROUP: u16 = 6;
+    /// Group features (1.2+).
+    pub const GROUP_FEATURES: u16 = 8;
+    /// Meter statistics (1.3+).
+    pub const METER: u16 = 9;
     /// Group descriptions (1.1+).
     pub const GROUP_DESC: u16 = 7;
     /// Meter configurations (1.3+).
