@@ -4,9 +4,15 @@
 //! `ovsdb-server`, in the same run, rounds alternating.
 //!
 //! The time is the wall clock of the `ovs-ofctl add-flows` process, which
-//! ends after the switch answered its closing barrier; afterwards the
-//! switch's flow count is read back (`ovs-ofctl dump-aggregate`) and must
-//! be N plus the bridge's default NORMAL flow.
+//! sends each flow mod with a barrier and waits for the reply; afterwards
+//! the switch's flow count is read back (`ovs-ofctl dump-aggregate`) and
+//! must be N plus the bridge's default NORMAL flow.
+//!
+//! Because every flow is a round trip, the figure measures wake-up latency
+//! as much as flow-table work; on these virtual machines a wake-up across
+//! CPUs costs tens of microseconds. By default both switches and
+//! `ovs-ofctl` therefore run on the same single CPU (`--cpu`), the same
+//! way for both; `--cpu any` leaves placement to the scheduler.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -61,17 +67,21 @@ fn flow_count(sw: &Vswitchd) -> Option<usize> {
     text[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-/// Adds the flows in `file` (`n` of them) to a fresh bridge of `sw`.
-pub fn run_round(sw: &Vswitchd, file: &Path, n: usize) -> Result<FlowsResult, String> {
+/// Adds the flows in `file` (`n` of them) to a fresh bridge of `sw`, with
+/// `ovs-ofctl` on CPU `cpu` if given.
+pub fn run_round(sw: &Vswitchd, file: &Path, n: usize, cpu: Option<u32>) -> Result<FlowsResult, String> {
     sw.vsctl(&["--if-exists", "del-br", "br0"]);
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    let mut command = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string(), "ovs-ofctl"]);
+            c
+        }
+        None => Command::new("ovs-ofctl"),
+    };
     let start = Instant::now();
-    let out = Command::new("ovs-ofctl")
-        .args(["add-flows", "br0"])
-        .arg(file)
-        .env("OVS_RUNDIR", sw.dir())
-        .output()
-        .map_err(|e| format!("ovs-ofctl: {e}"))?;
+    let out = command.args(["add-flows", "br0"]).arg(file).env("OVS_RUNDIR", sw.dir()).output().map_err(|e| format!("ovs-ofctl: {e}"))?;
     let elapsed = start.elapsed();
     if !out.status.success() {
         return Err(format!("{}: ovs-ofctl add-flows failed: {}", sw.name(), String::from_utf8_lossy(&out.stderr)));

@@ -192,22 +192,39 @@ impl Vswitchd {
     /// Open vSwitch's own `ovs-vswitchd` (userspace datapath for bridges
     /// of `datapath_type=netdev`).
     pub fn start_ovs() -> Vswitchd {
-        Self::start("ovs-vswitchd", Path::new("ovs-vswitchd"), &[])
+        Self::start("ovs-vswitchd", Path::new("ovs-vswitchd"), &[], None)
+    }
+
+    /// As [`Vswitchd::start_ovs`] or [`Vswitchd::start_ferrovs`] (`bin`
+    /// given), with every thread of the daemon on CPU `cpu` (`taskset`).
+    pub fn start_pinned(ferrovs: Option<&Path>, cpu: u32) -> Vswitchd {
+        match ferrovs {
+            Some(bin) => Self::start("ferrovs", bin, &["vswitchd"], Some(cpu)),
+            None => Self::start("ovs-vswitchd", Path::new("ovs-vswitchd"), &[], Some(cpu)),
+        }
     }
 
     /// ferrovs (`bin` is the `ferrovs` executable) as `ferrovs vswitchd`.
     pub fn start_ferrovs(bin: &Path) -> Vswitchd {
-        Self::start("ferrovs", bin, &["vswitchd"])
+        Self::start("ferrovs", bin, &["vswitchd"], None)
     }
 
-    fn start(name: &'static str, bin: &Path, sub: &[&str]) -> Vswitchd {
+    fn start(name: &'static str, bin: &Path, sub: &[&str], cpu: Option<u32>) -> Vswitchd {
         let ovsdb = OvsdbServer::start();
         ovsdb.vsctl(&["init"]);
         let dir = ovsdb.dir().to_owned();
         // The namespace's loopback is brought up, so controllers started in
         // it with `in_netns` are reachable on 127.0.0.1; `exec` keeps the
         // pid the daemon's.
-        let child = Command::new("unshare")
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpu.to_string(), "unshare"]);
+                c
+            }
+            None => Command::new("unshare"),
+        };
+        let child = command
             .args(["--net", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
             .arg(bin)
             .args(sub)

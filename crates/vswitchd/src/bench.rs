@@ -33,6 +33,9 @@ pub struct FlowsArgs {
     /// Rounds per switch.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
+    /// The CPU both switches and ovs-ofctl run on, or "any".
+    #[arg(long, default_value = "0")]
+    cpu: String,
 }
 
 #[derive(Debug, Args)]
@@ -88,17 +91,24 @@ fn run_flows(args: &FlowsArgs) -> Result<(), BenchError> {
     let file = scratch.path().join("flows.txt");
     flows::write_flows(&file, args.flows).map_err(|e| BenchError::Usage(format!("cannot write {}: {e}", file.display())))?;
     let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let cpu = match args.cpu.as_str() {
+        "any" => None,
+        c => Some(c.parse::<u32>().map_err(|_| BenchError::Usage(format!("--cpu must be a CPU number or \"any\", not {c}")))?),
+    };
     eprintln!("starting ferrovs and ovs-vswitchd, each with its own ovsdb-server, in private network namespaces");
-    let ours = benches::Vswitchd::start_ferrovs(&exe);
-    let theirs = benches::Vswitchd::start_ovs();
+    let (ours, theirs) = match cpu {
+        Some(c) => (benches::Vswitchd::start_pinned(Some(&exe), c), benches::Vswitchd::start_pinned(None, c)),
+        None => (benches::Vswitchd::start_ferrovs(&exe), benches::Vswitchd::start_ovs()),
+    };
     let mut results = Vec::new();
     for round in 0..args.rounds {
         for sw in [&ours, &theirs] {
             eprintln!("round {}/{}: {}", round + 1, args.rounds, sw.name());
-            results.push(flows::run_round(sw, &file, args.flows).map_err(BenchError::Round)?);
+            results.push(flows::run_round(sw, &file, args.flows, cpu).map_err(BenchError::Round)?);
         }
     }
-    println!("ovs-ofctl add-flows br0 FILE, {} flows (4 shapes in 4 tables), wall clock", args.flows);
+    let placement = cpu.map_or_else(|| "CPUs left to the scheduler".to_owned(), |c| format!("both switches and ovs-ofctl on CPU {c}"));
+    println!("ovs-ofctl add-flows br0 FILE, {} flows (4 shapes in 4 tables), wall clock; {placement}", args.flows);
     print!("{}", flows::table(&results));
     Ok(())
 }
