@@ -55,7 +55,8 @@ pub struct Slot {
 }
 
 impl Slot {
-    fn range(self) -> std::ops::Range<usize> {
+    /// The slot's bytes in [`Match::flow`] and [`Match::wc`].
+    pub fn range(self) -> std::ops::Range<usize> {
         usize::from(self.off)..usize::from(self.off) + usize::from(self.len)
     }
 }
@@ -555,6 +556,15 @@ impl Match {
     /// The match-everything match.
     pub fn catchall() -> Match {
         Match::default()
+    }
+
+    /// A match on exact values of `fields` (set in order, as a decoder would).
+    pub fn exact(fields: &[(Mff, &[u8])]) -> Match {
+        let mut m = Match::catchall();
+        for (f, v) in fields {
+            m.set(field(*f), v, None);
+        }
+        m
     }
 
     /// A slot's value as an integer.

@@ -23,17 +23,21 @@
 //!   delete semantics (strict and loose, cookies, overlap, counters,
 //!   timeouts), all-or-nothing batches, flow and aggregate statistics.
 //! - [`group`]: groups (1.1 and 1.5 layouts, `selection_method`) and meters.
+//! - [`classifier`]: tuple space search with staged lookup over a table's
+//!   rules, reporting the bits a lookup examined (property-tested against
+//!   a priority scan and for the soundness megaflows need); not wired to
+//!   the packet path yet (issue 6), and without prefix tracking.
 //!
 //! Not written yet: PACKET_IN/PACKET_OUT and NXT_RESUME (they need the
 //! translation of issue 6), PORT_MOD, the TLV table and `tun_metadata`,
 //! group/meter/queue statistics, the actions listed in [`actions`]; a
 //! message needing them is answered with the OpenFlow error a switch
-//! without them gives. The lookup is a priority scan: the classifier that
-//! reports examined fields for megaflows is issue 6's.
+//! without them gives.
 
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod classifier;
 pub mod flowmatch;
 pub mod flowmod;
 pub mod group;

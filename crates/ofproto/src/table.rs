@@ -731,14 +731,10 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flowmatch::{field, Mff};
+    use crate::flowmatch::Mff;
 
     fn m(fields: &[(Mff, &[u8])]) -> Match {
-        let mut m = Match::catchall();
-        for (f, v) in fields {
-            m.set(field(*f), v, None);
-        }
-        m
+        Match::exact(fields)
     }
 
     fn fm(command: Command, m: Match, priority: u16, cookie: u64) -> FlowMod {
