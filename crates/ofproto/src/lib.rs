@@ -28,11 +28,13 @@
 //!   a priority scan and for the soundness megaflows need); not wired to
 //!   the packet path yet (issue 6), and without prefix tracking.
 //!
+//! Also written: PORT_MOD, the TLV table and `tun_metadata` (matches and
+//! actions), group and meter statistics.
+//!
 //! Not written yet: PACKET_IN/PACKET_OUT and NXT_RESUME (they need the
-//! translation of issue 6), PORT_MOD, the TLV table and `tun_metadata`,
-//! group/meter/queue statistics, the actions listed in [`actions`]; a
-//! message needing them is answered with the OpenFlow error a switch
-//! without them gives.
+//! translation of issue 6), queue statistics, ROLE_STATUS, the actions
+//! listed in [`actions`]; a message needing them is answered with the
+//! OpenFlow error a switch without them gives.
 
 #![forbid(unsafe_code)]
 
