@@ -63,7 +63,7 @@ use hashbrown::HashTable;
 use crate::actions::Action;
 use crate::hash::{crc32c_u64, spread};
 use crate::key::{FlowMask, MiniKey, KEY_WORDS};
-use crate::megaflow::{key_word, Mask, Megaflow};
+use crate::megaflow::{key_word, Credits, Mask, Megaflow};
 
 /// The most keys one batch lookup takes.
 pub const BATCH: usize = 32;
@@ -386,6 +386,12 @@ impl Classifier {
     /// one flow both missed), it is returned unchanged; a dead one is
     /// replaced.
     pub fn insert(&mut self, key: &MiniKey, mask: &FlowMask, actions: Arc<[Action]>) -> Arc<Megaflow> {
+        self.insert_crediting(key, mask, actions, Arc::new([]))
+    }
+
+    /// [`insert`](Classifier::insert), with the rule counters the megaflow's
+    /// traffic is credited to ([`Megaflow::push_credits`]).
+    pub fn insert_crediting(&mut self, key: &MiniKey, mask: &FlowMask, actions: Arc<[Action]>, credits: Credits) -> Arc<Megaflow> {
         let index = match self.subtables.iter().position(|s| s.mask.dense() == mask) {
             Some(i) => i,
             None => {
@@ -397,7 +403,7 @@ impl Classifier {
         };
         let st = &mut self.subtables[index];
         let hash = st.mask.hash_masked(key, st.basis);
-        let flow = Arc::new(Megaflow::new(key, Arc::clone(&st.mask), hash, actions));
+        let flow = Arc::new(Megaflow::new(key, Arc::clone(&st.mask), hash, actions, credits));
         let entry = st.table.find_entry(spread(hash), |s| s.hash == hash && s.flow.masked == flow.masked);
         if let Ok(entry) = entry {
             if !entry.get().flow.is_dead() {

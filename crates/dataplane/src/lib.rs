@@ -35,7 +35,7 @@ pub use actions::{execute, Action, Datapath, DropReason, PacketBuf, SetField};
 pub use classifier::{Classifier, BATCH};
 pub use extract::{extract, extract_into, Malformed, MalformedCounters};
 pub use key::{Field, FieldAccess, FlowKey, FlowMask, MiniKey, PacketMeta, KEY_WORDS};
-pub use megaflow::{Megaflow, StatsSnapshot};
+pub use megaflow::{clock_ms, epoch, Credit, Credits, Megaflow, StatsSnapshot};
 pub use microflow::MicroflowCache;
 pub use tunnel::{TunnelHeader, TunnelKind, TunnelSpec};
 

@@ -136,6 +136,47 @@ impl MegaflowStats {
     }
 }
 
+/// The clock of megaflow statistics: milliseconds since `epoch()`, the
+/// first time anyone asked. Every thread of the process shares it.
+pub fn clock_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64
+}
+
+/// The instant [`clock_ms`] counts from.
+pub fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+/// Counters that megaflows credit with their traffic: an OpenFlow rule's
+/// packets, bytes and last use, fed by every megaflow translated through
+/// it (on any PMD thread, hence atomic adds).
+#[derive(Debug, Default)]
+pub struct Credit {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    used: AtomicU64,
+}
+
+impl Credit {
+    /// Adds traffic last seen at `used` (milliseconds, the caller's clock).
+    pub fn add(&self, packets: u64, bytes: u64, used: u64) {
+        let r = Ordering::Relaxed;
+        self.packets.fetch_add(packets, r);
+        self.bytes.fetch_add(bytes, r);
+        self.used.fetch_max(used, r);
+    }
+
+    /// Packets, bytes and last use credited so far.
+    pub fn get(&self) -> (u64, u64, u64) {
+        let r = Ordering::Relaxed;
+        (self.packets.load(r), self.bytes.load(r), self.used.load(r))
+    }
+}
+
+/// What a megaflow credits: the counters of the rules it came from.
+pub type Credits = Arc<[Arc<Credit>]>;
+
 /// A cached flow: every packet whose key, masked, equals `key` gets `actions`.
 ///
 /// `repr(C)` keeps what a lookup and the execution read — dead flag, hash,
@@ -148,11 +189,14 @@ pub struct Megaflow {
     actions: Arc<[Action]>,
     pub(crate) masked: [u64; KEY_WORDS],
     stats: MegaflowStats,
+    credits: Credits,
+    /// Packets and bytes already passed on to `credits`.
+    pushed: (AtomicU64, AtomicU64),
 }
 
 impl Megaflow {
     /// A megaflow matching `key` under `mask`.
-    pub(crate) fn new(key: &MiniKey, mask: Arc<Mask>, hash: u32, actions: Arc<[Action]>) -> Self {
+    pub(crate) fn new(key: &MiniKey, mask: Arc<Mask>, hash: u32, actions: Arc<[Action]>, credits: Credits) -> Self {
         let mut masked = [0u64; KEY_WORDS];
         let mut m = mask.map;
         let mut j = 0;
@@ -162,7 +206,16 @@ impl Megaflow {
             j += 1;
             m &= m - 1;
         }
-        Megaflow { dead: AtomicBool::new(false), hash, masked, mask, actions, stats: MegaflowStats::default() }
+        Megaflow {
+            dead: AtomicBool::new(false),
+            hash,
+            masked,
+            mask,
+            actions,
+            stats: MegaflowStats::default(),
+            credits,
+            pushed: Default::default(),
+        }
     }
 
     /// The actions.
@@ -173,6 +226,22 @@ impl Megaflow {
     /// The counters.
     pub fn stats(&self) -> &MegaflowStats {
         &self.stats
+    }
+
+    /// Passes the traffic counted since the last push on to the rules the
+    /// megaflow came from; returns the packets passed on. Called by one
+    /// thread at a time (the owning PMD's revalidation).
+    pub fn push_credits(&self) -> u64 {
+        let now = self.stats.snapshot();
+        let r = Ordering::Relaxed;
+        let packets = now.packets.wrapping_sub(self.pushed.0.swap(now.packets, r));
+        let bytes = now.bytes.wrapping_sub(self.pushed.1.swap(now.bytes, r));
+        if packets != 0 {
+            for c in self.credits.iter() {
+                c.add(packets, bytes, now.used);
+            }
+        }
+        packets
     }
 
     /// Whether the megaflow was deleted.

@@ -248,8 +248,8 @@ pub fn encode_flow_stats(rule: &Rule, table_id: u8, format: StatsFormat, now: In
         out[14..16].copy_from_slice(&rule.idle_timeout.to_be_bytes());
         out[16..18].copy_from_slice(&rule.hard_timeout.to_be_bytes());
         out[24..32].copy_from_slice(&rule.cookie.to_be_bytes());
-        out[32..40].copy_from_slice(&rule.packets.to_be_bytes());
-        out[40..48].copy_from_slice(&rule.bytes.to_be_bytes());
+        out[32..40].copy_from_slice(&rule.packet_count().to_be_bytes());
+        out[40..48].copy_from_slice(&rule.byte_count().to_be_bytes());
     };
     let mut out = Vec::with_capacity(128);
     match format {
@@ -260,7 +260,7 @@ pub fn encode_flow_stats(rule: &Rule, table_id: u8, format: StatsFormat, now: In
             actions::encode_actions(&rule.actions, OFP10, ctx, &mut out);
             common(&mut out);
             out[18..20].copy_from_slice(&(match_len as u16).to_be_bytes());
-            out[20..22].copy_from_slice(&age(rule.used).to_be_bytes());
+            out[20..22].copy_from_slice(&age(rule.last_used()).to_be_bytes());
             out[22..24].copy_from_slice(&age(rule.modified).to_be_bytes());
         }
         StatsFormat::Of13(version) => {
@@ -279,10 +279,13 @@ pub fn encode_flow_stats(rule: &Rule, table_id: u8, format: StatsFormat, now: In
             // OXS statistics: duration, idle time, packets, bytes.
             let at = out.len();
             out.extend_from_slice(&[0, 0, 0, 0]);
-            let idle = now.saturating_duration_since(rule.used).as_secs() as u32;
-            for (field, value) in
-                [(0u8, u64::from(sec) << 32 | u64::from(nsec)), (1, u64::from(idle) << 32), (4, rule.packets), (5, rule.bytes)]
-            {
+            let idle = now.saturating_duration_since(rule.last_used()).as_secs() as u32;
+            for (field, value) in [
+                (0u8, u64::from(sec) << 32 | u64::from(nsec)),
+                (1, u64::from(idle) << 32),
+                (4, rule.packet_count()),
+                (5, rule.byte_count()),
+            ] {
                 out.extend_from_slice(&[0x80, 0x02, field << 1, 8]);
                 out.extend_from_slice(&value.to_be_bytes());
             }
@@ -336,8 +339,8 @@ pub fn pack_multipart(head: &[u8], flags_at: usize, entries: &[Vec<u8>], build: 
 
 /// An aggregate statistics reply body: packets, bytes, flows.
 pub fn encode_aggregate(rules: &[&Rule]) -> Vec<u8> {
-    let packets: u64 = rules.iter().map(|r| r.packets).sum();
-    let bytes: u64 = rules.iter().map(|r| r.bytes).sum();
+    let packets: u64 = rules.iter().map(|r| r.packet_count()).sum();
+    let bytes: u64 = rules.iter().map(|r| r.byte_count()).sum();
     let mut out = packets.to_be_bytes().to_vec();
     out.extend_from_slice(&bytes.to_be_bytes());
     out.extend_from_slice(&(rules.len() as u32).to_be_bytes());
@@ -363,7 +366,7 @@ pub fn encode_flow_removed(r: &crate::table::Removed, version: u8, nxm: bool, no
         flowmatch::encode_oxm_match(&rule.m, version, &mut b);
         let at = b.len();
         b.extend_from_slice(&[0, 0, 0, 0]);
-        for (field, value) in [(0u8, u64::from(sec) << 32 | u64::from(nsec)), (4, rule.packets), (5, rule.bytes)] {
+        for (field, value) in [(0u8, u64::from(sec) << 32 | u64::from(nsec)), (4, rule.packet_count()), (5, rule.byte_count())] {
             b.extend_from_slice(&[0x80, 0x02, field << 1, 8]);
             b.extend_from_slice(&value.to_be_bytes());
         }
@@ -385,8 +388,8 @@ pub fn encode_flow_removed(r: &crate::table::Removed, version: u8, nxm: bool, no
     if version > OFP10 {
         head(&mut b);
         b.extend_from_slice(&rule.hard_timeout.to_be_bytes());
-        b.extend_from_slice(&rule.packets.to_be_bytes());
-        b.extend_from_slice(&rule.bytes.to_be_bytes());
+        b.extend_from_slice(&rule.packet_count().to_be_bytes());
+        b.extend_from_slice(&rule.byte_count().to_be_bytes());
         flowmatch::encode_oxm_match(&rule.m, version, &mut b);
         return message(version, ty::FLOW_REMOVED, 0, &b);
     }
@@ -396,8 +399,8 @@ pub fn encode_flow_removed(r: &crate::table::Removed, version: u8, nxm: bool, no
         head(&mut b);
         let len_at = b.len();
         b.extend_from_slice(&[0, 0]);
-        b.extend_from_slice(&rule.packets.to_be_bytes());
-        b.extend_from_slice(&rule.bytes.to_be_bytes());
+        b.extend_from_slice(&rule.packet_count().to_be_bytes());
+        b.extend_from_slice(&rule.byte_count().to_be_bytes());
         let match_len = flowmatch::encode_entries(&rule.m, 0, &mut b);
         b[len_at..len_at + 2].copy_from_slice(&(match_len as u16).to_be_bytes());
         b.resize(b.len().div_ceil(8) * 8, 0);
@@ -412,7 +415,7 @@ pub fn encode_flow_removed(r: &crate::table::Removed, version: u8, nxm: bool, no
     b.extend_from_slice(&nsec.to_be_bytes());
     b.extend_from_slice(&rule.idle_timeout.to_be_bytes());
     b.extend_from_slice(&[0, 0]);
-    b.extend_from_slice(&rule.packets.to_be_bytes());
-    b.extend_from_slice(&rule.bytes.to_be_bytes());
+    b.extend_from_slice(&rule.packet_count().to_be_bytes());
+    b.extend_from_slice(&rule.byte_count().to_be_bytes());
     message(version, ty::FLOW_REMOVED, 0, &b)
 }

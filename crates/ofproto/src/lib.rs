@@ -47,6 +47,7 @@ pub mod oxm;
 pub mod session;
 pub mod table;
 pub mod wire;
+pub mod xlate;
 
 pub use session::{Replies, Session, SessionEnd, SwitchView};
 pub use wire::{Desc, PortCounters, PortDesc, PortReason};

@@ -179,6 +179,9 @@ pub struct Rule {
     pub bytes: u64,
     /// Last hit (or creation).
     pub used: Instant,
+    /// What the datapath's megaflows credit to the rule (shared by the
+    /// copies a batch makes; replaced when counters are reset).
+    pub credit: std::sync::Arc<dataplane::Credit>,
 }
 
 impl Rule {
@@ -197,7 +200,27 @@ impl Rule {
             packets: 0,
             bytes: 0,
             used: now,
+            credit: Default::default(),
         }
+    }
+
+    /// Packets matched, the datapath's included.
+    pub fn packet_count(&self) -> u64 {
+        self.packets + self.credit.get().0
+    }
+
+    /// Bytes matched, the datapath's included.
+    pub fn byte_count(&self) -> u64 {
+        self.bytes + self.credit.get().1
+    }
+
+    /// When a packet last matched (or the rule was made).
+    pub fn last_used(&self) -> Instant {
+        let (packets, _, used) = self.credit.get();
+        if packets == 0 {
+            return self.used;
+        }
+        self.used.max(dataplane::epoch() + std::time::Duration::from_millis(used))
     }
 }
 
@@ -580,6 +603,7 @@ impl Tables {
                 if fm.flags & flags::RESET_COUNTS != 0 {
                     r.packets = 0;
                     r.bytes = 0;
+                    r.credit = Default::default();
                 }
             }
         }
@@ -702,7 +726,7 @@ impl Tables {
         let why = |r: &Rule| {
             if r.hard_timeout != 0 && now.saturating_duration_since(r.created).as_secs() >= u64::from(r.hard_timeout) {
                 Some(reason::HARD_TIMEOUT)
-            } else if r.idle_timeout != 0 && now.saturating_duration_since(r.used).as_secs() >= u64::from(r.idle_timeout) {
+            } else if r.idle_timeout != 0 && now.saturating_duration_since(r.last_used()).as_secs() >= u64::from(r.idle_timeout) {
                 Some(reason::IDLE_TIMEOUT)
             } else {
                 None

@@ -1,0 +1,909 @@
+//! Translation (xlate): a packet's flow key walks a bridge's OpenFlow
+//! tables and comes out as datapath actions plus the mask of every bit of
+//! the key the walk depended on — a megaflow (OVS's `ofproto-dpif-xlate`).
+//!
+//! # The walk
+//!
+//! The key is converted to the tables' storage layout ([`Flow`]). Each
+//! table lookup goes through the table's [`Classifier`], which reports the
+//! bits it examined; actions that read a field (`move`, `output:reg`,
+//! `dec_ttl`, select groups) add theirs. Actions that change header fields
+//! change the working flow and are turned into datapath set actions when
+//! the packet next leaves (OVS's "commit"): every header field written is
+//! set again, whatever the packet held, so the megaflow need not match on
+//! it. VLAN changes compare the original tag with the new one and so
+//! examine the tag.
+//!
+//! # What is not translated yet
+//!
+//! Actions the walk cannot carry out yet — connection tracking, NAT,
+//! `learn`, `check_pkt_larger`, enqueue, tunnels, meters' rate limits,
+//! conjunctive matches — end the translation with an [`Xlated::error`]:
+//! the packet is dropped and counted, never forwarded as if the action had
+//! happened. Rules matching `tun_metadata` never match (the key's Geneve
+//! options are not mapped to the TLV table yet). NORMAL is the caller's
+//! ([`Normal`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dataplane::key::{Field, FieldAccess};
+use dataplane::{Action as Dp, Credit, FlowKey, FlowMask, SetField};
+
+use crate::actions::{Action, Subfield, OFPP_NORMAL};
+use crate::classifier::{Classifier, Flow, Wildcards};
+use crate::flowmatch::{be, field, put_be, slot, Mff, Slot, FLOW_LEN};
+use crate::group::Group;
+use crate::table::{Tables, N_TABLES};
+
+/// OpenFlow's reserved ports, in OVS's 16-bit numbering.
+pub mod port {
+    /// The largest ordinary port number.
+    pub const MAX: u16 = 0xff00;
+    /// The packet's input port.
+    pub const IN_PORT: u16 = 0xfff8;
+    /// Submit to the tables (PACKET_OUT only).
+    pub const TABLE: u16 = 0xfff9;
+    /// The L2 learning switch.
+    pub const NORMAL: u16 = super::OFPP_NORMAL;
+    /// Every port but the input port and those with `no_flood`.
+    pub const FLOOD: u16 = 0xfffb;
+    /// Every port but the input port.
+    pub const ALL: u16 = 0xfffc;
+    /// The controllers.
+    pub const CONTROLLER: u16 = 0xfffd;
+    /// The bridge's local port.
+    pub const LOCAL: u16 = 0xfffe;
+    /// No port.
+    pub const NONE: u16 = 0xffff;
+}
+
+/// Packet-in reasons (OpenFlow 1.3 numbering, as OVS keeps them).
+pub mod reason {
+    /// No matching rule (table miss).
+    pub const NO_MATCH: u8 = 0;
+    /// An explicit output to the controller.
+    pub const ACTION: u8 = 1;
+    /// TTL expired on `dec_ttl`.
+    pub const INVALID_TTL: u8 = 2;
+}
+
+/// The most nested resubmits and goto_tables (OVS's `MAX_DEPTH`).
+pub const MAX_DEPTH: u32 = 64;
+/// The most table lookups one translation may make (OVS's `MAX_RESUBMITS`).
+pub const MAX_LOOKUPS: u32 = 4096;
+
+/// A port of the bridge as translation sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XPort {
+    /// OpenFlow port number.
+    pub ofport: u16,
+    /// Datapath port number.
+    pub odp: u32,
+    /// `OFPPC_NO_FLOOD` is set.
+    pub no_flood: bool,
+    /// `OFPPC_NO_FWD` is set (or the port is down): nothing is sent to it.
+    pub no_fwd: bool,
+}
+
+/// The L2 learning switch of the NORMAL action, supplied by the caller:
+/// it knows the MAC table and the ports' VLAN configuration.
+pub trait Normal {
+    /// Datapath actions for `flow` (fields read through `read`, which
+    /// marks them examined) received on OpenFlow port `in_port`.
+    fn normal(&self, in_port: u16, read: &mut dyn FnMut(Slot) -> u128) -> Vec<Dp>;
+}
+
+/// What a packet-in sent through the slow path carries, encoded into the
+/// datapath's `userspace` action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToController {
+    /// Why.
+    pub reason: u8,
+    /// The table the rule was in.
+    pub table_id: u8,
+    /// The rule's cookie (`u64::MAX` on a miss).
+    pub cookie: u64,
+    /// Bytes of the packet to send (`0xffff`: all).
+    pub max_len: u16,
+    /// The controller id to send to (0: all).
+    pub controller_id: u16,
+    /// `controller(userdata=...)`.
+    pub userdata: Vec<u8>,
+}
+
+impl ToController {
+    /// The bytes of the `userspace` action: a tag, the fixed fields, the
+    /// user data.
+    pub fn encode(&self) -> Arc<[u8]> {
+        let mut b = vec![b'C', self.reason, self.table_id];
+        b.extend_from_slice(&self.cookie.to_be_bytes());
+        b.extend_from_slice(&self.max_len.to_be_bytes());
+        b.extend_from_slice(&self.controller_id.to_be_bytes());
+        b.extend_from_slice(&self.userdata);
+        b.into()
+    }
+
+    /// Reads what [`encode`](ToController::encode) wrote; `None` for other
+    /// user data.
+    pub fn decode(b: &[u8]) -> Option<ToController> {
+        if b.len() < 15 || b[0] != b'C' {
+            return None;
+        }
+        let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+        let mut cookie = [0u8; 8];
+        cookie.copy_from_slice(&b[3..11]);
+        Some(ToController {
+            reason: b[1],
+            table_id: b[2],
+            cookie: u64::from_be_bytes(cookie),
+            max_len: u16_at(11),
+            controller_id: u16_at(13),
+            userdata: b[15..].to_vec(),
+        })
+    }
+}
+
+/// A rule as translation needs it.
+#[derive(Debug)]
+struct XRule {
+    cookie: u64,
+    actions: Arc<[Action]>,
+    credit: Arc<Credit>,
+}
+
+#[derive(Debug, Default)]
+struct XTable {
+    classifier: Classifier,
+    rules: Vec<XRule>,
+}
+
+/// An immutable snapshot of a bridge for translation: its tables built
+/// into classifiers, its groups and its ports. Built by the control thread
+/// after the tables change, read by every PMD thread's upcalls.
+#[derive(Debug)]
+pub struct Pipeline {
+    tables: Vec<XTable>,
+    groups: HashMap<u32, Group>,
+    ports: Vec<XPort>,
+    by_odp: HashMap<u32, usize>,
+    by_ofport: HashMap<u16, usize>,
+    version: u64,
+    /// OpenFlow 1.0's table-miss: send to the controller (else drop).
+    miss_to_controller: bool,
+}
+
+/// The result of a translation.
+#[derive(Debug, Default)]
+pub struct Xlated {
+    /// Datapath actions; empty means drop.
+    pub actions: Vec<Dp>,
+    /// Every key bit the translation depended on.
+    pub mask: FlowMask,
+    /// The counters of the rules the walk went through.
+    pub credits: Vec<Arc<Credit>>,
+    /// Why the translation could not be carried out (the packet is dropped).
+    pub error: Option<String>,
+}
+
+impl Pipeline {
+    /// Builds the snapshot of `tables` with `ports`.
+    pub fn new(tables: &Tables, ports: Vec<XPort>, miss_to_controller: bool) -> Pipeline {
+        let mut xtables = Vec::new();
+        let last = (0..N_TABLES).rev().find(|&t| !tables.table(t as u8).is_empty()).map_or(0, |t| t + 1);
+        for t in 0..last {
+            let table = tables.table(t as u8);
+            let rules: Vec<XRule> = table
+                .iter()
+                .map(|r| XRule { cookie: r.cookie, actions: r.actions.clone().into(), credit: Arc::clone(&r.credit) })
+                .collect();
+            let classifier =
+                Classifier::new(table.iter().enumerate().filter(|(_, r)| !is_conjunctive(&r.actions)).map(|(i, r)| (r.priority, &r.m, i)));
+            xtables.push(XTable { classifier, rules });
+        }
+        let by_odp = ports.iter().enumerate().map(|(i, p)| (p.odp, i)).collect();
+        let by_ofport = ports.iter().enumerate().map(|(i, p)| (p.ofport, i)).collect();
+        Pipeline {
+            tables: xtables,
+            groups: tables.groups.groups.iter().map(|(id, g)| (*id, g.clone())).collect(),
+            ports,
+            by_odp,
+            by_ofport,
+            version: tables.version(),
+            miss_to_controller,
+        }
+    }
+
+    /// The tables' version this snapshot was built from.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &[XPort] {
+        &self.ports
+    }
+
+    /// The OpenFlow port of datapath port `odp`.
+    pub fn ofport(&self, odp: u32) -> Option<u16> {
+        self.by_odp.get(&odp).map(|&i| self.ports[i].ofport)
+    }
+
+    /// The datapath port of OpenFlow port `ofport`.
+    pub fn odp(&self, ofport: u16) -> Option<u32> {
+        self.by_ofport.get(&ofport).map(|&i| self.ports[i].odp)
+    }
+
+    /// Translates a packet with `key` (its `in_port` a datapath port).
+    pub fn translate(&self, key: &FlowKey, normal: Option<&dyn Normal>) -> Xlated {
+        self.translate_from(key, 0, &[], normal)
+    }
+
+    /// Translates `actions` (a PACKET_OUT's) for a packet with `key`;
+    /// `output:TABLE` submits it to table 0.
+    pub fn translate_actions(&self, key: &FlowKey, actions: &[Action], normal: Option<&dyn Normal>) -> Xlated {
+        self.translate_from(key, u8::MAX, actions, normal)
+    }
+
+    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], normal: Option<&dyn Normal>) -> Xlated {
+        let flow = to_flow(key, self);
+        let mut x = Walk {
+            p: self,
+            normal,
+            base: flow,
+            flow,
+            wc: [0; FLOW_LEN],
+            written: [0; FLOW_LEN],
+            vlan_tpid: key.get(Field::VLAN0_TPID) as u16,
+            base_tpid: key.get(Field::VLAN0_TPID) as u16,
+            out: Vec::new(),
+            credits: Vec::new(),
+            depth: 0,
+            lookups: 0,
+            error: None,
+            action_set: Vec::new(),
+            stopped: false,
+            table: 0,
+        };
+        if table == u8::MAX {
+            x.run(actions);
+        } else {
+            x.table(table);
+            x.finish_action_set();
+        }
+        let mut mask = to_mask(&x.wc);
+        mask.exact(Field::IN_PORT).exact(Field::RECIRC_ID);
+        if key.get(Field::RECIRC_ID) == 0 {
+            // A packet fresh from a port has no registers or metadata: the
+            // values the tables examined there are the translation's own.
+            for w in &mut mask.words[dataplane::key::word::METADATA..dataplane::key::word::CT] {
+                *w = 0;
+            }
+        }
+        let actions = if x.error.is_some() { Vec::new() } else { x.out };
+        Xlated { actions, mask, credits: x.credits, error: x.error }
+    }
+}
+
+fn is_conjunctive(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Conjunction { .. }))
+}
+
+/// Key fields and the storage slots that hold them, for the fields whose
+/// values are the same numbers in both (right-aligned in the slot).
+fn same_fields() -> impl Iterator<Item = (Slot, Field)> {
+    let regs = (0..16u8).filter_map(|i| Field::reg(usize::from(i)).map(|f| (slot::reg(i), f)));
+    [
+        (slot::RECIRC_ID, Field::RECIRC_ID),
+        (slot::METADATA, Field::METADATA),
+        (slot::TUN_ID, Field::TUN_ID),
+        (slot::TUN_SRC, Field::TUN_SRC),
+        (slot::TUN_DST, Field::TUN_DST),
+        (slot::CT_STATE, Field::CT_STATE),
+        (slot::CT_ZONE, Field::CT_ZONE),
+        (slot::CT_MARK, Field::CT_MARK),
+        (slot::CT_LABEL, Field::CT_LABEL),
+        (slot::DL_SRC, Field::ETH_SRC),
+        (slot::DL_DST, Field::ETH_DST),
+        (slot::DL_TYPE, Field::ETH_TYPE),
+        (slot::NW_SRC, Field::NW_SRC),
+        (slot::NW_DST, Field::NW_DST),
+        (slot::IPV6_SRC, Field::IPV6_SRC),
+        (slot::IPV6_DST, Field::IPV6_DST),
+        (slot::IPV6_LABEL, Field::IPV6_LABEL),
+        (slot::NW_PROTO, Field::NW_PROTO),
+        (slot::NW_TOS, Field::NW_TOS),
+        (slot::NW_TTL, Field::NW_TTL),
+        (slot::NW_FRAG, Field::NW_FRAG),
+        (slot::ARP_SHA, Field::ARP_SHA),
+        (slot::ARP_THA, Field::ARP_THA),
+        (slot::TP_SRC, Field::TP_SRC),
+        (slot::TP_DST, Field::TP_DST),
+        (slot::TCP_FLAGS, Field::TCP_FLAGS),
+        (slot::ND_TARGET, Field::ND_TARGET),
+    ]
+    .into_iter()
+    .chain(regs)
+}
+
+/// OVS's VLAN_CFI bit: in the `vlan_tci` slot it means "tagged".
+const VLAN_CFI: u128 = 0x1000;
+
+/// The key of a packet in the tables' layout (`in_port` as OpenFlow port).
+pub fn to_flow(key: &FlowKey, p: &Pipeline) -> Flow {
+    let mut flow = [0u8; FLOW_LEN];
+    for (s, f) in same_fields() {
+        put_be(&mut flow[s.range()], key.get(f));
+    }
+    let in_port = p.ofport(key.get(Field::IN_PORT) as u32).unwrap_or(port::NONE);
+    put_be(&mut flow[slot::IN_PORT.range()], u128::from(in_port));
+    if key.get(Field::VLAN0_TPID) != 0 {
+        put_be(&mut flow[slot::VLAN_TCI.range()], key.get(Field::VLAN0_TCI) | VLAN_CFI);
+    }
+    flow
+}
+
+/// The key mask of the examined bits `wc` (in the tables' layout).
+pub fn to_mask(wc: &Wildcards) -> FlowMask {
+    let mut mask = FlowMask::default();
+    for (s, f) in same_fields() {
+        let m = be(&wc[s.range()]) & f.max_value();
+        if m != 0 {
+            dataplane::key::write_field(&mut mask.words, f, m);
+        }
+    }
+    if be(&wc[slot::IN_PORT.range()]) != 0 {
+        mask.exact(Field::IN_PORT);
+    }
+    let vlan = be(&wc[slot::VLAN_TCI.range()]);
+    if vlan != 0 {
+        dataplane::key::write_field(&mut mask.words, Field::VLAN0_TCI, vlan & !VLAN_CFI);
+        mask.exact(Field::VLAN0_TPID);
+    }
+    mask
+}
+
+/// One translation in progress.
+struct Walk<'a> {
+    p: &'a Pipeline,
+    normal: Option<&'a dyn Normal>,
+    /// The packet as the datapath holds it (after the actions emitted).
+    base: Flow,
+    /// The packet as the actions so far have made it.
+    flow: Flow,
+    wc: Wildcards,
+    /// Header bits written since the last commit.
+    written: Flow,
+    vlan_tpid: u16,
+    base_tpid: u16,
+    out: Vec<Dp>,
+    credits: Vec<Arc<Credit>>,
+    depth: u32,
+    lookups: u32,
+    error: Option<String>,
+    /// OpenFlow 1.1+'s action set (`write_actions`).
+    action_set: Vec<Action>,
+    /// `exit`, or an error: nothing more runs.
+    stopped: bool,
+    /// The table being walked.
+    table: u8,
+}
+
+impl Walk<'_> {
+    fn fail(&mut self, why: String) {
+        if self.error.is_none() {
+            self.error = Some(why);
+        }
+        self.stopped = true;
+    }
+
+    /// Reads a slot, marking it examined.
+    fn read(&mut self, s: Slot) -> u128 {
+        for b in &mut self.wc[s.range()] {
+            *b = 0xff;
+        }
+        be(&self.flow[s.range()])
+    }
+
+    fn slot(&self, s: Slot) -> u128 {
+        be(&self.flow[s.range()])
+    }
+
+    fn set_slot(&mut self, s: Slot, value: u128) {
+        put_be(&mut self.flow[s.range()], value);
+    }
+
+    fn in_port(&self) -> u16 {
+        self.slot(slot::IN_PORT) as u16
+    }
+
+    /// Looks the flow up in `table` and runs the rule it hits.
+    fn table(&mut self, table: u8) {
+        if self.stopped {
+            return;
+        }
+        self.lookups += 1;
+        if self.depth >= MAX_DEPTH || self.lookups > MAX_LOOKUPS {
+            self.fail(format!("translation went deeper than {MAX_DEPTH} tables or past {MAX_LOOKUPS} lookups (a loop?)"));
+            return;
+        }
+        let Some(t) = self.p.tables.get(usize::from(table)) else {
+            self.miss(table);
+            return;
+        };
+        let (hit, wc) = t.classifier.lookup(&self.flow);
+        for (w, m) in self.wc.iter_mut().zip(&wc) {
+            *w |= m;
+        }
+        let Some((_, index)) = hit else {
+            self.miss(table);
+            return;
+        };
+        let rule = &t.rules[index];
+        self.credits.push(Arc::clone(&rule.credit));
+        let (saved, cookie) = (self.table, rule.cookie);
+        let actions = Arc::clone(&rule.actions);
+        self.table = table;
+        self.depth += 1;
+        self.run_rule(&actions, cookie);
+        self.depth -= 1;
+        self.table = saved;
+    }
+
+    fn miss(&mut self, table: u8) {
+        if self.p.miss_to_controller && self.depth == 0 {
+            self.packet_in(ToController {
+                reason: reason::NO_MATCH,
+                table_id: table,
+                cookie: u64::MAX,
+                max_len: 128,
+                controller_id: 0,
+                userdata: Vec::new(),
+            });
+        }
+    }
+
+    fn run_rule(&mut self, actions: &[Action], cookie: u64) {
+        let mut goto = None;
+        for a in actions {
+            if self.stopped {
+                return;
+            }
+            match a {
+                Action::GotoTable(t) => goto = Some(*t),
+                Action::ClearActions => self.action_set.clear(),
+                Action::WriteActions(list) => self.write_actions(list),
+                Action::WriteMetadata { value, mask } => {
+                    let m = self.slot(slot::METADATA);
+                    self.set_slot(slot::METADATA, (m & !u128::from(*mask)) | u128::from(value & mask));
+                }
+                Action::Controller { .. } | Action::Output { port: port::CONTROLLER, .. } => self.action(a, cookie),
+                _ => self.action(a, 0),
+            }
+        }
+        if let Some(t) = goto {
+            self.table(t);
+        }
+    }
+
+    /// Runs an action list (a PACKET_OUT's, a bucket's, the action set).
+    fn run(&mut self, actions: &[Action]) {
+        for a in actions {
+            if self.stopped {
+                return;
+            }
+            self.action(a, 0);
+        }
+    }
+
+    fn write_actions(&mut self, list: &[Action]) {
+        // One action of each kind: a later write replaces an earlier one.
+        for a in list {
+            let same = |b: &Action| match (a, b) {
+                (Action::SetField { field: f, .. }, Action::SetField { field: g, .. }) => f == g,
+                _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+            };
+            self.action_set.retain(|b| !same(b));
+            self.action_set.push(a.clone());
+        }
+    }
+
+    /// Runs the action set at the end of the pipeline: everything but
+    /// output and group first, then the group, else the output.
+    fn finish_action_set(&mut self) {
+        let set = std::mem::take(&mut self.action_set);
+        let last = |a: &Action| matches!(a, Action::Output { .. } | Action::Group(_));
+        let (ends, rest): (Vec<&Action>, Vec<&Action>) = set.iter().partition(|a| last(a));
+        for a in rest {
+            self.action(a, 0);
+        }
+        let end = ends.iter().find(|a| matches!(a, Action::Group(_))).or_else(|| ends.first());
+        if let Some(a) = end {
+            self.action(a, 0);
+        }
+    }
+
+    fn action(&mut self, a: &Action, cookie: u64) {
+        match a {
+            Action::Output { port, max_len } => self.output(*port, *max_len, cookie),
+            Action::OutputReg { src, max_len } => {
+                let port = self.read_subfield(src) as u16;
+                self.output(port, *max_len, cookie);
+            }
+            Action::Controller { max_len, id, reason, userdata, pause, .. } => {
+                if *pause {
+                    self.fail("controller(pause) is not supported by ferrovs yet".to_owned());
+                    return;
+                }
+                self.packet_in(ToController {
+                    reason: *reason,
+                    table_id: self.table,
+                    cookie,
+                    max_len: *max_len,
+                    controller_id: *id,
+                    userdata: userdata.clone(),
+                });
+            }
+            Action::Resubmit { in_port, table, .. } => {
+                let table = if *table == 0xff { self.table } else { *table };
+                let saved = self.in_port();
+                if *in_port != port::IN_PORT {
+                    self.set_slot(slot::IN_PORT, u128::from(*in_port));
+                }
+                self.table(table);
+                self.set_slot(slot::IN_PORT, u128::from(saved));
+            }
+            Action::GotoTable(t) => self.table(*t),
+            Action::SetField { field: f, value, mask, .. } => self.set_field(*f, *value, *mask),
+            Action::RegMove { src, dst } => {
+                let v = self.read_subfield(src);
+                let mask = bits(dst.n_bits) << dst.ofs;
+                self.set_field(dst.field, v << dst.ofs, mask);
+            }
+            Action::SetEthSrc(m) => self.set_field(Mff::EthSrc, be(m), u128::MAX),
+            Action::SetEthDst(m) => self.set_field(Mff::EthDst, be(m), u128::MAX),
+            Action::SetIpv4Src(a) => self.set_field(Mff::Ipv4Src, u128::from(*a), u128::MAX),
+            Action::SetIpv4Dst(a) => self.set_field(Mff::Ipv4Dst, u128::from(*a), u128::MAX),
+            Action::SetIpDscp(d) => self.set_field(Mff::IpDscpShifted, u128::from(*d >> 2), u128::MAX),
+            Action::SetIpEcn(e) => self.set_field(Mff::IpEcn, u128::from(*e), u128::MAX),
+            Action::SetIpTtl(t) => self.set_field(Mff::IpTtl, u128::from(*t), u128::MAX),
+            Action::SetL4Src(p) => self.set_field(Mff::TcpSrc, u128::from(*p), u128::MAX),
+            Action::SetL4Dst(p) => self.set_field(Mff::TcpDst, u128::from(*p), u128::MAX),
+            Action::DecTtl { .. } => self.dec_ttl(),
+            Action::SetVlanVid { vid, push } => self.set_vlan(u128::from(*vid & 0xfff), 0xfff, *push),
+            Action::SetVlanPcp { pcp, push } => self.set_vlan(u128::from(*pcp & 7) << 13, 0xe000, *push),
+            Action::StripVlan { .. } => {
+                self.set_slot(slot::VLAN_TCI, 0);
+            }
+            Action::PushVlan { ethertype } => {
+                // A second tag is not represented in the tables' layout.
+                if self.slot(slot::VLAN_TCI) & VLAN_CFI != 0 {
+                    self.fail("pushing a second VLAN tag is not supported by ferrovs yet".to_owned());
+                    return;
+                }
+                self.vlan_tpid = *ethertype;
+                self.set_slot(slot::VLAN_TCI, VLAN_CFI);
+            }
+            Action::Group(id) => self.group(*id),
+            Action::Note(_) | Action::SetQueue(_) | Action::PopQueue => {}
+            Action::Exit => self.stopped = true,
+            Action::Meter(_) => {
+                // Meters' rate limits are not applied yet; a metered rule
+                // forwards unlimited rather than drop everything.
+            }
+            Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_) => {}
+            Action::Conjunction { .. } => {}
+            Action::Ct { .. } | Action::Nat { .. } | Action::CtClear => {
+                self.fail("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet".to_owned())
+            }
+            Action::Learn(_) => self.fail("learn is not supported by ferrovs' datapath yet".to_owned()),
+            Action::CheckPktLarger { .. } => self.fail("check_pkt_larger is not supported by ferrovs' datapath yet".to_owned()),
+            Action::Enqueue { .. } => self.fail("enqueue (QoS queues) is not supported by ferrovs yet".to_owned()),
+            Action::SetTunnel { .. } => self.fail("set_tunnel is not supported by ferrovs yet (no tunnel ports)".to_owned()),
+        }
+    }
+
+    fn read_subfield(&mut self, sf: &Subfield) -> u128 {
+        let f = field(sf.field);
+        or_bits(&mut self.wc, f.slot, (bits(sf.n_bits) << sf.ofs << f.shift) & f.cover);
+        ((self.slot(f.slot) & f.cover) >> f.shift >> sf.ofs) & bits(sf.n_bits)
+    }
+
+    fn set_field(&mut self, f: Mff, value: u128, mask: u128) {
+        let f = field(f);
+        let (value, mask) = match f.id {
+            // The TOS byte holds DSCP in its high six bits.
+            Mff::IpDscp | Mff::IpDscpShifted => ((value & 0x3f) << 2, (mask & 0x3f) << 2),
+            Mff::VlanVid if value & VLAN_CFI != 0 || mask == u128::MAX => {
+                // OpenFlow 1.2+ vlan_vid carries OFPVID_PRESENT.
+                self.set_vlan(value & 0xfff, (mask & 0xfff) | if mask == u128::MAX { 0xfff } else { 0 }, false);
+                return;
+            }
+            Mff::VlanPcp => {
+                self.set_vlan((value & 7) << 13, 0xe000, false);
+                return;
+            }
+            _ => ((value << f.shift) & f.cover, (mask << f.shift) & f.cover),
+        };
+        if f.id == Mff::IpDscp || f.id == Mff::IpDscpShifted {
+            let old = self.slot(slot::NW_TOS);
+            self.set_slot(slot::NW_TOS, (old & !mask) | (value & mask));
+            self.mark_written(slot::NW_TOS, mask);
+            return;
+        }
+        let old = self.slot(f.slot);
+        self.set_slot(f.slot, (old & !mask) | (value & mask));
+        self.mark_written(f.slot, mask);
+    }
+
+    fn mark_written(&mut self, s: Slot, mask: u128) {
+        or_bits(&mut self.written, s, mask);
+    }
+
+    fn set_vlan(&mut self, value: u128, mask: u128, push: bool) {
+        let tci = self.slot(slot::VLAN_TCI);
+        if tci & VLAN_CFI == 0 {
+            if !push {
+                return;
+            }
+            self.vlan_tpid = 0x8100;
+            self.set_slot(slot::VLAN_TCI, VLAN_CFI | (value & mask));
+            return;
+        }
+        self.set_slot(slot::VLAN_TCI, (tci & !mask) | (value & mask) | VLAN_CFI);
+    }
+
+    fn dec_ttl(&mut self) {
+        let dl_type = self.read(slot::DL_TYPE);
+        if dl_type != 0x0800 && dl_type != 0x86dd {
+            return;
+        }
+        let ttl = self.read(slot::NW_TTL);
+        if ttl <= 1 {
+            // As OVS: the controller hears of it, nothing else happens.
+            self.packet_in(ToController {
+                reason: reason::INVALID_TTL,
+                table_id: self.table,
+                cookie: 0,
+                max_len: 0xffff,
+                controller_id: 0,
+                userdata: Vec::new(),
+            });
+            self.stopped = true;
+            return;
+        }
+        self.set_slot(slot::NW_TTL, ttl - 1);
+        self.mark_written(slot::NW_TTL, 0xff);
+    }
+
+    fn group(&mut self, id: u32) {
+        let Some(g) = self.p.groups.get(&id).cloned() else {
+            return;
+        };
+        match g.ty {
+            // all: every bucket on its own copy of the packet's state.
+            0 => {
+                for b in &g.buckets {
+                    self.bucket(&b.actions);
+                }
+            }
+            // select: a stable hash of the flow's addresses and ports.
+            1 => {
+                let live: Vec<&crate::group::Bucket> = g.buckets.iter().filter(|b| b.weight > 0).collect();
+                let total: u64 = live.iter().map(|b| u64::from(b.weight)).sum();
+                if total == 0 {
+                    return;
+                }
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for s in [slot::DL_SRC, slot::DL_DST, slot::DL_TYPE, slot::NW_SRC, slot::NW_DST, slot::NW_PROTO, slot::TP_SRC, slot::TP_DST]
+                {
+                    let v = self.read(s);
+                    h = (h ^ v as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+                let mut pick = h % total;
+                for b in &live {
+                    if pick < u64::from(b.weight) {
+                        self.bucket(&b.actions);
+                        return;
+                    }
+                    pick -= u64::from(b.weight);
+                }
+            }
+            // indirect: its one bucket.
+            2 => {
+                if let Some(b) = g.buckets.first() {
+                    self.bucket(&b.actions);
+                }
+            }
+            // fast failover: the first bucket whose watched port is usable.
+            _ => {
+                let live = |b: &&crate::group::Bucket| {
+                    b.watch_port == port::NONE || self.p.by_ofport.get(&b.watch_port).is_some_and(|&i| !self.p.ports[i].no_fwd)
+                };
+                if let Some(b) = g.buckets.iter().find(live) {
+                    self.bucket(&b.actions);
+                }
+            }
+        }
+    }
+
+    /// Runs a bucket on a copy of the packet (a datapath `clone`): what it
+    /// changes does not reach the actions after the group.
+    fn bucket(&mut self, actions: &[Action]) {
+        if self.depth + 1 >= MAX_DEPTH {
+            self.fail(format!("groups nested deeper than {MAX_DEPTH}"));
+            return;
+        }
+        self.commit();
+        let saved = (self.flow, self.base, self.written, self.vlan_tpid, self.base_tpid, self.action_set.clone());
+        let outer = std::mem::take(&mut self.out);
+        self.depth += 1;
+        self.run(actions);
+        self.depth -= 1;
+        let inner = std::mem::replace(&mut self.out, outer);
+        (self.flow, self.base, self.written, self.vlan_tpid, self.base_tpid, self.action_set) = saved;
+        self.stopped = self.error.is_some();
+        if inner.iter().any(|a| matches!(a, Dp::Output(_) | Dp::Userspace(_) | Dp::Clone(_))) {
+            self.out.push(Dp::Clone(inner.into()));
+        }
+    }
+
+    fn output(&mut self, ofport: u16, max_len: u16, cookie: u64) {
+        let in_port = self.in_port();
+        match ofport {
+            port::IN_PORT => self.emit_output(in_port),
+            port::CONTROLLER => self.packet_in(ToController {
+                reason: reason::ACTION,
+                table_id: self.table,
+                cookie,
+                max_len,
+                controller_id: 0,
+                userdata: Vec::new(),
+            }),
+            port::NORMAL => self.normal(),
+            port::FLOOD | port::ALL => {
+                let flood = ofport == port::FLOOD;
+                let targets: Vec<u16> =
+                    self.p.ports.iter().filter(|p| p.ofport != in_port && !(flood && p.no_flood)).map(|p| p.ofport).collect();
+                for t in targets {
+                    self.emit_output(t);
+                }
+            }
+            port::TABLE | port::NONE => {}
+            // OpenFlow never sends a packet back where it came from unless
+            // told IN_PORT.
+            p if p == in_port => {}
+            p => self.emit_output(p),
+        }
+    }
+
+    fn normal(&mut self) {
+        let Some(normal) = self.normal else {
+            self.fail("NORMAL is not available on this bridge".to_owned());
+            return;
+        };
+        self.commit();
+        let in_port = self.in_port();
+        let mut read = |s: Slot| {
+            for b in &mut self.wc[s.range()] {
+                *b = 0xff;
+            }
+            be(&self.flow[s.range()])
+        };
+        let actions = normal.normal(in_port, &mut read);
+        self.out.extend(actions);
+    }
+
+    fn emit_output(&mut self, ofport: u16) {
+        let Some(&i) = self.p.by_ofport.get(&ofport) else {
+            return;
+        };
+        let port = &self.p.ports[i];
+        if port.no_fwd {
+            return;
+        }
+        let odp = port.odp;
+        self.commit();
+        self.out.push(Dp::Output(odp));
+    }
+
+    fn packet_in(&mut self, what: ToController) {
+        self.commit();
+        self.out.push(Dp::Userspace(what.encode()));
+    }
+
+    /// Makes the datapath's packet what the actions have made the flow.
+    fn commit(&mut self) {
+        self.commit_vlan();
+        let w = |s: Slot, x: &Self| be(&x.written[s.range()]);
+        // Values outside the mask are zero, so equal sets compare equal.
+        let v = |s: Slot, x: &Self| be(&x.flow[s.range()]) & be(&x.written[s.range()]);
+        let mac = |x: u128| {
+            let b = (x as u64).to_be_bytes();
+            [b[2], b[3], b[4], b[5], b[6], b[7]]
+        };
+        if w(slot::DL_SRC, self) | w(slot::DL_DST, self) != 0 {
+            self.out.push(Dp::Set(SetField::Ethernet {
+                src: mac(v(slot::DL_SRC, self)),
+                src_mask: mac(w(slot::DL_SRC, self)),
+                dst: mac(v(slot::DL_DST, self)),
+                dst_mask: mac(w(slot::DL_DST, self)),
+            }));
+        }
+        let l3 = [slot::NW_SRC, slot::NW_DST, slot::NW_TOS, slot::NW_TTL, slot::IPV6_SRC, slot::IPV6_DST, slot::IPV6_LABEL];
+        if l3.iter().any(|s| w(*s, self) != 0) {
+            if self.slot(slot::DL_TYPE) == 0x86dd {
+                self.out.push(Dp::Set(SetField::Ipv6 {
+                    src: v(slot::IPV6_SRC, self),
+                    src_mask: w(slot::IPV6_SRC, self),
+                    dst: v(slot::IPV6_DST, self),
+                    dst_mask: w(slot::IPV6_DST, self),
+                    tclass: v(slot::NW_TOS, self) as u8,
+                    tclass_mask: w(slot::NW_TOS, self) as u8,
+                    label: v(slot::IPV6_LABEL, self) as u32,
+                    label_mask: w(slot::IPV6_LABEL, self) as u32,
+                    hop_limit: v(slot::NW_TTL, self) as u8,
+                    hop_limit_mask: w(slot::NW_TTL, self) as u8,
+                }));
+            } else {
+                self.out.push(Dp::Set(SetField::Ipv4 {
+                    src: v(slot::NW_SRC, self) as u32,
+                    src_mask: w(slot::NW_SRC, self) as u32,
+                    dst: v(slot::NW_DST, self) as u32,
+                    dst_mask: w(slot::NW_DST, self) as u32,
+                    tos: v(slot::NW_TOS, self) as u8,
+                    tos_mask: w(slot::NW_TOS, self) as u8,
+                    ttl: v(slot::NW_TTL, self) as u8,
+                    ttl_mask: w(slot::NW_TTL, self) as u8,
+                }));
+            }
+        }
+        if w(slot::TP_SRC, self) | w(slot::TP_DST, self) != 0 {
+            self.out.push(Dp::Set(SetField::Transport {
+                src: v(slot::TP_SRC, self) as u16,
+                src_mask: w(slot::TP_SRC, self) as u16,
+                dst: v(slot::TP_DST, self) as u16,
+                dst_mask: w(slot::TP_DST, self) as u16,
+            }));
+        }
+        // Registers and other metadata written stay in the flow; only the
+        // headers above are the datapath's.
+        self.written = [0; FLOW_LEN];
+        self.base = self.flow;
+        self.base_tpid = self.vlan_tpid;
+    }
+
+    fn commit_vlan(&mut self) {
+        let (old, new) = (be(&self.base[slot::VLAN_TCI.range()]), self.slot(slot::VLAN_TCI));
+        if old == new && (new & VLAN_CFI == 0 || self.base_tpid == self.vlan_tpid) {
+            return;
+        }
+        // Whether the packet has a tag, and which, decides the actions.
+        for b in &mut self.wc[slot::VLAN_TCI.range()] {
+            *b = 0xff;
+        }
+        if old & VLAN_CFI != 0 {
+            self.out.push(Dp::PopVlan);
+        }
+        if new & VLAN_CFI != 0 {
+            self.out.push(Dp::PushVlan { tpid: self.vlan_tpid, tci: (new & !VLAN_CFI) as u16 });
+        }
+    }
+}
+
+/// Sets the bits `mask` (a slot value) of slot `s` in `bytes`.
+fn or_bits(bytes: &mut Flow, s: Slot, mask: u128) {
+    let old = be(&bytes[s.range()]);
+    put_be(&mut bytes[s.range()], old | mask);
+}
+
+fn bits(n: u16) -> u128 {
+    if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests;
