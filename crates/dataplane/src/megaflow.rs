@@ -190,6 +190,8 @@ pub struct Megaflow {
     pub(crate) masked: [u64; KEY_WORDS],
     stats: MegaflowStats,
     credits: Credits,
+    /// When installed ([`clock_ms`]).
+    created: u64,
     /// Packets and bytes already passed on to `credits`.
     pushed: (AtomicU64, AtomicU64),
 }
@@ -214,6 +216,7 @@ impl Megaflow {
             actions,
             stats: MegaflowStats::default(),
             credits,
+            created: clock_ms(),
             pushed: Default::default(),
         }
     }
@@ -242,6 +245,11 @@ impl Megaflow {
             }
         }
         packets
+    }
+
+    /// When it was installed ([`clock_ms`]).
+    pub fn created(&self) -> u64 {
+        self.created
     }
 
     /// Whether the megaflow was deleted.

@@ -43,6 +43,7 @@ pub mod classifier;
 pub mod flowmatch;
 pub mod flowmod;
 pub mod group;
+pub mod normal;
 pub mod oxm;
 pub mod session;
 pub mod table;

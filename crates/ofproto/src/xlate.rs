@@ -21,8 +21,8 @@
 //! conjunctive matches — end the translation with an [`Xlated::error`]:
 //! the packet is dropped and counted, never forwarded as if the action had
 //! happened. Rules matching `tun_metadata` never match (the key's Geneve
-//! options are not mapped to the TLV table yet). NORMAL is the caller's
-//! ([`Normal`]).
+//! options are not mapped to the TLV table yet). NORMAL is
+//! [`crate::normal`]'s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use crate::actions::{Action, Subfield, OFPP_NORMAL};
 use crate::classifier::{Classifier, Flow, Wildcards};
 use crate::flowmatch::{be, field, put_be, slot, Mff, Slot, FLOW_LEN};
 use crate::group::Group;
+use crate::normal::Normal;
 use crate::table::{Tables, N_TABLES};
 
 /// OpenFlow's reserved ports, in OVS's 16-bit numbering.
@@ -84,14 +85,6 @@ pub struct XPort {
     pub no_flood: bool,
     /// `OFPPC_NO_FWD` is set (or the port is down): nothing is sent to it.
     pub no_fwd: bool,
-}
-
-/// The L2 learning switch of the NORMAL action, supplied by the caller:
-/// it knows the MAC table and the ports' VLAN configuration.
-pub trait Normal {
-    /// Datapath actions for `flow` (fields read through `read`, which
-    /// marks them examined) received on OpenFlow port `in_port`.
-    fn normal(&self, in_port: u16, read: &mut dyn FnMut(Slot) -> u128) -> Vec<Dp>;
 }
 
 /// What a packet-in sent through the slow path carries, encoded into the
@@ -171,6 +164,7 @@ pub struct Pipeline {
     version: u64,
     /// OpenFlow 1.0's table-miss: send to the controller (else drop).
     miss_to_controller: bool,
+    normal: Option<Normal>,
 }
 
 /// The result of a translation.
@@ -188,7 +182,7 @@ pub struct Xlated {
 
 impl Pipeline {
     /// Builds the snapshot of `tables` with `ports`.
-    pub fn new(tables: &Tables, ports: Vec<XPort>, miss_to_controller: bool) -> Pipeline {
+    pub fn new(tables: &Tables, ports: Vec<XPort>, miss_to_controller: bool, normal: Option<Normal>) -> Pipeline {
         let mut xtables = Vec::new();
         let last = (0..N_TABLES).rev().find(|&t| !tables.table(t as u8).is_empty()).map_or(0, |t| t + 1);
         for t in 0..last {
@@ -211,6 +205,7 @@ impl Pipeline {
             by_ofport,
             version: tables.version(),
             miss_to_controller,
+            normal,
         }
     }
 
@@ -235,21 +230,23 @@ impl Pipeline {
     }
 
     /// Translates a packet with `key` (its `in_port` a datapath port).
-    pub fn translate(&self, key: &FlowKey, normal: Option<&dyn Normal>) -> Xlated {
-        self.translate_from(key, 0, &[], normal)
+    /// NORMAL learns source MACs when `may_learn` (a packet's upcall, not
+    /// a revalidation).
+    pub fn translate(&self, key: &FlowKey, may_learn: bool) -> Xlated {
+        self.translate_from(key, 0, &[], may_learn)
     }
 
     /// Translates `actions` (a PACKET_OUT's) for a packet with `key`;
     /// `output:TABLE` submits it to table 0.
-    pub fn translate_actions(&self, key: &FlowKey, actions: &[Action], normal: Option<&dyn Normal>) -> Xlated {
-        self.translate_from(key, u8::MAX, actions, normal)
+    pub fn translate_actions(&self, key: &FlowKey, actions: &[Action]) -> Xlated {
+        self.translate_from(key, u8::MAX, actions, true)
     }
 
-    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], normal: Option<&dyn Normal>) -> Xlated {
+    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], may_learn: bool) -> Xlated {
         let flow = to_flow(key, self);
         let mut x = Walk {
             p: self,
-            normal,
+            may_learn,
             base: flow,
             flow,
             wc: [0; FLOW_LEN],
@@ -366,7 +363,7 @@ pub fn to_mask(wc: &Wildcards) -> FlowMask {
 /// One translation in progress.
 struct Walk<'a> {
     p: &'a Pipeline,
-    normal: Option<&'a dyn Normal>,
+    may_learn: bool,
     /// The packet as the datapath holds it (after the actions emitted).
     base: Flow,
     /// The packet as the actions so far have made it.
@@ -778,19 +775,20 @@ impl Walk<'_> {
     }
 
     fn normal(&mut self) {
-        let Some(normal) = self.normal else {
+        let Some(normal) = &self.p.normal else {
             self.fail("NORMAL is not available on this bridge".to_owned());
             return;
         };
         self.commit();
         let in_port = self.in_port();
+        let (flow, wc) = (&self.flow, &mut self.wc);
         let mut read = |s: Slot| {
-            for b in &mut self.wc[s.range()] {
+            for b in &mut wc[s.range()] {
                 *b = 0xff;
             }
-            be(&self.flow[s.range()])
+            be(&flow[s.range()])
         };
-        let actions = normal.normal(in_port, &mut read);
+        let actions = normal.actions(in_port, &mut read, self.may_learn);
         self.out.extend(actions);
     }
 

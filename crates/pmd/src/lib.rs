@@ -31,6 +31,7 @@ mod eal;
 mod mbuf;
 mod mempool;
 mod port;
+mod switch;
 mod thread;
 
 pub use cpumask::{CpuMask, CpuMaskError};
@@ -38,4 +39,5 @@ pub use eal::{Eal, EalError};
 pub use mbuf::{Burst, Mbuf, BURST_SIZE};
 pub use mempool::{Mempool, MempoolConfig, MempoolError};
 pub use port::{LinkState, Port, PortConfig, PortError, PortStats, RxQueue, TxQueue};
-pub use thread::{IoForward, PmdError, PmdStats, PmdStatsSnapshot, PmdThread, TxBuffer};
+pub use switch::{PolledQueues, SwitchConfig, SwitchHandle, Switching, Translate, Translation};
+pub use thread::{IoForward, PmdError, PmdStats, PmdStatsSnapshot, PmdThread, TxBuffer, Work};

@@ -240,6 +240,15 @@ impl Burst {
         n
     }
 
+    /// Takes every buffer out, first to last, leaving the burst empty.
+    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> {
+        let (raw, len) = (self.mbufs, self.len);
+        self.len = 0;
+        // SAFETY: slots 0..len held owned buffers; the burst forgot them
+        // (len is 0), so each moves to exactly one Mbuf.
+        (0..len).filter_map(move |i| unsafe { Mbuf::from_raw(raw[i]) })
+    }
+
     /// The packets' first segments, read-only.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.mbufs[..self.len].iter().map(|&raw| {

@@ -57,72 +57,75 @@ pub enum PmdError {
     Died(usize),
 }
 
-/// A PMD thread's counters. `rx = tx + dropped` once the thread has stopped
-/// and flushed (in between, packets wait in tx buffers).
-#[derive(Debug, Default)]
-#[repr(align(64))]
-pub struct PmdStats {
-    rx: AtomicU64,
-    tx: AtomicU64,
-    dropped: AtomicU64,
-    busy_cycles: AtomicU64,
-    idle_cycles: AtomicU64,
-    iterations: AtomicU64,
-}
-
-/// A copy of [`PmdStats`] at one moment.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PmdStatsSnapshot {
-    /// Packets received.
-    pub rx: u64,
-    /// Packets the devices accepted for sending.
-    pub tx: u64,
-    /// Packets freed because a device refused them.
-    pub dropped: u64,
-    /// TSC cycles of iterations that received packets.
-    pub busy_cycles: u64,
-    /// TSC cycles of iterations that received nothing.
-    pub idle_cycles: u64,
-    /// Loop iterations.
-    pub iterations: u64,
-}
-
-impl PmdStats {
-    /// Reads every counter.
-    pub fn snapshot(&self) -> PmdStatsSnapshot {
-        PmdStatsSnapshot {
-            rx: self.rx.load(Ordering::Relaxed),
-            tx: self.tx.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-            busy_cycles: self.busy_cycles.load(Ordering::Relaxed),
-            idle_cycles: self.idle_cycles.load(Ordering::Relaxed),
-            iterations: self.iterations.load(Ordering::Relaxed),
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// A PMD thread's counters. Once the thread has stopped and flushed,
+        /// every packet received is accounted for once:
+        /// `rx = tx + dropped + action_drops + lost + slow_path` (in between,
+        /// packets wait in tx buffers).
+        #[derive(Debug, Default)]
+        #[repr(align(64))]
+        pub struct PmdStats {
+            $($name: AtomicU64,)*
         }
-    }
 
-    fn publish(&self, s: &PmdStatsSnapshot) {
-        self.rx.store(s.rx, Ordering::Relaxed);
-        self.tx.store(s.tx, Ordering::Relaxed);
-        self.dropped.store(s.dropped, Ordering::Relaxed);
-        self.busy_cycles.store(s.busy_cycles, Ordering::Relaxed);
-        self.idle_cycles.store(s.idle_cycles, Ordering::Relaxed);
-        self.iterations.store(s.iterations, Ordering::Relaxed);
-    }
+        /// A copy of [`PmdStats`] at one moment.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct PmdStatsSnapshot {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl PmdStats {
+            /// Reads every counter.
+            pub fn snapshot(&self) -> PmdStatsSnapshot {
+                PmdStatsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+
+            fn publish(&self, s: &PmdStatsSnapshot) {
+                $(self.$name.store(s.$name, Ordering::Relaxed);)*
+            }
+        }
+
+        impl PmdStatsSnapshot {
+            /// The counters gained since `earlier`.
+            pub fn since(&self, earlier: &Self) -> Self {
+                Self { $($name: self.$name.wrapping_sub(earlier.$name),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Packets received.
+    rx,
+    /// Packets the devices accepted for sending.
+    tx,
+    /// Packets freed because a device refused them or the port has gone.
+    dropped,
+    /// TSC cycles of iterations that received packets.
+    busy_cycles,
+    /// TSC cycles of iterations that received nothing.
+    idle_cycles,
+    /// Loop iterations.
+    iterations,
+    /// Packets whose megaflow the microflow cache gave.
+    emc_hits,
+    /// Packets whose megaflow the megaflow classifier gave.
+    megaflow_hits,
+    /// Packets translated (misses with a successful upcall).
+    upcalls,
+    /// Packets dropped before or instead of translation: over the upcall
+    /// budget, or the slow path's queue was full.
+    lost,
+    /// Packets handed to the slow path (controllers).
+    slow_path,
+    /// Packets the actions dropped (a drop, an expired TTL, no buffer).
+    action_drops,
+    /// Packets whose headers did not parse whole (switched on what did).
+    malformed,
 }
 
 impl PmdStatsSnapshot {
-    /// The counters gained since `earlier`.
-    pub fn since(&self, earlier: &Self) -> Self {
-        Self {
-            rx: self.rx.wrapping_sub(earlier.rx),
-            tx: self.tx.wrapping_sub(earlier.tx),
-            dropped: self.dropped.wrapping_sub(earlier.dropped),
-            busy_cycles: self.busy_cycles.wrapping_sub(earlier.busy_cycles),
-            idle_cycles: self.idle_cycles.wrapping_sub(earlier.idle_cycles),
-            iterations: self.iterations.wrapping_sub(earlier.iterations),
-        }
-    }
-
     /// Busy cycles per packet received (as testpmd's `--record-core-cycles`
     /// counts them); 0 with no packet.
     pub fn cycles_per_packet(&self) -> f64 {
@@ -164,9 +167,28 @@ impl TxBuffer {
         }
     }
 
+    /// The queue (what is still pending is freed).
+    pub fn into_queue(self) -> TxQueue {
+        self.queue
+    }
+
+    /// Takes one packet, sending when a full burst is pending.
+    #[inline]
+    pub(crate) fn push_one(&mut self, packet: crate::mbuf::Mbuf, stats: &mut PmdStatsSnapshot) {
+        if let Err(packet) = self.pending.push(packet) {
+            self.flush(stats);
+            // The burst was just emptied, so this push succeeds; were it
+            // refused, dropping the packet frees it.
+            let _ = self.pending.push(packet);
+        }
+        if self.pending.is_full() {
+            self.flush(stats);
+        }
+    }
+
     /// Sends what is pending; frees and counts what the device refused.
     #[inline]
-    fn flush(&mut self, stats: &mut PmdStatsSnapshot) {
+    pub(crate) fn flush(&mut self, stats: &mut PmdStatsSnapshot) {
         if !self.pending.is_empty() {
             Self::send(&mut self.queue, &mut self.pending, stats);
         }
@@ -211,8 +233,16 @@ impl IoForward {
         assert!(out < self.txs.len(), "output {out} was never added");
         self.rxqs.push((rxq, out));
     }
+}
 
-    /// One loop iteration; returns the packets received.
+/// What a PMD thread does in each iteration of its loop.
+pub trait Work: Send + 'static {
+    /// One loop iteration; returns the packets received. `burst` is an
+    /// empty burst to receive into (left empty).
+    fn iterate(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) -> usize;
+}
+
+impl Work for IoForward {
     #[inline]
     fn iterate(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) -> usize {
         let mut received = 0;
@@ -234,17 +264,17 @@ impl IoForward {
 
 /// A running PMD thread. Dropping it stops it.
 #[derive(Debug)]
-pub struct PmdThread {
+pub struct PmdThread<W: Work = IoForward> {
     core: usize,
     stats: Arc<PmdStats>,
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<IoForward>>,
+    handle: Option<JoinHandle<W>>,
 }
 
-impl PmdThread {
+impl<W: Work> PmdThread<W> {
     /// Starts a thread pinned to `core` that forwards as `work` says.
     /// Returns once the thread is pinned and registered with EAL.
-    pub fn spawn(_eal: &Eal, core: usize, work: IoForward) -> Result<Self, PmdError> {
+    pub fn spawn(_eal: &Eal, core: usize, work: W) -> Result<Self, PmdError> {
         let usable = crate::CpuMask::usable_cores();
         if !usable.contains(&core) {
             return Err(PmdError::NoSuchCore { core, usable: crate::cpumask::list(&usable) });
@@ -295,6 +325,11 @@ impl PmdThread {
         self.core
     }
 
+    /// The thread's live counters, for readers on other threads.
+    pub fn stats_handle(&self) -> Arc<PmdStats> {
+        Arc::clone(&self.stats)
+    }
+
     /// The thread's counters.
     pub fn stats(&self) -> PmdStatsSnapshot {
         self.stats.snapshot()
@@ -303,24 +338,24 @@ impl PmdThread {
     /// Stops the thread after its current iteration (all tx buffers
     /// flushed) and gives back its queues and its final counters, in which
     /// `rx == tx + dropped`. `None` if the thread had panicked.
-    pub fn stop(mut self) -> Option<(IoForward, PmdStatsSnapshot)> {
+    pub fn stop(mut self) -> Option<(W, PmdStatsSnapshot)> {
         let work = self.halt()?;
         Some((work, self.stats.snapshot()))
     }
 
-    fn halt(&mut self) -> Option<IoForward> {
+    fn halt(&mut self) -> Option<W> {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().and_then(|h| h.join().ok())
     }
 }
 
-impl Drop for PmdThread {
+impl<W: Work> Drop for PmdThread<W> {
     fn drop(&mut self) {
         self.halt();
     }
 }
 
-fn run(mut work: IoForward, shared: &PmdStats, stop: &AtomicBool) -> IoForward {
+fn run<W: Work>(mut work: W, shared: &PmdStats, stop: &AtomicBool) -> W {
     let mut stats = PmdStatsSnapshot::default();
     let mut burst = Burst::new();
     let mut start = rdtsc();

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use ofproto::{Desc, PortDesc};
 use ovsdb::{Atom, Datum, Event, Idl, IdlConfig, Replica, Uuid};
-use pmd::{Eal, Mempool, MempoolConfig, Port, PortConfig, RxQueue, TxQueue};
+use pmd::{Eal, Mempool, MempoolConfig, Port, PortConfig};
 use serde_json::{json, Value};
 
 use crate::unixctl::{self, Commands};
@@ -236,37 +236,6 @@ fn register_commands(commands: &mut Commands, report: &Report) {
             Ok(format!("ports:{ports}{rss}\n"))
         }),
     );
-    let r = Arc::clone(report);
-    commands.register(
-        "dpif-netdev/pmd-rxq-show",
-        "[-pmd core] [dp]",
-        0,
-        3,
-        Arc::new(move |_| {
-            let ports = r.lock().map(|p| p.clone()).unwrap_or_default();
-            let mut out =
-                String::from("No PMD threads: ferrovs opens DPDK ports but does not poll them yet (the switching path is not written).\n");
-            if !ports.is_empty() {
-                out.push_str("Receive queues waiting for a PMD thread:\n");
-                for (port, n) in ports {
-                    for q in 0..n {
-                        out.push_str(&format!("  port: {port:<16} queue-id: {q:>2}\n"));
-                    }
-                }
-            }
-            Ok(out)
-        }),
-    );
-    commands.register(
-        "dpif-netdev/pmd-stats-show",
-        "[-pmd core] [dp]",
-        0,
-        3,
-        Arc::new(|_| Ok("No PMD threads: nothing has been polled.\n".to_owned())),
-    );
-    commands.register("dpif-netdev/pmd-stats-clear", "[-pmd core] [dp]", 0, 3, Arc::new(|_| Ok(String::new())));
-    // No datapath flows exist before the switching path: the dump is empty.
-    commands.register("dpctl/dump-flows", "[-m] [--names] [dp] [filter=..] [type=..] [pmd=..]", 0, 6, Arc::new(|_| Ok(String::new())));
 }
 
 async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio::net::UnixListener) {
@@ -276,6 +245,9 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     register_commands(&mut commands, &report);
     let fail_open: FailOpen = Arc::default();
     register_dump_flows(&mut commands, &fail_open);
+    let dp = crate::datapath::Datapath::default();
+    let bridges: Bridges = Arc::default();
+    crate::dpctl::register(&mut commands, dp.xlator(), &bridges);
     commands.register(
         "exit",
         "[--cleanup]",
@@ -294,7 +266,7 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     }
     config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "SSL"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
-    let mut switch = Switch { rundir, fail_open, ..Switch::default() };
+    let mut switch = Switch { rundir, fail_open, dp, bridges, ..Switch::default() };
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
@@ -317,13 +289,13 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     }
 }
 
-/// An opened DPDK port and its queues (held until the PMD threads take
-/// them, in the switching-path issue).
+/// An opened DPDK port and the queues the PMD thread does not hold.
 struct OpenPort {
     devargs: String,
     port: Port,
-    rxqs: Vec<RxQueue>,
-    _txqs: Vec<TxQueue>,
+    /// Receive queues: how many the port has.
+    n_rxq: usize,
+    queues: crate::datapath::Queues,
 }
 
 /// Where an interface sits.
@@ -336,6 +308,8 @@ struct InBridge {
     local: bool,
     /// The bridge's MAC (from its datapath id).
     mac: Option<[u8; 6]>,
+    /// The port's VLAN configuration (`tag`, `trunks`, `vlan_mode`).
+    vlan: ofproto::normal::VlanMode,
 }
 
 /// The switch's state between reconciliations.
@@ -357,7 +331,13 @@ struct Switch {
     controller_changed: Arc<tokio::sync::Notify>,
     /// Each bridge's fail-open flag, for `bridge/dump-flows`.
     fail_open: FailOpen,
+    /// The PMD thread and the translator.
+    dp: crate::datapath::Datapath,
+    /// Each bridge's side of the datapath, for `fdb/show`.
+    bridges: Bridges,
 }
+
+use crate::dpctl::Bridges;
 
 /// The bridge's local port number (OpenFlow's OFPP_LOCAL).
 const OFPP_LOCAL: i64 = 65534;
@@ -448,7 +428,24 @@ struct Desired {
     uuid: Uuid,
     name: String,
     bridge: String,
+    vlan: ofproto::normal::VlanMode,
     columns: Vec<(&'static str, Datum)>,
+}
+
+/// A port's VLAN configuration, as OVS reads `tag`, `trunks` and
+/// `vlan_mode` (an access port when it has a tag, unless told `trunk`).
+fn vlan_mode(replica: &Replica, port: &Uuid) -> ofproto::normal::VlanMode {
+    use ofproto::normal::VlanMode;
+    let tag = integer(replica.value("Port", port, "tag").as_ref()).and_then(|t| u16::try_from(t).ok());
+    let mode = string(replica.value("Port", port, "vlan_mode").as_ref());
+    let trunks: Vec<u16> = match replica.value("Port", port, "trunks") {
+        Some(Datum::Set(set)) => set.iter().filter_map(|a| if let Atom::Integer(i) = a { u16::try_from(*i).ok() } else { None }).collect(),
+        _ => Vec::new(),
+    };
+    match (tag, mode.as_deref()) {
+        (Some(t), None | Some("access")) => VlanMode::Access(t),
+        _ => VlanMode::Trunk(trunks),
+    }
 }
 
 impl Desired {
@@ -484,7 +481,7 @@ impl Switch {
     /// Publishes the opened ports for the management commands.
     fn report(&self, report: &Report) {
         if let Ok(mut r) = report.lock() {
-            *r = self.ports.iter().map(|(name, p)| (name.clone(), p.rxqs.len() as u16)).collect();
+            *r = self.ports.iter().map(|(name, p)| (name.clone(), p.n_rxq as u16)).collect();
             r.sort();
         }
     }
@@ -561,7 +558,13 @@ impl Switch {
                     let local = name.is_some() && name == bridge_name;
                     // The local port's MAC: the low 48 bits of the datapath id.
                     let mac = u64::from_str_radix(&dpid, 16).ok().map(|id| std::array::from_fn(|i| (id >> (40 - 8 * i)) as u8));
-                    let context = InBridge { name: bridge_name.clone().unwrap_or_default(), datapath_type: kind.clone(), local, mac };
+                    let context = InBridge {
+                        name: bridge_name.clone().unwrap_or_default(),
+                        datapath_type: kind.clone(),
+                        local,
+                        mac,
+                        vlan: vlan_mode(replica, &port),
+                    };
                     interfaces.push((iface, context));
                 }
             }
@@ -576,6 +579,7 @@ impl Switch {
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
         self.refresh_mgmt(replica, &desired);
+        self.refresh_datapath(other_config.as_ref());
         self.controller_status(replica, &mut ops);
         for d in desired {
             update_changed(&mut ops, replica, "Interface", &d.uuid, d.columns);
@@ -683,12 +687,13 @@ impl Switch {
                 columns.push(("admin_state", Datum::empty()));
             }
         }
-        Some(Desired { uuid, name, bridge: bridge.name.clone(), columns })
+        Some(Desired { uuid, name, bridge: bridge.name.clone(), vlan: bridge.vlan.clone(), columns })
     }
 
     /// Starts, refreshes or stops each bridge's OpenFlow management socket.
     fn refresh_mgmt(&mut self, replica: &Replica, desired: &[Desired]) {
         let mut seen = BTreeSet::new();
+        let mut learning = Vec::new();
         for (uuid, bridge) in replica.rows("Bridge") {
             let Some(name) = string(bridge.get("name")) else {
                 continue;
@@ -720,13 +725,17 @@ impl Switch {
             let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
             let controllers = controller_configs(replica, bridge);
             seen.insert(name.clone());
+            let aging = map_get(other, "mac-aging-time").and_then(|v| v.parse().ok()).unwrap_or(ofproto::normal::DEFAULT_AGING.as_secs());
+            let size = map_get(other, "mac-table-size").and_then(|v| v.parse().ok()).unwrap_or(ofproto::normal::DEFAULT_SIZE);
+            learning.push((name.clone(), std::time::Duration::from_secs(aging), size));
             if let Some(m) = self.mgmt.get_mut(&name) {
                 m.update(view);
                 m.controllers.configure(controllers, !secure);
                 continue;
             }
             let normal = !secure && controllers.is_empty();
-            match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, normal, Arc::clone(&self.controller_changed)) {
+            let dp = Arc::new(crate::datapath::BridgeDp::new(&name, self.dp.xlator()));
+            match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, normal, Arc::clone(&self.controller_changed), dp) {
                 Ok(mut m) => {
                     m.controllers.configure(controllers, !secure);
                     self.mgmt.insert(name, m);
@@ -735,8 +744,80 @@ impl Switch {
             }
         }
         self.mgmt.retain(|name, _| seen.contains(name));
+        for (name, aging, size) in learning {
+            if let Some(m) = self.mgmt.get(&name) {
+                m.dp().macs().configure(aging, size);
+            }
+        }
+        self.datapath_ports(desired);
+        if let Ok(mut b) = self.bridges.lock() {
+            *b = self.mgmt.iter().map(|(name, m)| (name.clone(), Arc::clone(m.dp()))).collect();
+        }
         if let Ok(mut f) = self.fail_open.lock() {
             *f = self.mgmt.iter().map(|(name, m)| (name.clone(), m.controllers.fail_open_flag())).collect();
+        }
+    }
+
+    /// Tells each bridge's datapath side its DPDK ports (OpenFlow and
+    /// datapath numbers, PORT_MOD's flags, VLANs) and publishes.
+    fn datapath_ports(&mut self, desired: &[Desired]) {
+        use ofproto::normal::NormalPort;
+        use ofproto::xlate::XPort;
+        /// PORT_MOD bits: OpenFlow 1.0's NO_FLOOD, and NO_FWD.
+        const NO_FLOOD: u32 = 1 << 4;
+        const NO_FWD: u32 = 1 << 5;
+        let names: BTreeSet<String> = self.ports.keys().cloned().collect();
+        self.dp.retain(|n| names.contains(n));
+        for (bridge, m) in &self.mgmt {
+            let mut xports = Vec::new();
+            let mut normal = Vec::new();
+            for d in desired.iter().filter(|d| &d.bridge == bridge && names.contains(&d.name)) {
+                let Some(ofport) = d.port_desc().map(|p| p.port_no).and_then(|p| u16::try_from(p).ok()) else {
+                    continue;
+                };
+                let odp = self.dp.odp(&d.name);
+                let config = m.port_config(u32::from(ofport));
+                let no_flood = config & NO_FLOOD != 0;
+                let no_fwd = config & (NO_FWD | crate::ofmgmt::PORT_DOWN) != 0;
+                xports.push(XPort { ofport, odp, no_flood, no_fwd });
+                if !no_fwd {
+                    normal.push(NormalPort { ofport, odp, vlan: d.vlan.clone(), no_flood });
+                }
+            }
+            m.dp().set_ports(xports, normal);
+            m.publish();
+        }
+    }
+
+    /// Runs the PMD thread over every DPDK port.
+    fn refresh_datapath(&mut self, other_config: Option<&Datum>) {
+        let Some(eal) = &self.eal else {
+            return;
+        };
+        let usable = pmd::CpuMask::usable_cores();
+        let core = map_get(other_config, "pmd-cpu-mask")
+            .and_then(|m| pmd::CpuMask::parse(&m).ok())
+            .and_then(|m| m.cores().iter().copied().find(|c| usable.contains(c)))
+            .or_else(|| usable.last().copied())
+            .unwrap_or(0);
+        let mut config = pmd::SwitchConfig::default();
+        if let Some(p) = map_get(other_config, "emc-insert-inv-prob").and_then(|v| v.parse().ok()) {
+            config.emc_insert_inv_prob = p;
+        }
+        if let Some(l) = map_get(other_config, "flow-limit").and_then(|v| v.parse().ok()) {
+            config.flow_limit = l;
+        }
+        let mut wanted: Vec<(String, u32)> = self.ports.keys().map(|n| (n.clone(), self.dp.odp(n))).collect();
+        wanted.sort();
+        let mut queues: HashMap<String, crate::datapath::Queues> =
+            self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
+        if let Err(e) = self.dp.poll(eal, core, config, wanted, &mut queues) {
+            crate::log::warn(&format!("cannot start the PMD thread on core {core}: {e}"));
+        }
+        for (name, q) in queues {
+            if let Some(p) = self.ports.get_mut(&name) {
+                p.queues = q;
+            }
         }
     }
 
@@ -816,7 +897,9 @@ impl Switch {
             Ok((port, rxqs, txqs)) => {
                 crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id()));
                 self.failed.remove(name);
-                self.ports.insert(name.to_owned(), OpenPort { devargs, port, rxqs, _txqs: txqs });
+                let n_rxq = rxqs.len();
+                let queues = crate::datapath::Queues { rx: rxqs, tx: txqs };
+                self.ports.insert(name.to_owned(), OpenPort { devargs, port, n_rxq, queues });
                 Ok(())
             }
             Err(e) => {

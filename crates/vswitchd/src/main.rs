@@ -12,6 +12,8 @@ mod bench;
 mod controller;
 mod ctl;
 mod daemon;
+mod datapath;
+mod dpctl;
 mod log;
 mod ofmgmt;
 mod pidfile;

@@ -52,7 +52,7 @@ impl PortMods {
 }
 
 /// OFPPC_PORT_DOWN.
-const PORT_DOWN: u32 = 1;
+pub(crate) const PORT_DOWN: u32 = 1;
 /// The configuration bits PORT_MOD may set: PORT_DOWN, NO_STP, NO_RECV,
 /// NO_RECV_STP, NO_FLOOD, NO_FWD, NO_PACKET_IN.
 const CONFIG_BITS: u32 = 0x7f;
@@ -137,6 +137,8 @@ pub struct Shared {
     events: tokio::sync::broadcast::Sender<Async>,
     /// Woken when a connection's role changes, so the daemon writes it back.
     changed: Arc<tokio::sync::Notify>,
+    /// The bridge's side of the datapath.
+    dp: Arc<crate::datapath::BridgeDp>,
 }
 
 impl Shared {
@@ -166,6 +168,7 @@ pub struct Mgmt {
     shared: Shared,
     task: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    publish: tokio::task::JoinHandle<()>,
     path: PathBuf,
     /// Connections to the bridge's controllers.
     pub controllers: crate::controller::Controllers,
@@ -181,6 +184,7 @@ impl Mgmt {
         view: BridgeView,
         standalone: bool,
         changed: Arc<tokio::sync::Notify>,
+        dp: Arc<crate::datapath::BridgeDp>,
     ) -> std::io::Result<Mgmt> {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
@@ -195,11 +199,29 @@ impl Mgmt {
             }
         }
         let tables = Arc::new(Mutex::new(tables));
-        let shared = Shared { view, tables, events, changed: Arc::clone(&changed) };
+        let shared = Shared { view, tables, events, changed: Arc::clone(&changed), dp };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
         let expiry = tokio::spawn(expire(shared.clone()));
+        let publish = tokio::spawn(publish(shared.clone()));
         let controllers = crate::controller::Controllers::new(bridge, shared.clone(), changed);
-        Ok(Mgmt { shared, task, expiry, path, controllers })
+        Ok(Mgmt { shared, task, expiry, publish, path, controllers })
+    }
+
+    /// The bridge's side of the datapath.
+    pub fn dp(&self) -> &Arc<crate::datapath::BridgeDp> {
+        &self.shared.dp
+    }
+
+    /// Port `port_no`'s PORT_MOD configuration bits.
+    pub fn port_config(&self, port_no: u32) -> u32 {
+        self.shared.view.lock().map_or(0, |v| v.port_mods.config(port_no))
+    }
+
+    /// Publishes the tables to the datapath now.
+    pub fn publish(&self) {
+        if let Ok(t) = self.shared.tables.lock() {
+            self.shared.dp.publish(&t);
+        }
     }
 
     /// Whether PORT_MOD has taken port `port_no` down.
@@ -236,6 +258,7 @@ impl Drop for Mgmt {
     fn drop(&mut self) {
         self.task.abort();
         self.expiry.abort();
+        self.publish.abort();
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -251,6 +274,23 @@ async fn expire(shared: Shared) {
         };
         if !t.expire(std::time::Instant::now()).is_empty() {
             shared.announce_removed(&mut t);
+        }
+    }
+}
+
+/// Publishes changed tables to the datapath every 100 ms (a barrier
+/// publishes at once), and ages the MAC table once a second.
+async fn publish(shared: Shared) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut ticks = 0u64;
+    loop {
+        tick.tick().await;
+        if let Ok(t) = shared.tables.lock() {
+            shared.dp.publish(&t);
+        }
+        ticks += 1;
+        if ticks % 10 == 0 {
+            shared.dp.macs().age(std::time::Instant::now());
         }
     }
 }
@@ -359,6 +399,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(e) => return e.to_string(),
             };
             let before = session.version();
+            if is_barrier(&msg) {
+                // Everything before the barrier is in the tables; the
+                // reply waits until the datapath switches by them too.
+                shared.dp.sync(&shared.tables).await;
+            }
             let replies = match (shared.view.lock(), shared.tables.lock()) {
                 (Ok(v), Ok(mut t)) => {
                     let role = t.roles.role(conn);
@@ -396,6 +441,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 None => {}
             }
         }
+    }
+}
+
+/// Whether `msg` is a BARRIER_REQUEST (of any version).
+fn is_barrier(msg: &[u8]) -> bool {
+    use ofproto::wire::ty;
+    match (msg.first(), msg.get(1)) {
+        (Some(&ofproto::wire::OFP10), Some(&t)) => t == ty::BARRIER_REQUEST_10,
+        (Some(_), Some(&t)) => t == ty::BARRIER_REQUEST_13,
+        _ => false,
     }
 }
 

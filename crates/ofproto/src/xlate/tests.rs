@@ -15,7 +15,7 @@ fn pipeline(rules: &[(u8, u16, Match, Vec<A>)]) -> Pipeline {
     for (table, priority, m, actions) in rules {
         t.apply(&FlowMod::add(*table, m.clone(), *priority, actions.clone()), now).expect("valid flow mod");
     }
-    Pipeline::new(&t, ports(4), false)
+    Pipeline::new(&t, ports(4), false, None)
 }
 
 fn udp(in_port: u16, dst: [u8; 4], sport: u16) -> FlowKey {
@@ -45,7 +45,7 @@ fn a_rule_on_nw_dst_leaves_the_ports_wildcarded() {
     let ip_dst = Match::exact(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Dst, &[10, 1, 0, 1])]);
     let p = pipeline(&[(0, 10, ip_dst, vec![out(2)])]);
     for dst in [[10, 1, 0, 1], [10, 1, 0, 2]] {
-        let x = p.translate(&udp(1, dst, 1234), None);
+        let x = p.translate(&udp(1, dst, 1234), true);
         assert!(x.error.is_none());
         assert!(examined(&x.mask, Field::NW_DST) && examined(&x.mask, Field::ETH_TYPE) && examined(&x.mask, Field::IN_PORT));
         for f in [Field::TP_SRC, Field::TP_DST, Field::NW_SRC, Field::ETH_DST, Field::NW_PROTO] {
@@ -71,17 +71,17 @@ fn registers_resubmit_and_goto_table() {
         (2, 10, Match::exact(&[(Mff::Reg(0), &[0, 0, 4, 0])]), vec![out(3)]),
         (2, 5, Match::catchall(), vec![out(2)]),
     ]);
-    let x = p.translate(&udp(1, [10, 1, 0, 1], 1024), None);
+    let x = p.translate(&udp(1, [10, 1, 0, 1], 1024), true);
     assert_eq!(x.actions, vec![Dp::Output(103)]);
     assert_eq!(x.credits.len(), 3, "three rules went into the translation");
-    let x = p.translate(&udp(1, [10, 1, 0, 1], 2000), None);
+    let x = p.translate(&udp(1, [10, 1, 0, 1], 2000), true);
     assert_eq!(x.actions, vec![Dp::Output(102)]);
     assert!(examined(&x.mask, Field::TP_SRC));
     assert!(!examined(&x.mask, Field::NW_DST));
     // Registers are not part of a packet from a port: reg0 is the
     // translation's own, so the megaflow does not match on it.
     assert!(!examined(&x.mask, Field::reg(0).expect("reg0")));
-    assert!(p.translate(&udp(2, [10, 1, 0, 1], 1024), None).actions.is_empty(), "table 0 miss drops");
+    assert!(p.translate(&udp(2, [10, 1, 0, 1], 1024), true).actions.is_empty(), "table 0 miss drops");
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn header_changes_are_committed_before_the_output_that_follows() {
             out(4),
         ],
     )]);
-    let x = p.translate(&udp(1, [10, 1, 0, 1], 5), None);
+    let x = p.translate(&udp(1, [10, 1, 0, 1], 5), true);
     assert!(x.error.is_none(), "{:?}", x.error);
     let mut expect = vec![Dp::Output(102)];
     expect.push(Dp::Set(SetField::Ethernet { src: [0; 6], src_mask: [0; 6], dst: [10, 11, 12, 13, 14, 15], dst_mask: [0xff; 6] }));
@@ -138,7 +138,7 @@ fn ttl_expiry_goes_to_the_controller_and_stops() {
     let p = pipeline(&[(0, 1, Match::catchall(), vec![A::DecTtl { ids: vec![], cnt_ids: false }, out(2)])]);
     let mut k = udp(1, [10, 1, 0, 1], 5);
     k.set(Field::NW_TTL, 1);
-    let x = p.translate(&k, None);
+    let x = p.translate(&k, true);
     assert_eq!(x.actions.len(), 1);
     let Dp::Userspace(u) = &x.actions[0] else { panic!("{:?}", x.actions) };
     assert_eq!(ToController::decode(u).map(|c| c.reason), Some(reason::INVALID_TTL));
@@ -156,9 +156,9 @@ fn flood_all_in_port_and_controller() {
             vec![A::Controller { max_len: 64, id: 0, reason: 1, userdata: vec![1, 2], pause: false, meter: 0, v2: true }],
         ),
     ]);
-    assert_eq!(p.translate(&udp(1, [1, 1, 1, 1], 1), None).actions, vec![Dp::Output(102), Dp::Output(103), Dp::Output(104)]);
-    assert_eq!(p.translate(&udp(2, [1, 1, 1, 1], 1), None).actions, vec![Dp::Output(102)], "output:in_port is skipped");
-    let x = p.translate(&udp(3, [1, 1, 1, 1], 1), None);
+    assert_eq!(p.translate(&udp(1, [1, 1, 1, 1], 1), true).actions, vec![Dp::Output(102), Dp::Output(103), Dp::Output(104)]);
+    assert_eq!(p.translate(&udp(2, [1, 1, 1, 1], 1), true).actions, vec![Dp::Output(102)], "output:in_port is skipped");
+    let x = p.translate(&udp(3, [1, 1, 1, 1], 1), true);
     let [Dp::Userspace(u)] = x.actions.as_slice() else { panic!("{:?}", x.actions) };
     let c = ToController::decode(u).expect("packet-in data");
     assert_eq!((c.reason, c.table_id, c.max_len, c.userdata.as_slice()), (1, 0, 64, &[1u8, 2][..]));
@@ -168,7 +168,7 @@ fn flood_all_in_port_and_controller() {
 fn unsupported_actions_drop_with_a_reason() {
     let ct = A::Ct { flags: 0, zone_src: None, zone_imm: 0, table: 0xff, alg: 0, actions: vec![] };
     let p = pipeline(&[(0, 1, Match::catchall(), vec![out(2), ct])]);
-    let x = p.translate(&udp(1, [1, 1, 1, 1], 1), None);
+    let x = p.translate(&udp(1, [1, 1, 1, 1], 1), true);
     assert!(x.actions.is_empty());
     assert!(x.error.as_deref().is_some_and(|e| e.contains("connection tracking")));
 }
@@ -176,7 +176,7 @@ fn unsupported_actions_drop_with_a_reason() {
 #[test]
 fn resubmit_loops_end() {
     let p = pipeline(&[(0, 1, Match::catchall(), vec![A::Resubmit { in_port: port::IN_PORT, table: 0, with_table: true }])]);
-    let x = p.translate(&udp(1, [1, 1, 1, 1], 1), None);
+    let x = p.translate(&udp(1, [1, 1, 1, 1], 1), true);
     assert!(x.error.is_some() && x.actions.is_empty());
 }
 
@@ -245,11 +245,11 @@ proptest! {
             })
             .collect();
         for k in &keys {
-            let x = p.translate(k, None);
+            let x = p.translate(k, true);
             for other in &keys {
                 let agrees = k.words.iter().zip(&other.words).zip(&x.mask.words).all(|((a, b), m)| (a ^ b) & m == 0);
                 if agrees {
-                    let y = p.translate(other, None);
+                    let y = p.translate(other, true);
                     prop_assert_eq!(&x.actions, &y.actions);
                 }
             }

@@ -1,0 +1,381 @@
+//! The datapath: the PMD thread that switches between the DPDK ports of
+//! every bridge, and the translator it calls on a cache miss.
+//!
+//! Datapath port numbers are the process's (OVS's `ovs-netdev` datapath
+//! has one numbering for all bridges too): each DPDK interface gets one
+//! when first opened and keeps it while it exists. Each bridge publishes
+//! its tables, ports and NORMAL configuration as an immutable
+//! [`Pipeline`]; the [`Xlator`] holds the current set and a generation
+//! that moves whenever any of them, or a MAC table, changes. The PMD
+//! thread revalidates its megaflows when it sees the generation move and
+//! then acknowledges it; [`Xlator::synced`] waits for that, and the
+//! OpenFlow connection waits on it before answering a barrier.
+//!
+//! One PMD thread, on the first core of `other_config:pmd-cpu-mask` (by
+//! default the last core the process may use). Adding or removing a DPDK
+//! port restarts it, so its megaflows start again from empty.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use dataplane::key::{Field, FieldAccess};
+use dataplane::{FlowKey, PacketMeta};
+use ofproto::normal::{MacTable, Normal, NormalPort};
+use ofproto::table::Tables;
+use ofproto::xlate::{Pipeline, XPort};
+use pmd::{Eal, PmdStats, PmdThread, RxQueue, SwitchConfig, SwitchHandle, Switching, Translate, Translation, TxQueue};
+
+/// The pipelines the PMD thread translates with.
+#[derive(Debug, Default)]
+struct XState {
+    pipelines: Vec<Arc<Pipeline>>,
+    /// Datapath port → index in `pipelines`.
+    by_odp: HashMap<u32, usize>,
+}
+
+/// The translator the PMD thread calls, and what the control thread
+/// publishes into it.
+#[derive(Debug)]
+pub struct Xlator {
+    state: ArcSwap<XState>,
+    /// Moves on every published change and MAC table change.
+    generation: Arc<AtomicU64>,
+    /// Each bridge's current pipeline (control thread only).
+    pipelines: Mutex<BTreeMap<String, Arc<Pipeline>>>,
+    /// The running PMD threads' handles.
+    pmds: Mutex<Vec<PmdInfo>>,
+    /// Translations that failed, and the last reason.
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    /// Packets for controllers (packet-in is not written yet).
+    to_controller: AtomicU64,
+}
+
+/// A running PMD thread as the management commands see it.
+#[derive(Debug, Clone)]
+pub struct PmdInfo {
+    /// Its core.
+    pub core: usize,
+    /// Its counters.
+    pub stats: Arc<PmdStats>,
+    /// Its switching loop.
+    pub handle: SwitchHandle,
+    /// The ports it polls: name and datapath number.
+    pub ports: Vec<(String, u32)>,
+}
+
+impl Default for Xlator {
+    fn default() -> Self {
+        Xlator {
+            state: ArcSwap::from_pointee(XState::default()),
+            generation: Arc::new(AtomicU64::new(1)),
+            pipelines: Mutex::default(),
+            pmds: Mutex::default(),
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            to_controller: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Xlator {
+    /// The generation MAC tables bump.
+    pub fn generation(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.generation)
+    }
+
+    /// Makes `pipeline` bridge `name`'s (`None`: the bridge is gone);
+    /// returns the generation to wait for.
+    pub fn publish(&self, name: &str, pipeline: Option<Pipeline>) -> u64 {
+        let Ok(mut all) = self.pipelines.lock() else {
+            return self.generation.load(Ordering::Acquire);
+        };
+        match pipeline {
+            Some(p) => {
+                all.insert(name.to_owned(), Arc::new(p));
+            }
+            None => {
+                all.remove(name);
+            }
+        }
+        let mut state = XState::default();
+        for p in all.values() {
+            let i = state.pipelines.len();
+            state.pipelines.push(Arc::clone(p));
+            for port in p.ports() {
+                state.by_odp.insert(port.odp, i);
+            }
+        }
+        // The state first, then the generation: a thread that sees the new
+        // generation translates with the new state.
+        self.state.store(Arc::new(state));
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Waits until every PMD thread has revalidated up to `generation`
+    /// (at most `limit`; false if it did not).
+    pub async fn synced(&self, generation: u64, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            let done = self.pmds.lock().map(|p| p.iter().all(|p| p.handle.acked() >= generation)).unwrap_or(true);
+            if done {
+                return true;
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+            // The PMD answers within microseconds unless it is
+            // revalidating many megaflows: spin a little, then sleep.
+            if start.elapsed() < Duration::from_micros(200) {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+
+    /// The running PMD threads.
+    pub fn pmds(&self) -> Vec<PmdInfo> {
+        self.pmds.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Failed translations, and the last reason.
+    pub fn errors(&self) -> (u64, Option<String>) {
+        (self.errors.load(Ordering::Relaxed), self.last_error.lock().ok().and_then(|e| e.clone()))
+    }
+
+    /// Packets the tables sent to controllers (not delivered yet).
+    pub fn to_controller(&self) -> u64 {
+        self.to_controller.load(Ordering::Relaxed)
+    }
+
+    fn translation(&self, key: &FlowKey, upcall: bool) -> Translation {
+        let state = self.state.load();
+        let in_port = key.get(Field::IN_PORT) as u32;
+        let Some(pipeline) = state.by_odp.get(&in_port).and_then(|&i| state.pipelines.get(i)) else {
+            let mut mask = dataplane::FlowMask::default();
+            mask.exact(Field::IN_PORT).exact(Field::RECIRC_ID);
+            return Translation { actions: Arc::new([]), mask, credits: Arc::new([]) };
+        };
+        let x = pipeline.translate(key, upcall);
+        if let Some(e) = x.error {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            // Never wait on the PMD thread: skip the note if it is busy.
+            if let Ok(mut last) = self.last_error.try_lock() {
+                *last = Some(e);
+            }
+        }
+        Translation { actions: x.actions.into(), mask: x.mask, credits: x.credits.into() }
+    }
+}
+
+impl Translate for Xlator {
+    fn version(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn translate(&self, key: &FlowKey, revalidating: bool) -> Translation {
+        self.translation(key, !revalidating)
+    }
+
+    fn slow_path(&self, _packet: &[u8], _meta: &PacketMeta, _userdata: &[u8]) -> bool {
+        self.to_controller.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+}
+
+/// A bridge's side of the datapath: what it publishes.
+#[derive(Debug)]
+pub struct BridgeDp {
+    name: String,
+    xlator: Arc<Xlator>,
+    macs: Arc<MacTable>,
+    state: Mutex<Published>,
+}
+
+#[derive(Debug, Default)]
+struct Published {
+    ports: Vec<XPort>,
+    normal: Vec<NormalPort>,
+    /// The tables' version last published, `None` when something else
+    /// changed since.
+    tables: Option<u64>,
+}
+
+impl BridgeDp {
+    /// Bridge `name`'s side of `xlator`'s datapath.
+    pub fn new(name: &str, xlator: &Arc<Xlator>) -> BridgeDp {
+        BridgeDp {
+            name: name.to_owned(),
+            xlator: Arc::clone(xlator),
+            macs: Arc::new(MacTable::new(xlator.generation())),
+            state: Mutex::default(),
+        }
+    }
+
+    /// The bridge's MAC learning table.
+    pub fn macs(&self) -> &MacTable {
+        &self.macs
+    }
+
+    /// Sets the bridge's ports; published with the next [`publish`](Self::publish).
+    pub fn set_ports(&self, ports: Vec<XPort>, normal: Vec<NormalPort>) {
+        if let Ok(mut s) = self.state.lock() {
+            if s.ports != ports || s.normal != normal {
+                s.ports = ports;
+                s.normal = normal;
+                s.tables = None;
+            }
+        }
+    }
+
+    /// Publishes `tables` if they or the ports changed since the last
+    /// time; returns the generation to wait for.
+    pub fn publish(&self, tables: &Tables) -> u64 {
+        let Ok(mut s) = self.state.lock() else {
+            return self.xlator.version();
+        };
+        if s.tables == Some(tables.version()) {
+            return self.xlator.version();
+        }
+        s.tables = Some(tables.version());
+        let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
+        let pipeline = Pipeline::new(tables, s.ports.clone(), false, Some(normal));
+        self.xlator.publish(&self.name, Some(pipeline))
+    }
+
+    /// Waits until the datapath switches by what was last published.
+    pub async fn sync(&self, tables: &std::sync::Mutex<Tables>) {
+        let Ok(generation) = tables.lock().map(|t| self.publish(&t)) else {
+            return;
+        };
+        if !self.xlator.synced(generation, Duration::from_secs(5)).await {
+            crate::log::warn(&format!("{}: the PMD thread did not revalidate within 5 s", self.name));
+        }
+    }
+}
+
+impl Drop for BridgeDp {
+    fn drop(&mut self) {
+        self.xlator.publish(&self.name, None);
+    }
+}
+
+/// A DPDK port's queues, handed to the PMD thread and back.
+#[derive(Debug, Default)]
+pub struct Queues {
+    /// Receive queues.
+    pub rx: Vec<RxQueue>,
+    /// Transmit queues.
+    pub tx: Vec<TxQueue>,
+}
+
+/// Ports by name and datapath number.
+type Ports = Vec<(String, u32)>;
+
+/// The PMD thread and what it polls.
+#[derive(Debug, Default)]
+pub struct Datapath {
+    xlator: Arc<Xlator>,
+    running: Option<(PmdThread<Switching>, Ports)>,
+    odp: BTreeMap<String, u32>,
+    next_odp: u32,
+}
+
+impl Datapath {
+    /// The translator.
+    pub fn xlator(&self) -> &Arc<Xlator> {
+        &self.xlator
+    }
+
+    /// The datapath port number of interface `name` (given on first ask).
+    pub fn odp(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.odp.get(name) {
+            return n;
+        }
+        self.next_odp += 1;
+        self.odp.insert(name.to_owned(), self.next_odp);
+        self.next_odp
+    }
+
+    /// Forgets the numbers of interfaces that `keep` refuses.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.odp.retain(|n, _| keep(n));
+    }
+
+    /// Polls exactly the ports `wanted` (name, datapath number) on
+    /// `core`, restarting the PMD thread when that changed. The thread
+    /// takes the queues it needs from `queues` and gives them back there
+    /// when it stops.
+    pub fn poll(
+        &mut self,
+        eal: &Eal,
+        core: usize,
+        config: SwitchConfig,
+        wanted: Vec<(String, u32)>,
+        queues: &mut HashMap<String, Queues>,
+    ) -> Result<(), String> {
+        if self.running.as_ref().is_some_and(|(t, p)| *p == wanted && t.core() == core) {
+            return Ok(());
+        }
+        self.stop(queues);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let (mut work, handle) = Switching::new(Arc::clone(&self.xlator) as Arc<dyn Translate>, config).map_err(|e| e.to_string())?;
+        for (name, odp) in &wanted {
+            let Some(q) = queues.get_mut(name).map(std::mem::take) else {
+                continue;
+            };
+            for rx in q.rx {
+                work.poll(rx, *odp);
+            }
+            // One PMD thread: it uses the first tx queue; the port keeps
+            // the others.
+            let mut tx = q.tx.into_iter();
+            if let Some(first) = tx.next() {
+                work.output(*odp, first);
+            }
+            queues.entry(name.clone()).or_default().tx.extend(tx);
+        }
+        let thread = PmdThread::spawn(eal, core, work).map_err(|e| e.to_string())?;
+        crate::log::info(&format!(
+            "PMD thread on core {core} polls {}",
+            wanted.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        if let Ok(mut p) = self.xlator.pmds.lock() {
+            *p = vec![PmdInfo { core, stats: thread.stats_handle(), handle, ports: wanted.clone() }];
+        }
+        self.running = Some((thread, wanted));
+        Ok(())
+    }
+
+    /// Stops the PMD thread, giving its queues back to `queues`.
+    pub fn stop(&mut self, queues: &mut HashMap<String, Queues>) {
+        let Some((thread, ports)) = self.running.take() else {
+            return;
+        };
+        if let Ok(mut p) = self.xlator.pmds.lock() {
+            p.clear();
+        }
+        let Some((work, _)) = thread.stop() else {
+            crate::log::warn("the PMD thread had panicked; its ports are closed");
+            return;
+        };
+        let pmd::PolledQueues { rx, tx } = work.into_queues();
+        let names: HashMap<u32, String> = ports.into_iter().map(|(n, odp)| (odp, n)).collect();
+        for (q, odp) in rx {
+            if let Some(name) = names.get(&odp) {
+                queues.entry(name.clone()).or_default().rx.push(q);
+            }
+        }
+        for (odp, q) in tx {
+            if let Some(name) = names.get(&odp) {
+                queues.entry(name.clone()).or_default().tx.push(q);
+            }
+        }
+    }
+}
