@@ -1591,6 +1591,12 @@ pub fn encode_instructions(actions: &[Action], version: u8, ctx: Context, out: &
     }
 }
 
+/// Whether a rule with these actions is a conjunctive clause (it takes
+/// part in conjunctive matches only, never in ordinary lookups).
+pub fn is_conjunctive(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Conjunction { .. }))
+}
+
 /// The ports an action list outputs to (for `out_port` filters).
 pub fn outputs_to(actions: &[Action], port: u16) -> bool {
     actions.iter().any(|a| match a {

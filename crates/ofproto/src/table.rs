@@ -8,15 +8,18 @@
 //! published at once with [`Tables::apply_all`], so a reader sees all of it
 //! or none of it.
 //!
-//! Lookup is a linear priority scan for now: correct, and fine for the
-//! management plane. The packet path's classifier with staged lookup and
-//! the fields-examined report is issue 6's (translation into megaflows).
+//! Each table keeps its rules in persistent maps (`imbl`) and maintains
+//! the packet path's [`Classifier`] as rules come and go, so a snapshot
+//! of the tables for translation ([`crate::xlate::Pipeline`]) costs a
+//! pointer copy per table rather than a rebuild.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::actions::{self, Action};
+use crate::classifier::Classifier;
 use crate::flowmatch::Match;
 use crate::group::{GroupMod, GroupTable};
 use crate::wire::OfError;
@@ -310,12 +313,27 @@ pub struct Removed {
 
 /// One table: rules in priority order (the highest first, then in the
 /// order they were added), indexed by priority and match for the exact
-/// lookups of add and the strict commands.
+/// lookups of add and the strict commands, and by the packet path's
+/// [`Classifier`]. All three are persistent maps: a copy of a table (a
+/// bundle's working copy, a snapshot for the packet path) shares them.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
-    rules: BTreeMap<(Reverse<u16>, u64), Rule>,
-    index: HashMap<(u16, Match), u64>,
+    /// The rules, shared (`Arc`) so that moving them inside the map and
+    /// copying the map move pointers, not rules.
+    rules: imbl::OrdMap<(Reverse<u16>, u64), Arc<Rule>>,
+    /// Sequence numbers by a hash of priority and match.
+    index: imbl::HashMap<u64, Vec<u64>>,
+    classifier: Classifier,
     next: u64,
+}
+
+/// The index's key for a rule's priority and match.
+fn index_key(priority: u16, m: &Match) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    priority.hash(&mut h);
+    m.hash(&mut h);
+    h.finish()
 }
 
 impl Table {
@@ -331,45 +349,98 @@ impl Table {
 
     /// The rules, highest priority first.
     pub fn iter(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.values()
+        self.rules.values().map(|r| &**r)
+    }
+
+    /// The classifier over the rules that take part in lookups (all but
+    /// conjunctive ones), whose ids are [`Table::rule_by_id`]'s.
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// The rule the classifier calls `id` at `priority`.
+    pub fn rule_by_id(&self, priority: u16, id: u64) -> Option<&Rule> {
+        self.rules.get(&(Reverse(priority), id)).map(|r| &**r)
+    }
+
+    /// The sequence number of the rule with exactly this priority and match.
+    fn seq_of(&self, priority: u16, m: &Match) -> Option<u64> {
+        let seqs = self.index.get(&index_key(priority, m))?;
+        seqs.iter().copied().find(|seq| self.rules.get(&(Reverse(priority), *seq)).is_some_and(|r| r.m == *m))
     }
 
     /// The rule with exactly this priority and match.
     pub fn find(&self, priority: u16, m: &Match) -> Option<&Rule> {
-        let seq = self.index.get(&(priority, m.clone()))?;
-        self.rules.get(&(Reverse(priority), *seq))
+        self.rule_by_id(priority, self.seq_of(priority, m)?)
     }
 
     /// Inserts a rule, returning the one it replaces (same priority and match).
     fn insert(&mut self, rule: Rule) -> Option<Rule> {
-        let key = (rule.priority, rule.m.clone());
-        let old = self.index.remove(&key).and_then(|seq| self.rules.remove(&(Reverse(rule.priority), seq)));
+        let old = self.seq_of(rule.priority, &rule.m).and_then(|seq| self.unlink(rule.priority, seq));
         let seq = self.next;
         self.next += 1;
-        self.index.insert(key, seq);
-        self.rules.insert((Reverse(rule.priority), seq), rule);
+        self.index.entry(index_key(rule.priority, &rule.m)).or_default().push(seq);
+        if !actions::is_conjunctive(&rule.actions) {
+            self.classifier.insert(rule.priority, &rule.m, seq);
+        }
+        self.rules.insert((Reverse(rule.priority), seq), Arc::new(rule));
         old
+    }
+
+    /// Removes rule `seq` from the rules, the index and the classifier.
+    fn unlink(&mut self, priority: u16, seq: u64) -> Option<Rule> {
+        let r = self.rules.remove(&(Reverse(priority), seq))?;
+        if !actions::is_conjunctive(&r.actions) {
+            self.classifier.remove(priority, &r.m, seq);
+        }
+        let key = index_key(priority, &r.m);
+        if let Some(seqs) = self.index.get_mut(&key) {
+            seqs.retain(|s| *s != seq);
+            if seqs.is_empty() {
+                self.index.remove(&key);
+            }
+        }
+        Some(Arc::unwrap_or_clone(r))
     }
 
     /// Removes and returns the rules `pred` selects.
     fn remove_where(&mut self, pred: impl Fn(&Rule) -> bool) -> Vec<Rule> {
         let keys: Vec<(Reverse<u16>, u64)> = self.rules.iter().filter(|(_, r)| pred(r)).map(|(k, _)| *k).collect();
-        keys.into_iter()
-            .filter_map(|k| {
-                let r = self.rules.remove(&k)?;
-                self.index.remove(&(r.priority, r.m.clone()));
-                Some(r)
-            })
-            .collect()
+        keys.into_iter().filter_map(|(Reverse(priority), seq)| self.unlink(priority, seq)).collect()
     }
 
-    /// The rules `c` selects, mutably (strict criteria by the index).
-    fn selected_mut<'a>(&'a mut self, c: &'a Criteria) -> Box<dyn Iterator<Item = &'a mut Rule> + 'a> {
-        if c.strict {
-            let seq = self.index.get(&(c.priority, c.m.clone())).copied();
-            return Box::new(seq.and_then(|seq| self.rules.get_mut(&(Reverse(c.priority), seq))).filter(|r| c.selects(r)).into_iter());
+    /// Changes the rules `c` selects with `f` (strict criteria by the
+    /// index). `f` must not change a rule's match or priority.
+    fn modify_selected(&mut self, c: &Criteria, mut f: impl FnMut(&mut Rule)) {
+        let keys: Vec<(Reverse<u16>, u64)> = if c.strict {
+            self.seq_of(c.priority, &c.m).map(|seq| (Reverse(c.priority), seq)).into_iter().collect()
+        } else {
+            self.rules.iter().filter(|(_, r)| c.selects(r)).map(|(k, _)| *k).collect()
+        };
+        for (Reverse(priority), seq) in keys {
+            let Some(r) = self.rules.get(&(Reverse(priority), seq)) else {
+                continue;
+            };
+            if !c.selects(r) {
+                continue;
+            }
+            let was_conjunctive = actions::is_conjunctive(&r.actions);
+            let Some(r) = self.rules.get_mut(&(Reverse(priority), seq)) else {
+                continue;
+            };
+            let r = Arc::make_mut(r);
+            f(r);
+            // A rule that gains or loses conjunction actions enters or
+            // leaves the classifier.
+            match (was_conjunctive, actions::is_conjunctive(&r.actions)) {
+                (true, false) => self.classifier.insert(priority, &r.m.clone(), seq),
+                (false, true) => {
+                    let m = r.m.clone();
+                    self.classifier.remove(priority, &m, seq);
+                }
+                _ => {}
+            }
         }
-        Box::new(self.rules.values_mut().filter(|r| c.selects(r)))
     }
 }
 
@@ -593,7 +664,7 @@ impl Tables {
     fn modify(&mut self, fm: &FlowMod, c: &Criteria, now: Instant) -> Result<(), OfError> {
         let mut any = false;
         for (_, table) in self.chosen_mut(c.table_id) {
-            for r in table.selected_mut(c) {
+            table.modify_selected(c, |r| {
                 any = true;
                 r.actions = fm.actions.clone();
                 r.modified = now;
@@ -605,7 +676,7 @@ impl Tables {
                     r.bytes = 0;
                     r.credit = Default::default();
                 }
-            }
+            });
         }
         // As OVS: a modify that matched nothing adds, unless it matched on
         // the cookie or keeps the cookie.

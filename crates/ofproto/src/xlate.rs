@@ -5,7 +5,7 @@
 //! # The walk
 //!
 //! The key is converted to the tables' storage layout ([`Flow`]). Each
-//! table lookup goes through the table's [`Classifier`], which reports the
+//! table lookup goes through the table's [`Classifier`](crate::classifier::Classifier), which reports the
 //! bits it examined; actions that read a field (`move`, `output:reg`,
 //! `dec_ttl`, select groups) add theirs. Actions that change header fields
 //! change the working flow and are turned into datapath set actions when
@@ -31,11 +31,11 @@ use dataplane::key::{Field, FieldAccess};
 use dataplane::{Action as Dp, Credit, FlowKey, FlowMask, SetField};
 
 use crate::actions::{Action, Subfield, OFPP_NORMAL};
-use crate::classifier::{Classifier, Flow, Wildcards};
+use crate::classifier::{Flow, Wildcards};
 use crate::flowmatch::{be, field, put_be, slot, Mff, Slot, FLOW_LEN};
 use crate::group::Group;
 use crate::normal::Normal;
-use crate::table::{Tables, N_TABLES};
+use crate::table::{Table, Tables, N_TABLES};
 
 /// OpenFlow's reserved ports, in OVS's 16-bit numbering.
 pub mod port {
@@ -137,26 +137,13 @@ impl ToController {
     }
 }
 
-/// A rule as translation needs it.
-#[derive(Debug)]
-struct XRule {
-    cookie: u64,
-    actions: Arc<[Action]>,
-    credit: Arc<Credit>,
-}
-
-#[derive(Debug, Default)]
-struct XTable {
-    classifier: Classifier,
-    rules: Vec<XRule>,
-}
-
 /// An immutable snapshot of a bridge for translation: its tables built
 /// into classifiers, its groups and its ports. Built by the control thread
 /// after the tables change, read by every PMD thread's upcalls.
 #[derive(Debug)]
 pub struct Pipeline {
-    tables: Vec<XTable>,
+    /// Snapshots of the tables (sharing their maps with the originals).
+    tables: Vec<Table>,
     groups: HashMap<u32, Group>,
     ports: Vec<XPort>,
     by_odp: HashMap<u32, usize>,
@@ -183,18 +170,8 @@ pub struct Xlated {
 impl Pipeline {
     /// Builds the snapshot of `tables` with `ports`.
     pub fn new(tables: &Tables, ports: Vec<XPort>, miss_to_controller: bool, normal: Option<Normal>) -> Pipeline {
-        let mut xtables = Vec::new();
         let last = (0..N_TABLES).rev().find(|&t| !tables.table(t as u8).is_empty()).map_or(0, |t| t + 1);
-        for t in 0..last {
-            let table = tables.table(t as u8);
-            let rules: Vec<XRule> = table
-                .iter()
-                .map(|r| XRule { cookie: r.cookie, actions: r.actions.clone().into(), credit: Arc::clone(&r.credit) })
-                .collect();
-            let classifier =
-                Classifier::new(table.iter().enumerate().filter(|(_, r)| !is_conjunctive(&r.actions)).map(|(i, r)| (r.priority, &r.m, i)));
-            xtables.push(XTable { classifier, rules });
-        }
+        let xtables = (0..last).map(|t| tables.table(t as u8).clone()).collect();
         let by_odp = ports.iter().enumerate().map(|(i, p)| (p.odp, i)).collect();
         let by_ofport = ports.iter().enumerate().map(|(i, p)| (p.ofport, i)).collect();
         Pipeline {
@@ -280,10 +257,6 @@ impl Pipeline {
         let actions = if x.error.is_some() { Vec::new() } else { x.out };
         Xlated { actions, mask, credits: x.credits, error: x.error }
     }
-}
-
-fn is_conjunctive(actions: &[Action]) -> bool {
-    actions.iter().any(|a| matches!(a, Action::Conjunction { .. }))
 }
 
 /// Key fields and the storage slots that hold them, for the fields whose
@@ -428,21 +401,19 @@ impl Walk<'_> {
             self.miss(table);
             return;
         };
-        let (hit, wc) = t.classifier.lookup(&self.flow);
+        let (hit, wc) = t.classifier().lookup(&self.flow);
         for (w, m) in self.wc.iter_mut().zip(&wc) {
             *w |= m;
         }
-        let Some((_, index)) = hit else {
+        let Some(rule) = hit.and_then(|(priority, id)| t.rule_by_id(priority, id)) else {
             self.miss(table);
             return;
         };
-        let rule = &t.rules[index];
         self.credits.push(Arc::clone(&rule.credit));
-        let (saved, cookie) = (self.table, rule.cookie);
-        let actions = Arc::clone(&rule.actions);
+        let saved = self.table;
         self.table = table;
         self.depth += 1;
-        self.run_rule(&actions, cookie);
+        self.run_rule(&rule.actions, rule.cookie);
         self.depth -= 1;
         self.table = saved;
     }

@@ -814,6 +814,9 @@ impl Switch {
         if let Err(e) = self.dp.poll(eal, core, config, wanted, &mut queues) {
             crate::log::warn(&format!("cannot start the PMD thread on core {core}: {e}"));
         }
+        for m in self.mgmt.values() {
+            m.publish();
+        }
         for (name, q) in queues {
             if let Some(p) = self.ports.get_mut(&name) {
                 p.queues = q;

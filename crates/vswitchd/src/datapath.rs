@@ -233,12 +233,14 @@ impl BridgeDp {
     }
 
     /// Publishes `tables` if they or the ports changed since the last
-    /// time; returns the generation to wait for.
+    /// time; returns the generation to wait for. Nothing is built while
+    /// no PMD thread runs (nothing would translate with it); the thread's
+    /// start publishes every bridge.
     pub fn publish(&self, tables: &Tables) -> u64 {
         let Ok(mut s) = self.state.lock() else {
             return self.xlator.version();
         };
-        if s.tables == Some(tables.version()) {
+        if s.tables == Some(tables.version()) || self.xlator.pmds.lock().map_or(true, |p| p.is_empty()) {
             return self.xlator.version();
         }
         s.tables = Some(tables.version());
