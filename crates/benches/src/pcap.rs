@@ -83,6 +83,11 @@ pub fn write_udp_flows(path: &Path, flows: u32) -> Result<(), PcapError> {
     if flows == 0 || flows > MAX_FLOWS {
         return Err(PcapError::Flows(flows));
     }
+    write_frames(path, (0..flows).map(udp_frame))
+}
+
+/// Writes `frames` to `path`, in order.
+pub fn write_frames<F: AsRef<[u8]>>(path: &Path, frames: impl IntoIterator<Item = F>) -> Result<(), PcapError> {
     let io = |source| PcapError::Io { path: path.to_path_buf(), source };
     let mut out = BufWriter::new(File::create(path).map_err(io)?);
     let mut header = Vec::with_capacity(24);
@@ -94,19 +99,35 @@ pub fn write_udp_flows(path: &Path, flows: u32) -> Result<(), PcapError> {
     header.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
     header.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
     out.write_all(&header).map_err(io)?;
-    for i in 0..flows {
+    for (i, frame) in frames.into_iter().enumerate() {
+        let frame = frame.as_ref();
+        let len = frame.len() as u32;
         let mut record = [0u8; 16];
-        record[4..8].copy_from_slice(&i.to_le_bytes()); // microseconds
-        record[8..12].copy_from_slice(&(FRAME_LEN as u32).to_le_bytes());
-        record[12..16].copy_from_slice(&(FRAME_LEN as u32).to_le_bytes());
+        record[4..8].copy_from_slice(&(i as u32).to_le_bytes()); // microseconds
+        record[8..12].copy_from_slice(&len.to_le_bytes());
+        record[12..16].copy_from_slice(&len.to_le_bytes());
         out.write_all(&record).map_err(io)?;
-        out.write_all(&udp_frame(i)).map_err(io)?;
+        out.write_all(frame).map_err(io)?;
     }
     out.flush().map_err(io)
 }
 
 /// Counts the packets of a pcap file, checking that it is one.
 pub fn count_packets(path: &Path) -> Result<u64, PcapError> {
+    let mut count = 0u64;
+    for_each_frame(path, |_| count += 1)?;
+    Ok(count)
+}
+
+/// The frames of a pcap file.
+pub fn read_frames(path: &Path) -> Result<Vec<Vec<u8>>, PcapError> {
+    let mut frames = Vec::new();
+    for_each_frame(path, |f| frames.push(f.to_vec()))?;
+    Ok(frames)
+}
+
+/// Calls `f` with each frame of a pcap file (at least one).
+fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8])) -> Result<(), PcapError> {
     let io = |source| PcapError::Io { path: path.to_path_buf(), source };
     let mut input = BufReader::new(File::open(path).map_err(io)?);
     let mut header = [0u8; 24];
@@ -121,6 +142,7 @@ pub fn count_packets(path: &Path) -> Result<u64, PcapError> {
     };
     let mut count = 0u64;
     let mut record = [0u8; 16];
+    let mut frame = Vec::new();
     loop {
         match read_full(&mut input, &mut record).map_err(io)? {
             0 => break,
@@ -129,16 +151,18 @@ pub fn count_packets(path: &Path) -> Result<u64, PcapError> {
         }
         let len = [record[8], record[9], record[10], record[11]];
         let len = if big_endian { u32::from_be_bytes(len) } else { u32::from_le_bytes(len) };
-        let skipped = std::io::copy(&mut (&mut input).take(u64::from(len)), &mut std::io::sink()).map_err(io)?;
-        if skipped < u64::from(len) {
+        frame.clear();
+        let read = (&mut input).take(u64::from(len)).read_to_end(&mut frame).map_err(io)?;
+        if read < len as usize {
             return Err(PcapError::Truncated(path.to_path_buf()));
         }
+        f(&frame);
         count += 1;
     }
     if count == 0 {
         return Err(PcapError::Empty(path.to_path_buf()));
     }
-    Ok(count)
+    Ok(())
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.

@@ -67,7 +67,9 @@ pub struct SwitchConfig {
     pub emc_entries: usize,
     /// One microflow insertion per this many megaflow hits (0: never).
     pub emc_insert_inv_prob: u32,
-    /// The most upcalls one rx burst may make.
+    /// The most upcalls one rx burst may make (default 8 of the 32
+    /// packets of a burst: under a flood of new flows, the thread spends
+    /// most of its time on established traffic).
     pub upcall_budget: usize,
     /// The most megaflows the thread holds (`other_config:flow-limit`).
     pub flow_limit: usize,
@@ -77,7 +79,7 @@ pub struct SwitchConfig {
 
 impl Default for SwitchConfig {
     fn default() -> Self {
-        SwitchConfig { emc_entries: 8192, emc_insert_inv_prob: 100, upcall_budget: 32, flow_limit: 200_000, idle_ms: 10_000 }
+        SwitchConfig { emc_entries: 8192, emc_insert_inv_prob: 100, upcall_budget: 8, flow_limit: 200_000, idle_ms: 10_000 }
     }
 }
 

@@ -1,0 +1,269 @@
+//! The switching path end to end: `ferrovs vswitchd` with `net_pcap` DPDK
+//! ports (replaying capture files in a loop, writing what is sent to
+//! capture files), configured by the real `ovs-vsctl` and `ovs-ofctl`,
+//! observed with the real `ovs-appctl` and the ports' counters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use benches::pcap::{read_frames, udp_frame, write_frames};
+use ovs_peers::Vswitchd;
+
+/// What a test port receives.
+#[derive(Clone, Copy)]
+enum Rx<'a> {
+    /// Nothing.
+    Nothing,
+    /// The frames of this capture file, over and over (held in mbufs: a
+    /// few thousand at most).
+    Loop(&'a str),
+    /// The frames of this capture file, once, read as they are polled.
+    Once(&'a str),
+}
+
+/// A ferrovs with DPDK and bridge `br0`.
+struct Bed {
+    sw: Vswitchd,
+}
+
+impl Bed {
+    fn start(name: &str) -> Bed {
+        let sw = Vswitchd::start_ferrovs(std::path::Path::new(env!("CARGO_BIN_EXE_ferrovs")));
+        let prefix = format!("ferrovs-sw-{name}-{}", std::process::id());
+        sw.vsctl(&[
+            "set",
+            "open_vswitch",
+            ".",
+            "other_config:dpdk-init=true",
+            &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
+        ]);
+        sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+        Bed { sw }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.sw.dir().join(name)
+    }
+
+    /// Adds DPDK port `name` as OpenFlow port `ofport`: a `net_pcap`
+    /// device that writes what it sends to `<name>.out.pcap` and receives
+    /// as `rx` says; `extra` is more of the `ovs-vsctl` command.
+    fn port(&self, name: &str, ofport: u16, rx: Rx<'_>, extra: &[&str]) {
+        let mut devargs = format!("net_pcap{ofport},tx_pcap={}", self.path(&format!("{name}.out.pcap")).display());
+        match rx {
+            Rx::Nothing => {}
+            Rx::Loop(file) => devargs.push_str(&format!(",rx_pcap={},infinite_rx=1", self.path(file).display())),
+            Rx::Once(file) => devargs.push_str(&format!(",rx_pcap={}", self.path(file).display())),
+        }
+        let mut args = vec![
+            "add-port".to_owned(),
+            "br0".to_owned(),
+            name.to_owned(),
+            "--".to_owned(),
+            "set".to_owned(),
+            "Interface".to_owned(),
+            name.to_owned(),
+            "type=dpdk".to_owned(),
+            format!("options:dpdk-devargs={devargs}"),
+            format!("ofport_request={ofport}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.sw.vsctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    fn ofctl(&self, args: &[&str]) -> String {
+        let out = self.sw.ofctl(args);
+        assert!(out.status.success(), "ovs-ofctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Packets OpenFlow port `port` has sent (the driver's counter).
+    fn tx(&self, port: u16) -> u64 {
+        let text = self.ofctl(&["dump-ports", "br0", &port.to_string()]);
+        let at = text.find("tx pkts=").expect("a tx counter") + "tx pkts=".len();
+        text[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    }
+
+    /// Polls `f` until it holds, for at most `secs` seconds.
+    fn eventually(&self, secs: u64, what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what} did not happen within {secs} s; log:\n{}", self.sw.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Frames of UDP flows `0..n` (flow i: source 10.0.0.i, port 1024 + i)
+/// to `dst`.
+fn flows_to(n: u32, dst: [u8; 4]) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut f = udp_frame(i).to_vec();
+            f[30..34].copy_from_slice(&dst);
+            // The IPv4 checksum covers the address just changed.
+            f[24..26].copy_from_slice(&[0, 0]);
+            let c = benches::pcap::ipv4_checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn the_megaflow_of_a_rule_on_nw_dst_leaves_the_ports_wildcarded() {
+    let bed = Bed::start("nwdst");
+    let mut frames = flows_to(50, [10, 1, 0, 1]);
+    frames.extend(flows_to(50, [10, 2, 0, 1]));
+    write_frames(&bed.path("in.pcap"), &frames).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "priority=10,ip,nw_dst=10.1.0.1,actions=output:2"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(10, "forwarding to port 2", || bed.tx(2) > 1000);
+    let dump = bed.sw.appctl(&["dpctl/dump-flows"]);
+    let lines: Vec<&str> = dump.lines().collect();
+    assert_eq!(lines.len(), 2, "100 flows, two megaflows: {dump}");
+    let hit = lines.iter().find(|l| l.contains("ipv4(dst=10.1.0.1")).unwrap_or_else(|| panic!("{dump}"));
+    assert!(!hit.contains("udp(") && !hit.contains("src=10.0."), "source address and ports wildcarded: {hit}");
+    assert!(hit.contains("eth_type(0x0800)") && !hit.contains("actions:drop"), "{hit}");
+    let miss = lines.iter().find(|l| l.contains("ipv4(dst=10.2.0.1")).unwrap_or_else(|| panic!("{dump}"));
+    assert!(miss.ends_with("actions:drop"), "{miss}");
+    // The rule's counters come from the fast path (pushed once a second).
+    bed.eventually(5, "the rule's counters moving", || {
+        let flows = bed.ofctl(&["dump-flows", "br0"]);
+        flows.split("n_packets=").nth(1).and_then(|s| s.split(',').next()).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
+    });
+    let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+    assert!(stats.contains("miss with success upcall: "), "{stats}");
+}
+
+#[test]
+fn after_a_barrier_reply_no_packet_takes_the_old_path() {
+    let bed = Bed::start("barrier");
+    write_frames(&bed.path("in.pcap"), flows_to(64, [10, 1, 0, 1])).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p3", 3, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(10, "forwarding to port 2", || bed.tx(2) > 1000);
+    for round in 0..6 {
+        let (old, new) = if round % 2 == 0 { (2, 3) } else { (3, 2) };
+        // ovs-ofctl sends the flow mod and a barrier, and returns on the
+        // barrier reply.
+        bed.ofctl(&["mod-flows", "br0", &format!("in_port=1,actions=output:{new}")]);
+        let at_reply = bed.tx(old);
+        let new_before = bed.tx(new);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(bed.tx(old), at_reply, "round {round}: port {old} sent packets after the barrier reply");
+        assert!(bed.tx(new) > new_before, "round {round}: port {new} gets the traffic");
+    }
+}
+
+#[test]
+fn idle_timeouts_see_traffic_that_stays_on_the_fast_path() {
+    let bed = Bed::start("idle");
+    write_frames(&bed.path("in.pcap"), flows_to(8, [10, 1, 0, 1])).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "idle_timeout=2,in_port=1,actions=output:2"]);
+    bed.ofctl(&["add-flow", "br0", "idle_timeout=2,in_port=9,actions=output:2"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(10, "forwarding", || bed.tx(2) > 1000);
+    std::thread::sleep(Duration::from_secs(4));
+    let flows = bed.ofctl(&["dump-flows", "br0"]);
+    assert!(flows.contains("in_port=1 actions"), "the busy rule lives on: {flows}");
+    assert!(!flows.contains("in_port=9"), "the idle rule expired: {flows}");
+    // Stop the traffic: the busy rule expires too.
+    bed.sw.vsctl(&["del-port", "br0", "p1"]);
+    bed.eventually(8, "the rule's idle expiry", || !bed.ofctl(&["dump-flows", "br0"]).contains("in_port=1"));
+}
+
+/// A frame from MAC `src` to MAC `dst`, with an 802.1Q tag when `vid`.
+fn l2_frame(src: u8, dst: u8, vid: Option<u16>) -> Vec<u8> {
+    let mut f = udp_frame(u32::from(src)).to_vec();
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, dst]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, src]);
+    if let Some(v) = vid {
+        f.splice(12..12, [0x81, 0x00, (v >> 8) as u8, v as u8]);
+    }
+    f
+}
+
+#[test]
+fn normal_learns_floods_ages_and_keeps_vlans_apart() {
+    let bed = Bed::start("normal");
+    // Bridge with no controller: OVS's NORMAL flow is there.
+    assert!(bed.ofctl(&["dump-flows", "br0"]).contains("actions=NORMAL"));
+    write_frames(&bed.path("a.pcap"), [l2_frame(0xa, 0xb, None)]).unwrap();
+    write_frames(&bed.path("b.pcap"), [l2_frame(0xb, 0xa, None)]).unwrap();
+    bed.port("trunk", 4, Rx::Nothing, &[]);
+    bed.port("other", 3, Rx::Nothing, &["--", "set", "Port", "other", "tag=20"]);
+    bed.port("pa", 1, Rx::Loop("a.pcap"), &["--", "set", "Port", "pa", "tag=10"]);
+    // A to the unknown B: flooded in VLAN 10, to the trunk with a tag.
+    bed.eventually(10, "flooding to the trunk", || bed.tx(4) > 100);
+    assert_eq!(bed.tx(3), 0, "VLAN 20 hears nothing of VLAN 10");
+    let fdb = bed.sw.appctl(&["fdb/show", "br0"]);
+    assert!(fdb.lines().any(|l| l.contains("   10  02:00:00:00:00:0a") && l.trim_start().starts_with('1')), "{fdb}");
+    // B answers from port 2: both learned, traffic is unicast, the trunk
+    // hears no more.
+    bed.port("pb", 2, Rx::Loop("b.pcap"), &["--", "set", "Port", "pb", "tag=10"]);
+    bed.eventually(10, "A's frames reaching B's port", || bed.tx(2) > 100);
+    bed.eventually(10, "B's frames reaching A's port", || bed.tx(1) > 100);
+    let settled = bed.tx(4);
+    std::thread::sleep(Duration::from_millis(500));
+    let trunk = bed.tx(4);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.tx(4), trunk, "unicast once learned (was {settled} before settling)");
+    assert_eq!(bed.tx(3), 0);
+    // What the trunk got carries VLAN 10's tag.
+    bed.sw.vsctl(&["del-port", "br0", "trunk"]);
+    let frames = read_frames(&bed.path("trunk.out.pcap")).unwrap();
+    assert!(!frames.is_empty());
+    for f in &frames {
+        assert_eq!(&f[12..16], &[0x81, 0x00, 0x00, 10], "tagged for VLAN 10");
+        assert_eq!(&f[6..12], &[2, 0, 0, 0, 0, 0xa]);
+    }
+    // Ageing: stop A, shorten the ageing time; A's entry goes.
+    bed.sw.vsctl(&["set", "bridge", "br0", "other_config:mac-aging-time=1"]);
+    bed.sw.vsctl(&["del-port", "br0", "pa"]);
+    bed.eventually(5, "A ageing out", || !bed.sw.appctl(&["fdb/show", "br0"]).contains("02:00:00:00:00:0a"));
+}
+
+#[test]
+fn a_flood_of_new_flows_leaves_an_established_flow_forwarding() {
+    let bed = Bed::start("flood");
+    write_frames(&bed.path("one.pcap"), flows_to(1, [10, 1, 0, 1])).unwrap();
+    // A million distinct sources, each a megaflow of its own (the rule
+    // below makes the megaflows match the whole source address).
+    benches::pcap::write_udp_flows(&bed.path("flood.pcap"), 1 << 20).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    bed.ofctl(&["add-flow", "br0", "priority=10,in_port=3,ip,nw_src=10.0.0.0,actions=drop"]);
+    bed.ofctl(&["add-flow", "br0", "priority=5,in_port=3,actions=output:4"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p4", 4, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("one.pcap"), &[]);
+    bed.port("p3", 3, Rx::Once("flood.pcap"), &[]);
+    bed.eventually(10, "the flood being translated", || {
+        let s = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+        s.split("miss with success upcall: ").nth(1).and_then(|v| v.lines().next()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            > 20_000
+    });
+    let (start, flood_start) = (bed.tx(2), bed.tx(4));
+    std::thread::sleep(Duration::from_secs(2));
+    let (established, flood) = (bed.tx(2) - start, bed.tx(4) - flood_start);
+    assert!(flood > 5_000, "the flood goes on ({flood} new-flow packets forwarded)");
+    // Each burst of new flows gets at most 8 translations (the rest are
+    // dropped and counted), and the established flow's bursts are switched
+    // in between: it gets several times the flood's share.
+    assert!(
+        established > 5_000 && established >= 2 * flood,
+        "the established flow keeps forwarding: {established} packets in 2 s, the flood {flood}"
+    );
+    let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+    assert!(!stats.contains("miss with failed upcall: 0\n"), "the flood's excess is counted: {stats}");
+}
