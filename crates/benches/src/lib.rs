@@ -10,4 +10,5 @@ pub mod flows;
 pub use ovs_peers::Vswitchd;
 pub mod io;
 pub mod pcap;
+pub mod switch;
 pub mod testpmd;

@@ -271,6 +271,13 @@ impl Classifier {
         self.flows == 0
     }
 
+    /// How deep packets must be extracted for lookups here: no mask uses
+    /// a word past it.
+    #[inline]
+    pub fn depth(&self) -> crate::extract::Depth {
+        crate::extract::Depth::covering(self.union)
+    }
+
     /// The subtables in their current rank order.
     pub fn subtables(&self) -> &[Subtable] {
         &self.subtables

@@ -113,13 +113,56 @@ pub fn extract(packet: &[u8], meta: &PacketMeta) -> (MiniKey, Option<Malformed>)
     (key, malformed)
 }
 
+/// How deep to extract: the key up to and including a layer.
+///
+/// Extraction is one forward pass, so a key extracted to a depth holds
+/// exactly the words the whole key holds up to that depth. A classifier
+/// whose masks use no word past a depth can look packets up with keys of
+/// that depth ([`crate::Classifier::depth`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Depth {
+    /// The metadata words only (`in_port`, …): the packet is not read.
+    Meta,
+    /// Up to the Ethernet and VLAN words.
+    L2,
+    /// Up to the IP words (addresses, protocol, TOS, TTL, fragment bits).
+    L3,
+    /// Everything.
+    All,
+}
+
+impl Depth {
+    /// The depth that covers every word of `map` (a bitmap of key words).
+    pub fn covering(map: u64) -> Depth {
+        if map >> (word::NW_MISC + 1) != 0 {
+            Depth::All
+        } else if map >> word::NW_ADDRS != 0 {
+            Depth::L3
+        } else if map >> crate::key::META_WORDS != 0 {
+            Depth::L2
+        } else {
+            Depth::Meta
+        }
+    }
+}
+
 /// Extracts into `key` (overwriting it), returning the header offsets.
 #[inline]
 pub fn extract_into(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey) -> Result<Offsets, Malformed> {
+    extract_to(packet, meta, key, Depth::All)
+}
+
+/// Extracts into `key` (overwriting it) up to `depth`, returning the
+/// header offsets found on the way.
+#[inline]
+pub fn extract_to(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey, depth: Depth) -> Result<Offsets, Malformed> {
     key.map = 0;
     key.len = 0;
     meta.push_into(key);
     let mut off = Offsets::default();
+    if depth == Depth::Meta {
+        return Ok(off);
+    }
 
     let Some(first) = packet.get(..ETH_LEN) else {
         return Err(Malformed::Ethernet);
@@ -158,6 +201,9 @@ pub fn extract_into(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey) -> Resu
         return Err(e);
     }
     off.l3 = Some(at as u16);
+    if depth == Depth::L2 {
+        return Ok(off);
+    }
     let l3 = &packet[at..];
     let l4_at = match ty {
         ethertype::IPV4 => {
@@ -173,7 +219,7 @@ pub fn extract_into(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey) -> Resu
             key.push(word::NW_ADDRS, u64::from(ip.src()) << 32 | u64::from(ip.dst()));
             let proto = ip.proto();
             key.push(word::NW_MISC, nw_misc(0, proto, ip.tos(), ip.ttl(), frag));
-            if frag & FRAG_LATER != 0 {
+            if frag & FRAG_LATER != 0 || depth == Depth::L3 {
                 return Ok(off);
             }
             let l4 = &l3[ip.header_len()..usize::from(ip.total_len())];
@@ -205,7 +251,7 @@ pub fn extract_into(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey) -> Resu
                 }
             };
             key.push(word::NW_MISC, nw_misc(label, proto, tclass, hop_limit, frag));
-            if frag & FRAG_LATER != 0 {
+            if frag & FRAG_LATER != 0 || depth == Depth::L3 {
                 return Ok(off);
             }
             (proto, &l4[skip..], at + Ipv6::LEN + skip)
@@ -221,6 +267,9 @@ pub fn extract_into(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey) -> Resu
             let op = u16::from_be_bytes([arp[6], arp[7]]);
             let op8 = if op <= 0xff { op as u8 } else { 0 };
             key.push(word::NW_MISC, u64::from(op8) << 24);
+            if depth == Depth::L3 {
+                return Ok(off);
+            }
             key.push(word::ARP_SHA, read_mac(arp, Arp::SHA).unwrap_or(0) << 16);
             key.push(word::ARP_THA, read_mac(arp, Arp::THA).unwrap_or(0) << 16);
             return Ok(off);

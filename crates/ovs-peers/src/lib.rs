@@ -177,6 +177,9 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Where Debian's `openvswitch-switch-dpdk` installs OVS built with DPDK.
+pub const OVS_VSWITCHD_DPDK: &str = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk";
+
 /// A switch daemon with its own `ovsdb-server` and run directory, in a
 /// network namespace of its own (`unshare --net`, so the bridges' tap
 /// devices stay private): the real `ovs-vswitchd`, or ferrovs. Stopped by
@@ -193,6 +196,11 @@ impl Vswitchd {
     /// of `datapath_type=netdev`).
     pub fn start_ovs() -> Vswitchd {
         Self::start("ovs-vswitchd", Path::new("ovs-vswitchd"), &[], None)
+    }
+
+    /// Open vSwitch built with DPDK (Debian's `openvswitch-switch-dpdk`).
+    pub fn start_ovs_dpdk() -> Vswitchd {
+        Self::start("ovs-vswitchd-dpdk", Path::new(OVS_VSWITCHD_DPDK), &[], None)
     }
 
     /// As [`Vswitchd::start_ovs`] or [`Vswitchd::start_ferrovs`] (`bin`
@@ -243,7 +251,7 @@ impl Vswitchd {
         Vswitchd { ovsdb, child, name }
     }
 
-    /// "ovs-vswitchd" or "ferrovs".
+    /// "ovs-vswitchd", "ovs-vswitchd-dpdk" or "ferrovs".
     pub fn name(&self) -> &'static str {
         self.name
     }

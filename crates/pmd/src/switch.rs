@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use dataplane::actions::{Datapath, DropReason};
-use dataplane::{Action, Classifier, Credits, FlowKey, FlowMask, Megaflow, MicroflowCache, MiniKey, PacketMeta, BATCH};
+use dataplane::{Action, Classifier, Credits, Depth, FlowKey, FlowMask, Megaflow, MicroflowCache, MiniKey, PacketMeta, BATCH};
 
 use crate::mbuf::{Burst, Mbuf};
 use crate::port::RxQueue;
@@ -61,7 +61,7 @@ pub trait Translate: Send + Sync {
 }
 
 /// Settings of the switching loop.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SwitchConfig {
     /// Microflow cache entries (a power of two).
     pub emc_entries: usize,
@@ -196,85 +196,65 @@ impl Switching {
     }
 
     /// Handles one rx burst received on `in_port`.
+    ///
+    /// Megaflows are referenced, not counted (`&Arc`: no atomic increment
+    /// per packet): hits borrow the microflow cache and the classifier,
+    /// which nothing changes until the burst is sent. When some packets
+    /// miss both, they are translated and installed (changing the
+    /// classifier) before the burst's megaflows are looked up again.
     fn switch(&mut self, burst: &mut Burst, in_port: u32, stats: &mut PmdStatsSnapshot) {
-        let n = burst.len();
+        let n = burst.len().min(BATCH);
         let meta = PacketMeta::new(in_port);
-        let now = dataplane::clock_ms();
-        for (i, data) in burst.iter().enumerate() {
-            if let Err(reason) = dataplane::extract_into(data, &meta, &mut self.keys[i]) {
-                // The key holds what parsed; the packet is switched on it.
-                let _ = reason;
-                stats.malformed += 1;
-            }
-            self.hashes[i] = self.keys[i].hash(0);
-        }
-        let mut flows: [Option<Arc<Megaflow>>; BATCH] = Default::default();
-        let mut pending = 0u32;
+        // Only as deep as the installed megaflows look (`in_port` alone
+        // needs no parsing at all); the microflow cache then holds keys
+        // of that depth, which is as exact for these megaflows.
+        let depth = self.megaflows.depth();
+        stats.malformed += u64::from(extract(burst, &meta, &mut self.keys, &mut self.hashes, depth));
+        let all = if n == BATCH { u32::MAX } else { (1u32 << n) - 1 };
+        let mut flows: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
+        let mut emc_hits = 0u32;
         for (i, flow) in flows.iter_mut().enumerate().take(n) {
-            match self.emc.lookup(&self.keys[i], self.hashes[i]) {
-                Some(f) => {
-                    *flow = Some(Arc::clone(f));
-                    stats.emc_hits += 1;
-                }
-                None => pending |= 1 << i,
-            }
+            *flow = self.emc.lookup(&self.keys[i], self.hashes[i]);
+            emc_hits |= u32::from(flow.is_some()) << i;
         }
-        if pending != 0 {
-            let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
-            let hits = self.megaflows.lookup_batch(&self.keys[..n], pending, &mut found);
-            let mut p = hits;
-            while p != 0 {
-                let i = p.trailing_zeros() as usize;
-                p &= p - 1;
-                if let Some(f) = found[i] {
-                    self.emc.offer(&self.keys[i], self.hashes[i], f);
-                    flows[i] = Some(Arc::clone(f));
-                    stats.megaflow_hits += 1;
-                }
-            }
-            pending &= !hits;
+        stats.emc_hits += u64::from(emc_hits.count_ones());
+        let pending = all & !emc_hits;
+        let mut out = Out { burst, keys: &self.keys, hashes: &self.hashes, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        if pending == 0 {
+            out.send(&flows, n, stats);
+            return;
         }
-        let mut budget = self.config.upcall_budget;
-        let mut p = pending;
+        let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
+        let hits = self.megaflows.lookup_batch(&self.keys[..n], pending, &mut found);
+        if pending & !hits == 0 {
+            stats.megaflow_hits += u64::from(hits.count_ones());
+            let mut both = flows;
+            merge(&mut both, &found, hits);
+            out.send(&both, n, stats);
+            offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
+            return;
+        }
+        // Some packets start new megaflows: translation needs whole keys,
+        // and the megaflows it installs may look deeper than `depth`.
+        if depth != Depth::All {
+            extract(burst, &meta, &mut self.keys, &mut self.hashes, Depth::All);
+        }
+        let alone = upcalls(&mut self.megaflows, &*self.translate, &self.config, &self.keys, pending & !hits, stats);
+        let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
+        let hits = self.megaflows.lookup_batch(&self.keys[..n], pending, &mut found);
+        stats.megaflow_hits += u64::from(hits.count_ones());
+        merge(&mut flows, &found, hits);
+        // Past the flow limit a translation serves its packet alone.
+        let mut over_limit = alone.iter();
+        let mut p = pending & !hits;
         while p != 0 {
             let i = p.trailing_zeros() as usize;
             p &= p - 1;
-            // Two packets of one new flow in a burst: the second finds
-            // the megaflow the first installed.
-            if let Some(f) = self.megaflows.lookup(&self.keys[i]) {
-                flows[i] = Some(Arc::clone(f));
-                stats.megaflow_hits += 1;
-                continue;
-            }
-            if budget == 0 {
-                stats.lost += 1;
-                continue;
-            }
-            budget -= 1;
-            flows[i] = Some(self.upcall(i, stats));
+            flows[i] = over_limit.next();
         }
-        let mut exec = Exec { txs: &mut self.txs, stats, translate: &*self.translate };
-        for (i, mbuf) in burst.drain().enumerate() {
-            let Some(flow) = flows.get(i).and_then(Option::as_ref) else {
-                continue;
-            };
-            let len = mbuf.data().len() as u64;
-            flow.stats().add(1, len, now, self.keys[i].get(dataplane::Field::TCP_FLAGS) as u16);
-            dataplane::execute(&mut exec, mbuf, &meta, self.hashes[i], flow.actions());
-        }
-    }
-
-    /// Translates packet `i` and installs its megaflow (unless the flow
-    /// limit is reached: then the megaflow only serves this packet).
-    fn upcall(&mut self, i: usize, stats: &mut PmdStatsSnapshot) -> Arc<Megaflow> {
-        let key = self.keys[i].expand();
-        let t = self.translate.translate(&key, false);
-        stats.upcalls += 1;
-        if self.megaflows.len() >= self.config.flow_limit {
-            let mut alone = Classifier::new();
-            return alone.insert_crediting(&self.keys[i], &t.mask, t.actions, t.credits);
-        }
-        self.megaflows.insert_crediting(&self.keys[i], &t.mask, t.actions, t.credits)
+        let mut out = Out { burst, keys: &self.keys, hashes: &self.hashes, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        out.send(&flows, n, stats);
+        offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
     }
 
     /// Between bursts: requests, revalidation, the once-a-second sweep.
@@ -331,6 +311,127 @@ impl Switching {
         self.megaflows.remove_dead();
         self.megaflows.rank(now);
     }
+}
+
+/// Extracts the keys of `burst` to `depth`, with their hashes; returns
+/// how many packets did not parse whole (they are switched on what did).
+fn extract(burst: &Burst, meta: &PacketMeta, keys: &mut [MiniKey], hashes: &mut [u32; BATCH], depth: Depth) -> u32 {
+    let mut malformed = 0;
+    for ((data, key), hash) in burst.iter().zip(keys.iter_mut()).zip(hashes.iter_mut()) {
+        malformed += u32::from(dataplane::extract_to(data, meta, key, depth).is_err());
+        *hash = key.hash(0);
+    }
+    malformed
+}
+
+/// Copies the hits `found` (bitmap `hits`) into `flows`.
+fn merge<'a>(flows: &mut [Option<&'a Arc<Megaflow>>; BATCH], found: &[Option<&'a Arc<Megaflow>>; BATCH], hits: u32) {
+    let mut p = hits;
+    while p != 0 {
+        let i = p.trailing_zeros() as usize;
+        p &= p - 1;
+        flows[i] = found[i];
+    }
+}
+
+/// Offers the megaflow hits to the microflow cache.
+fn offer(emc: &mut MicroflowCache, keys: &[MiniKey], hashes: &[u32; BATCH], found: &[Option<&Arc<Megaflow>>; BATCH], hits: u32) {
+    let mut p = hits;
+    while p != 0 {
+        let i = p.trailing_zeros() as usize;
+        p &= p - 1;
+        if let Some(f) = found[i] {
+            emc.offer(&keys[i], hashes[i], f);
+        }
+    }
+}
+
+/// What sending a burst needs.
+struct Out<'a> {
+    burst: &'a mut Burst,
+    keys: &'a [MiniKey],
+    hashes: &'a [u32; BATCH],
+    meta: &'a PacketMeta,
+    txs: &'a mut [Option<TxBuffer>],
+    translate: &'a dyn Translate,
+}
+
+impl Out<'_> {
+    /// Executes the burst, packet `i` with `flows[i]` (none: dropped, it
+    /// was counted lost), one batch per run of packets with one megaflow:
+    /// its counters are updated once, and a lone output goes straight to
+    /// the port's tx buffer.
+    fn send(&mut self, flows: &[Option<&Arc<Megaflow>>; BATCH], n: usize, stats: &mut PmdStatsSnapshot) {
+        let now = dataplane::clock_ms();
+        let mut exec = Exec { txs: self.txs, stats, translate: self.translate };
+        let mut mbufs = self.burst.drain();
+        let mut i = 0;
+        while i < n {
+            let Some(flow) = flows[i] else {
+                drop(mbufs.next());
+                i += 1;
+                continue;
+            };
+            let mut j = i + 1;
+            while j < n && flows[j].is_some_and(|f| Arc::ptr_eq(f, flow)) {
+                j += 1;
+            }
+            let (mut bytes, mut tcp_flags) = (0u64, 0u16);
+            let actions = flow.actions();
+            for k in i..j {
+                let Some(mbuf) = mbufs.next() else {
+                    break;
+                };
+                bytes += mbuf.data().len() as u64;
+                tcp_flags |= self.keys[k].get(dataplane::Field::TCP_FLAGS) as u16;
+                match **actions {
+                    [Action::Output(port)] => exec.output(port, mbuf),
+                    _ => dataplane::execute(&mut exec, mbuf, self.meta, self.hashes[k], actions),
+                }
+            }
+            flow.stats().add((j - i) as u64, bytes, now, tcp_flags);
+            i = j;
+        }
+    }
+}
+
+/// Translates and installs the packets of `misses` (within the upcall
+/// budget; the rest are counted lost). Returns the megaflows that could
+/// not be installed (flow limit), in packet order.
+fn upcalls(
+    megaflows: &mut Classifier,
+    translate: &dyn Translate,
+    config: &SwitchConfig,
+    keys: &[MiniKey],
+    misses: u32,
+    stats: &mut PmdStatsSnapshot,
+) -> Vec<Arc<Megaflow>> {
+    let mut alone = Vec::new();
+    let mut budget = config.upcall_budget;
+    let mut p = misses;
+    while p != 0 {
+        let i = p.trailing_zeros() as usize;
+        p &= p - 1;
+        // Two packets of one new flow in a burst: the second finds the
+        // megaflow the first installed.
+        if megaflows.lookup(&keys[i]).is_some() {
+            continue;
+        }
+        if budget == 0 {
+            stats.lost += 1;
+            continue;
+        }
+        budget -= 1;
+        let t = translate.translate(&keys[i].expand(), false);
+        stats.upcalls += 1;
+        if megaflows.len() >= config.flow_limit {
+            // Past the flow limit the translation serves this packet alone.
+            alone.push(Classifier::new().insert_crediting(&keys[i], &t.mask, t.actions, t.credits));
+        } else {
+            megaflows.insert_crediting(&keys[i], &t.mask, t.actions, t.credits);
+        }
+    }
+    alone
 }
 
 impl Work for Switching {

@@ -23,6 +23,56 @@ pub enum Bench {
     /// `ovs-ofctl add-flows` of N flows from one file into ferrovs and into
     /// Open vSwitch, rounds alternating: install time and rate.
     Flows(FlowsArgs),
+    /// ferrovs against Open vSwitch with DPDK (and testpmd's ceiling) on
+    /// net_pcap → port 1 → the scenario's flows → port 2 (net_null).
+    Switch(SwitchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// Also run this peer, alternating with ferrovs: ovs (Open vSwitch
+    /// with DPDK) or testpmd (io forwarding, the ceiling). Repeatable.
+    #[arg(long, value_enum)]
+    vs: Vec<SwitchPeer>,
+    /// Scenarios (repeatable; default all): simple, pipeline, setup.
+    #[arg(long, value_enum)]
+    scenario: Vec<ScenarioArg>,
+    /// Distinct flows of the traffic, comma-separated (not for setup).
+    #[arg(long, default_value = "1,1000,100000", value_delimiter = ',')]
+    flows: Vec<u32>,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Seconds of traffic before measuring (the pcap loads, megaflows settle).
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Runs per contender and scenario (the median is reported).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// The PMD thread's core; the main threads run on the other one.
+    #[arg(long, default_value_t = 1)]
+    pmd_core: usize,
+    /// Print one JSON object per scenario and flow count.
+    #[arg(long)]
+    json: bool,
+    /// Write an SVG bar chart of the ratios to FILE.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SwitchPeer {
+    /// Open vSwitch with DPDK (ovs-vswitchd-dpdk).
+    Ovs,
+    /// dpdk-testpmd --forward-mode=io.
+    Testpmd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScenarioArg {
+    Simple,
+    Pipeline,
+    Setup,
 }
 
 #[derive(Debug, Args)]
@@ -82,7 +132,93 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
     match bench {
         Bench::Io(args) => run_io(&args),
         Bench::Flows(args) => run_flows(&args),
+        Bench::Switch(args) => run_switch(&args),
     }
+}
+
+fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
+    use benches::switch::{self, Contender, Figure, Scenario, SwitchBench};
+    if !(args.seconds > 0.0 && args.warmup >= 0.0) || args.rounds == 0 {
+        return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds at least 1".into()));
+    }
+    let usable = CpuMask::usable_cores();
+    if !usable.contains(&args.pmd_core) {
+        return Err(BenchError::Usage(format!("--pmd-core {} is not a core of this machine", args.pmd_core)));
+    }
+    let main_core = usable.iter().copied().find(|&c| c != args.pmd_core).unwrap_or(args.pmd_core);
+    let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
+    let bench =
+        SwitchBench { dir: scratch.path().to_owned(), seconds: args.seconds, warmup: args.warmup, main_core, pmd_core: args.pmd_core };
+    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let mut contenders = vec![Contender::Ferrovs(exe)];
+    if args.vs.contains(&SwitchPeer::Ovs) {
+        contenders.push(Contender::Ovs);
+    }
+    if args.vs.contains(&SwitchPeer::Testpmd) {
+        contenders.push(Contender::Testpmd);
+    }
+    let scenarios: Vec<Scenario> = if args.scenario.is_empty() {
+        vec![Scenario::Simple, Scenario::Pipeline, Scenario::Setup]
+    } else {
+        args.scenario
+            .iter()
+            .map(|s| match s {
+                ScenarioArg::Simple => Scenario::Simple,
+                ScenarioArg::Pipeline => Scenario::Pipeline,
+                ScenarioArg::Setup => Scenario::Setup,
+            })
+            .collect()
+    };
+    let mut runs = Vec::new();
+    for &s in &scenarios {
+        if s == Scenario::Setup {
+            runs.push((s, switch::SETUP_PACKETS));
+        } else {
+            runs.extend(args.flows.iter().map(|&n| (s, n)));
+        }
+    }
+    eprintln!("main threads on core {main_core}, the PMD thread (testpmd's forwarding core) on core {}", args.pmd_core);
+    let mut figures = Vec::new();
+    for round in 0..args.rounds {
+        for &(scenario, flows) in &runs {
+            for who in &contenders {
+                // testpmd forwards without looking: no setup figure.
+                if *who == Contender::Testpmd && scenario == Scenario::Setup {
+                    continue;
+                }
+                eprintln!("round {}/{}: {} {} flows: {}", round + 1, args.rounds, scenario.name(), flows, who.name());
+                let value = match who {
+                    Contender::Testpmd => switch::run_testpmd(&bench, scenario, flows, round),
+                    _ => switch::run_switch(&bench, who, scenario, flows, round),
+                }
+                .map_err(BenchError::Round)?;
+                eprintln!("  {value:.2} {}", scenario.unit());
+                figures.push(Figure { scenario, flows, contender: who.name(), value });
+            }
+        }
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, switch::svg(&figures)).map_err(|e| BenchError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if args.json {
+        for (scenario, flows) in switch::keys(&figures) {
+            let get = |who: &str| switch::median(&figures, scenario, flows, who);
+            let ratio = |peer: &str| Some(get("ferrovs")? / get(peer)?);
+            let line = json!({
+                "scenario": scenario.name(), "flows": flows, "unit": scenario.unit(),
+                "ferrovs": get("ferrovs"), "ovs_dpdk": get("ovs-dpdk"), "testpmd": get("testpmd"),
+                "ratio_ovs_dpdk": ratio("ovs-dpdk"), "ratio_testpmd": ratio("testpmd"),
+            });
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    println!(
+        "{} s per run after {} s of warm-up, median of {} round(s); main threads on core {main_core}, PMD on core {}",
+        args.seconds, args.warmup, args.rounds, args.pmd_core
+    );
+    print!("{}", switch::table(&figures));
+    Ok(())
 }
 
 fn run_flows(args: &FlowsArgs) -> Result<(), BenchError> {

@@ -620,7 +620,7 @@ impl Switch {
         }
         crate::log::info(&format!("starting DPDK EAL: {}", args.join(" ")));
         let started = Eal::init(&args[1..]).map_err(|e| e.to_string()).and_then(|eal| {
-            let pool = Mempool::new(&eal, &MempoolConfig::new("ferrovs", 16383)).map_err(|e| e.to_string())?;
+            let pool = shared_pool(&eal)?;
             Ok((eal, pool))
         });
         match started {
@@ -932,6 +932,22 @@ impl Switch {
         };
         self.ofports.insert(name.to_owned(), p);
         p
+    }
+}
+
+/// The mbuf pool every port shares, sized as OVS sizes its shared pool:
+/// 256 Ki buffers, halved while the memory is short, down to 16 Ki.
+fn shared_pool(eal: &Eal) -> Result<Mempool, String> {
+    let mut n: u32 = 4096 * 64;
+    loop {
+        match Mempool::new(eal, &MempoolConfig::new("ferrovs", n - 1)) {
+            Ok(pool) => {
+                crate::log::info(&format!("mbuf pool of {} buffers", n - 1));
+                return Ok(pool);
+            }
+            Err(e) if n <= 4096 * 4 => return Err(e.to_string()),
+            Err(_) => n /= 2,
+        }
     }
 }
 

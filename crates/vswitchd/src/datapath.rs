@@ -282,7 +282,7 @@ type Ports = Vec<(String, u32)>;
 #[derive(Debug, Default)]
 pub struct Datapath {
     xlator: Arc<Xlator>,
-    running: Option<(PmdThread<Switching>, Ports)>,
+    running: Option<(PmdThread<Switching>, Ports, SwitchConfig)>,
     odp: BTreeMap<String, u32>,
     next_odp: u32,
 }
@@ -320,7 +320,7 @@ impl Datapath {
         wanted: Vec<(String, u32)>,
         queues: &mut HashMap<String, Queues>,
     ) -> Result<(), String> {
-        if self.running.as_ref().is_some_and(|(t, p)| *p == wanted && t.core() == core) {
+        if self.running.as_ref().is_some_and(|(t, p, c)| *p == wanted && t.core() == core && *c == config) {
             return Ok(());
         }
         self.stop(queues);
@@ -351,13 +351,13 @@ impl Datapath {
         if let Ok(mut p) = self.xlator.pmds.lock() {
             *p = vec![PmdInfo { core, stats: thread.stats_handle(), handle, ports: wanted.clone() }];
         }
-        self.running = Some((thread, wanted));
+        self.running = Some((thread, wanted, config));
         Ok(())
     }
 
     /// Stops the PMD thread, giving its queues back to `queues`.
     pub fn stop(&mut self, queues: &mut HashMap<String, Queues>) {
-        let Some((thread, ports)) = self.running.take() else {
+        let Some((thread, ports, _)) = self.running.take() else {
             return;
         };
         if let Ok(mut p) = self.xlator.pmds.lock() {

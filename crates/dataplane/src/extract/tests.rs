@@ -1,5 +1,5 @@
 use super::*;
-use crate::key::{mac_to_u64, Field, FieldAccess, FlowKey};
+use crate::key::{mac_to_u64, Field, FieldAccess, FlowKey, KEY_WORDS};
 use crate::testpkt::*;
 use proptest::prelude::*;
 
@@ -249,6 +249,18 @@ fn ours(p: &[u8]) -> (u128, u128, u8, u16, u16) {
     (src, dst, k.get(Field::NW_PROTO) as u8, k.get(Field::TP_SRC) as u16, k.get(Field::TP_DST) as u16)
 }
 
+/// One of six well-formed packets of different kinds.
+fn sample(kind: u8) -> Vec<u8> {
+    match kind {
+        0 => tcp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2),
+        1 => tcp6([1; 16], [2; 16], 3, 4),
+        2 => vlan_udp4(3, Some(4)),
+        3 => nd_solicit([7; 16], MAC_A),
+        4 => arp(2, MAC_A, [1, 1, 1, 1], MAC_B, [2, 2, 2, 2]),
+        _ => icmp4(3, 1),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -264,18 +276,37 @@ proptest! {
     /// Valid packets with a random byte corrupted, or cut short, never panic.
     #[test]
     fn corrupted_packets_never_panic(kind in 0..6u8, at: prop::sample::Index, value: u8, cut: prop::sample::Index) {
-        let mut p = match kind {
-            0 => tcp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2),
-            1 => tcp6([1; 16], [2; 16], 3, 4),
-            2 => vlan_udp4(3, Some(4)),
-            3 => nd_solicit([7; 16], MAC_A),
-            4 => arp(2, MAC_A, [1, 1, 1, 1], MAC_B, [2, 2, 2, 2]),
-            _ => icmp4(3, 1),
-        };
+        let mut p = sample(kind);
         let i = at.index(p.len());
         p[i] = value;
         let n = cut.index(p.len() + 1);
         let _ = extract(&p[..n], &PacketMeta::default());
+    }
+
+    /// A key extracted to a depth holds exactly the whole key's words up
+    /// to that depth, for valid and corrupted packets alike.
+    #[test]
+    fn shallow_keys_are_prefixes_of_the_whole_key(kind in 0..6u8, at: prop::sample::Index, value: u8, corrupt: bool) {
+        let mut p = sample(kind);
+        if corrupt {
+            let i = at.index(p.len());
+            p[i] = value;
+        }
+        let meta = PacketMeta::new(7);
+        let (whole, _) = extract(&p, &meta);
+        for depth in [Depth::Meta, Depth::L2, Depth::L3, Depth::All] {
+            let mut k = MiniKey::default();
+            let _ = extract_to(&p, &meta, &mut k, depth);
+            for w in 0..KEY_WORDS {
+                let bit = 1u64 << w;
+                if Depth::covering(bit) <= depth {
+                    prop_assert_eq!(k.map() & bit, whole.map() & bit, "word {} at {:?}", w, depth);
+                    prop_assert_eq!(k.word(w), whole.word(w));
+                } else {
+                    prop_assert_eq!(k.map() & bit, 0, "word {} past {:?}", w, depth);
+                }
+            }
+        }
     }
 
     /// Our key agrees with etherparse on addresses, protocol and ports.
