@@ -5,9 +5,9 @@
 //! Each run starts a private `ovsdb-server` and the switch in a run
 //! directory and network namespace of their own, gives the switch DPDK
 //! (main thread on one core, one PMD thread on the other, `--in-memory`),
-//! a bridge with port 1, a `net_pcap` replaying the scenario's pcap
-//! forever, and port 2, a `net_null` sink, installs the scenario's flows
-//! and, after a warm-up, counts what port 2 sent (the driver's counter,
+//! a bridge with port 2, a `net_null` sink, installs the scenario's flows,
+//! adds port 1, a `net_pcap` replaying the scenario's pcap forever, and,
+//! after a warm-up, counts what port 2 sent (the driver's counter,
 //! read with `ovs-ofctl dump-ports`) over the measured seconds. Runs
 //! alternate between the contenders.
 //!
@@ -190,31 +190,12 @@ pub fn run_switch(bench: &SwitchBench, who: &Contender, scenario: Scenario, flow
         "other_config:flow-limit=4000000",
     ]);
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
-    let rx = format!("net_pcap0,rx_pcap={}{}", pcap.display(), if once { "" } else { ",infinite_rx=1" });
-    sw.vsctl(&[
-        "add-port",
-        "br0",
-        "p1",
-        "--",
-        "set",
-        "Interface",
-        "p1",
-        "type=dpdk",
-        &format!("options:dpdk-devargs={rx}"),
-        "ofport_request=1",
-    ]);
-    sw.vsctl(&[
-        "add-port",
-        "br0",
-        "p2",
-        "--",
-        "set",
-        "Interface",
-        "p2",
-        "type=dpdk",
-        "options:dpdk-devargs=net_null0,no-rx=1",
-        "ofport_request=2",
-    ]);
+    let port = |name: &str, ofport: &str, devargs: &str| {
+        let devargs = format!("options:dpdk-devargs={devargs}");
+        let ofport = format!("ofport_request={ofport}");
+        sw.vsctl(&["add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk", &devargs, &ofport]);
+    };
+    port("p2", "2", "net_null0,no-rx=1");
     let flows_file = bench.dir.join(format!("{}.flows", scenario.name()));
     std::fs::write(&flows_file, scenario.flows()).map_err(|e| e.to_string())?;
     let ofctl = |args: &[&str]| -> Result<String, String> {
@@ -226,6 +207,9 @@ pub fn run_switch(bench: &SwitchBench, who: &Contender, scenario: Scenario, flow
     };
     ofctl(&["del-flows", "br0"])?;
     ofctl(&["add-flows", "br0", &flows_file.display().to_string()])?;
+    // The traffic starts once the rules are in (this measures forwarding,
+    // not loading rules under traffic).
+    port("p1", "1", &format!("net_pcap0,rx_pcap={}{}", pcap.display(), if once { "" } else { ",infinite_rx=1" }));
     let reading = || -> Result<u64, String> {
         match scenario {
             Scenario::Setup => {

@@ -38,6 +38,10 @@ pub trait SwitchView {
     /// `config` (PORT_DOWN takes the device down); `hw_addr` must be the
     /// port's.
     fn port_mod(&self, port_no: u32, hw_addr: [u8; 6], config: u32, mask: u32) -> Result<(), OfError>;
+    /// PACKET_OUT: runs `actions` on `packet` as received on `in_port`
+    /// (OVS's 16-bit numbering; `OFPP_CONTROLLER` or `OFPP_NONE` when it
+    /// came from no port).
+    fn packet_out(&self, in_port: u16, actions: &[crate::actions::Action], packet: &[u8]) -> Result<(), OfError>;
 }
 
 /// Why a session ended.
@@ -313,6 +317,7 @@ impl Session {
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
             ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg, &tables.tlv),
             ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
+            ty::PACKET_OUT => packet_out(msg, version, sw),
             ty::PORT_MOD_10 if v10 => port_mod(msg, version, sw),
             ty::PORT_MOD_11 if !v10 => port_mod(msg, version, sw),
             ty::GET_ASYNC_REQUEST if !v10 => {
@@ -678,6 +683,42 @@ fn apply(tables: &mut Tables, fm: &crate::table::FlowMod) -> Result<Vec<Vec<u8>>
 
 /// PORT_MOD in any version: 1.0's 16-bit port and fixed layout, 1.1+'s
 /// 32-bit port (1.4+ with properties after the mask, ignored).
+/// BAD_REQUEST / BUFFER_UNKNOWN: ferrovs buffers no packets.
+const BUFFER_UNKNOWN: OfError = OfError { ty: 1, code: 8 };
+/// BAD_REQUEST / BAD_PORT.
+const BAD_PORT: OfError = OfError { ty: 1, code: 11 };
+/// `buffer_id` meaning "the packet is in the message".
+const NO_BUFFER: u32 = 0xffff_ffff;
+
+/// PACKET_OUT in 1.0 (16-bit in_port), 1.1–1.4 (32-bit in_port) and 1.5
+/// (in_port in a match).
+fn packet_out(msg: &[u8], version: u8, sw: &dyn SwitchView) -> Result<Vec<Vec<u8>>, OfError> {
+    let buffer_id = u32_at(msg, 8)?;
+    let (in_port, actions_len, actions_at) = match version {
+        OFP10 => (u16_at(msg, 12)?, u16_at(msg, 14)?, 16),
+        v if v < OFP15 => {
+            let p = u32_at(msg, 12)?;
+            (crate::flowmatch::port_from_ofp11(p).ok_or(BAD_PORT)?, u16_at(msg, 16)?, 24)
+        }
+        _ => {
+            let actions_len = u16_at(msg, 12)?;
+            let (m, used) = crate::flowmatch::decode_oxm_match(msg.get(16..).ok_or(OfError::BAD_LEN)?)?;
+            let port = m.slot_value(crate::flowmatch::slot::IN_PORT) as u16;
+            (if m.slot_mask(crate::flowmatch::slot::IN_PORT) == 0 { 0xfffd } else { port }, actions_len, 16 + used)
+        }
+    };
+    let end = actions_at + usize::from(actions_len);
+    let (Some(actions), Some(packet)) = (msg.get(actions_at..end), msg.get(end..)) else {
+        return Err(OfError::BAD_LEN);
+    };
+    if buffer_id != NO_BUFFER {
+        return Err(BUFFER_UNKNOWN);
+    }
+    let actions = crate::actions::decode_actions(actions, version)?;
+    sw.packet_out(in_port, &actions, packet)?;
+    Ok(Vec::new())
+}
+
 fn port_mod(msg: &[u8], version: u8, sw: &dyn SwitchView) -> Result<Vec<Vec<u8>>, OfError> {
     let (port, mac_at, config_at) = if version == OFP10 {
         let p = u16_at(msg, 8)?;
@@ -698,7 +739,7 @@ const IS_SLAVE: OfError = OfError { ty: 1, code: 10 };
 fn modifies(t: u8, version: u8, msg: &[u8]) -> bool {
     match t {
         // 15 is PORT_MOD in 1.0 and GROUP_MOD after: both change things.
-        ty::FLOW_MOD | ty::GROUP_MOD => true,
+        ty::FLOW_MOD | ty::GROUP_MOD | ty::PACKET_OUT => true,
         ty::PORT_MOD_11 | ty::METER_MOD | ty::BUNDLE_CONTROL | ty::BUNDLE_ADD_MESSAGE => version != OFP10,
         ty::EXPERIMENTER => matches!(u32_at(msg, 12), Ok(nxt::FLOW_MOD | nxt::GROUP_MOD | nxt::TLV_TABLE_MOD)),
         _ => false,
@@ -815,6 +856,47 @@ mod tests {
         fn port_mod(&self, _: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), OfError> {
             Err(OfError { ty: 7, code: 0 })
         }
+        fn packet_out(&self, in_port: u16, actions: &[crate::actions::Action], packet: &[u8]) -> Result<(), OfError> {
+            // Accepts one shape, to check the decoding.
+            let ok = in_port == 3 && actions == [crate::actions::Action::Output { port: 2, max_len: 0 }] && packet == b"abc";
+            if ok {
+                Ok(())
+            } else {
+                Err(OfError { ty: 1, code: 12 })
+            }
+        }
+    }
+
+    #[test]
+    fn packet_out_in_every_layout() {
+        // output:2, in 1.0's and 1.1+'s action layouts.
+        let out10 = [0u8, 0, 0, 8, 0, 2, 0, 0];
+        let out13 = [0u8, 0, 0, 16, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut b10 = vec![0xff, 0xff, 0xff, 0xff, 0, 3, 0, 8];
+        b10.extend_from_slice(&out10);
+        b10.extend_from_slice(b"abc");
+        let mut b13 = vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 3, 0, 16, 0, 0, 0, 0, 0, 0];
+        b13.extend_from_slice(&out13);
+        b13.extend_from_slice(b"abc");
+        // 1.5: the in_port in a match (OXM in_port = 3, padded to 8 bytes).
+        let mut b15 = vec![0xff, 0xff, 0xff, 0xff, 0, 16, 0, 0, 0, 1, 0, 12, 0x80, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 0];
+        b15.extend_from_slice(&out13);
+        b15.extend_from_slice(b"abc");
+        for (v, body) in [(OFP10, b10), (OFP13, b13.clone()), (OFP15, b15)] {
+            let mut s = open(v);
+            let r = s.handle(&message(v, ty::PACKET_OUT, 5, &body), &Fake, &mut Tables::default());
+            assert!(r.messages.is_empty(), "version {v}: {:?}", r.messages);
+        }
+        // A buffered packet: ferrovs keeps none.
+        let mut buffered = b13.clone();
+        buffered[..4].copy_from_slice(&[0, 0, 0, 1]);
+        let r = open(OFP13).handle(&message(OFP13, ty::PACKET_OUT, 5, &buffered), &Fake, &mut Tables::default());
+        assert_eq!(&r.messages[0][8..12], &[0, 1, 0, 8], "BAD_REQUEST/BUFFER_UNKNOWN");
+        // Actions longer than the message.
+        let mut long = b13;
+        long[8..10].copy_from_slice(&[1, 0]);
+        let r = open(OFP13).handle(&message(OFP13, ty::PACKET_OUT, 5, &long), &Fake, &mut Tables::default());
+        assert_eq!(r.messages.len(), 1, "an error");
     }
 
     fn open(v: u8) -> Session {

@@ -51,6 +51,8 @@ pub mod ty {
     pub const FLOW_REMOVED: u8 = 11;
     /// PORT_STATUS.
     pub const PORT_STATUS: u8 = 12;
+    /// PACKET_OUT.
+    pub const PACKET_OUT: u8 = 13;
     /// FLOW_MOD.
     pub const FLOW_MOD: u8 = 14;
     /// PORT_MOD in 1.0.

@@ -210,17 +210,21 @@ impl Pipeline {
     /// NORMAL learns source MACs when `may_learn` (a packet's upcall, not
     /// a revalidation).
     pub fn translate(&self, key: &FlowKey, may_learn: bool) -> Xlated {
-        self.translate_from(key, 0, &[], may_learn)
+        self.translate_from(key, 0, &[], may_learn, None)
     }
 
-    /// Translates `actions` (a PACKET_OUT's) for a packet with `key`;
-    /// `output:TABLE` submits it to table 0.
-    pub fn translate_actions(&self, key: &FlowKey, actions: &[Action]) -> Xlated {
-        self.translate_from(key, u8::MAX, actions, true)
+    /// Translates `actions` (a PACKET_OUT's) for a packet with `key`
+    /// received on OpenFlow port `in_port` (a reserved port such as
+    /// `CONTROLLER` included); `output:TABLE` submits it to table 0.
+    pub fn translate_actions(&self, key: &FlowKey, in_port: u16, actions: &[Action]) -> Xlated {
+        self.translate_from(key, u8::MAX, actions, true, Some(in_port))
     }
 
-    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], may_learn: bool) -> Xlated {
-        let flow = to_flow(key, self);
+    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], may_learn: bool, in_port: Option<u16>) -> Xlated {
+        let mut flow = to_flow(key, self);
+        if let Some(p) = in_port {
+            put_be(&mut flow[slot::IN_PORT.range()], u128::from(p));
+        }
         let mut x = Walk {
             p: self,
             may_learn,
@@ -737,6 +741,8 @@ impl Walk<'_> {
                     self.emit_output(t);
                 }
             }
+            // Only a PACKET_OUT may submit to the tables.
+            port::TABLE if self.depth == 0 => self.table(0),
             port::TABLE | port::NONE => {}
             // OpenFlow never sends a packet back where it came from unless
             // told IN_PORT.

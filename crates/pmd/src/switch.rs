@@ -83,6 +83,12 @@ impl Default for SwitchConfig {
     }
 }
 
+/// Past this many megaflows a table change removes them all rather than
+/// translate each again: a bulk load of rules with a barrier after each
+/// (as `ovs-ofctl add-flows` sends them) would otherwise re-translate
+/// every megaflow once per rule.
+pub const REVALIDATE_MAX: usize = 1000;
+
 /// Requests the control thread makes of the loop.
 #[derive(Debug)]
 enum Request {
@@ -90,6 +96,15 @@ enum Request {
     Dump(mpsc::Sender<Vec<Arc<Megaflow>>>),
     /// Remove every megaflow.
     Flush,
+    /// Execute datapath actions on a packet (PACKET_OUT).
+    Execute {
+        /// The packet.
+        packet: Vec<u8>,
+        /// Its datapath input port (0: none).
+        in_port: u32,
+        /// The actions.
+        actions: Arc<[Action]>,
+    },
 }
 
 /// The control thread's handle on a switching loop.
@@ -111,6 +126,13 @@ impl SwitchHandle {
         let (tx, rx) = mpsc::channel();
         self.requests.send(Request::Dump(tx)).ok()?;
         rx.recv_timeout(timeout).ok()
+    }
+
+    /// Asks the loop to execute `actions` on a copy of `packet` received
+    /// on datapath port `in_port` (between bursts); false if the loop has
+    /// ended.
+    pub fn execute(&self, packet: &[u8], in_port: u32, actions: Arc<[Action]>) -> bool {
+        self.requests.send(Request::Execute { packet: packet.to_vec(), in_port, actions }).is_ok()
     }
 
     /// Asks the loop to remove every megaflow.
@@ -140,6 +162,7 @@ pub struct Switching {
     acked: Arc<AtomicU64>,
     requests: mpsc::Receiver<Request>,
     last_sweep: u64,
+    pool: Option<Arc<crate::Mempool>>,
     keys: Vec<MiniKey>,
     hashes: [u32; BATCH],
 }
@@ -169,10 +192,17 @@ impl Switching {
             acked: Arc::clone(&acked),
             requests: rx,
             last_sweep: dataplane::clock_ms(),
+            pool: None,
             keys: vec![MiniKey::default(); BATCH],
             hashes: [0; BATCH],
         };
         Ok((work, SwitchHandle { requests: tx, acked }))
+    }
+
+    /// Takes buffers for packets from the control thread (PACKET_OUT)
+    /// from `pool`.
+    pub fn set_pool(&mut self, pool: Arc<crate::Mempool>) {
+        self.pool = Some(pool);
     }
 
     /// Polls `rxq`, whose packets arrive on datapath port `in_port`.
@@ -257,13 +287,15 @@ impl Switching {
         offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
     }
 
-    /// Between bursts: requests, revalidation, the once-a-second sweep.
-    fn maintain(&mut self) {
+    /// Between bursts, when idle or every 64 iterations: requests and the
+    /// once-a-second sweep.
+    fn maintain(&mut self, stats: &mut PmdStatsSnapshot) {
         while let Ok(r) = self.requests.try_recv() {
             match r {
                 Request::Dump(reply) => {
                     let _ = reply.send(self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect());
                 }
+                Request::Execute { packet, in_port, actions } => self.execute(&packet, in_port, &actions, stats),
                 Request::Flush => {
                     for f in self.megaflows.iter() {
                         f.push_credits();
@@ -273,12 +305,6 @@ impl Switching {
                 }
             }
         }
-        let version = self.translate.version();
-        if version != self.version {
-            self.revalidate();
-            self.version = version;
-            self.acked.store(version, Ordering::Release);
-        }
         let now = dataplane::clock_ms();
         if now.saturating_sub(self.last_sweep) >= 1000 {
             self.last_sweep = now;
@@ -286,8 +312,38 @@ impl Switching {
         }
     }
 
-    /// Removes the megaflows the tables no longer give.
+    /// Executes `actions` on `packet` from the control thread; a packet
+    /// that does not fit a buffer, or finds none, is counted dropped.
+    fn execute(&mut self, packet: &[u8], in_port: u32, actions: &[Action], stats: &mut PmdStatsSnapshot) {
+        stats.injected += 1;
+        let mbuf = self.pool.as_ref().and_then(|p| p.alloc()).and_then(|mut m| {
+            let len = u16::try_from(packet.len()).ok()?;
+            m.append(len)?.copy_from_slice(packet);
+            Some(m)
+        });
+        let Some(mbuf) = mbuf else {
+            stats.dropped += 1;
+            return;
+        };
+        let mut exec = Exec { txs: &mut self.txs, stats, translate: &*self.translate };
+        dataplane::execute(&mut exec, mbuf, &PacketMeta::new(in_port), 0, actions);
+        for tx in self.txs.iter_mut().flatten() {
+            tx.flush(stats);
+        }
+    }
+
+    /// Removes the megaflows the tables no longer give: each is translated
+    /// again, or, past [`REVALIDATE_MAX`] megaflows, all are removed (the
+    /// traffic installs what it needs again, within the upcall budget).
     fn revalidate(&mut self) {
+        if self.megaflows.len() > REVALIDATE_MAX {
+            for f in self.megaflows.iter() {
+                f.push_credits();
+                f.kill();
+            }
+            self.megaflows = Classifier::new();
+            return;
+        }
         for f in self.megaflows.iter() {
             let t = self.translate.translate(&f.key(), true);
             if t.actions != *f.actions() || !t.mask.is_subset_of(f.mask()) {
@@ -450,8 +506,15 @@ impl Work for Switching {
         for tx in self.txs.iter_mut().flatten() {
             tx.flush(stats);
         }
+        // Every iteration: a table change waits on this (one atomic load).
+        let version = self.translate.version();
+        if version != self.version {
+            self.revalidate();
+            self.version = version;
+            self.acked.store(version, Ordering::Release);
+        }
         if received == 0 || stats.iterations % 64 == 0 {
-            self.maintain();
+            self.maintain(stats);
         }
         received
     }

@@ -60,9 +60,9 @@ pub enum PmdError {
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// A PMD thread's counters. Once the thread has stopped and flushed,
-        /// every packet received is accounted for once:
-        /// `rx = tx + dropped + action_drops + lost + slow_path` (in between,
-        /// packets wait in tx buffers).
+        /// every packet is accounted for once: `rx + injected = tx +
+        /// dropped + action_drops + lost + slow_path` (in between, packets
+        /// wait in tx buffers).
         #[derive(Debug, Default)]
         #[repr(align(64))]
         pub struct PmdStats {
@@ -123,6 +123,8 @@ counters! {
     action_drops,
     /// Packets whose headers did not parse whole (switched on what did).
     malformed,
+    /// Packets the control thread handed in (PACKET_OUT).
+    injected,
 }
 
 impl PmdStatsSnapshot {

@@ -721,6 +721,7 @@ impl Switch {
                 counters,
                 versions: protocols(bridge.get("protocols")),
                 port_mods: Default::default(),
+                dp: None,
             };
             let secure = string(bridge.get("fail_mode")).as_deref() == Some("secure");
             let controllers = controller_configs(replica, bridge);
@@ -791,7 +792,7 @@ impl Switch {
 
     /// Runs the PMD thread over every DPDK port.
     fn refresh_datapath(&mut self, other_config: Option<&Datum>) {
-        let Some(eal) = &self.eal else {
+        let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
             return;
         };
         let usable = pmd::CpuMask::usable_cores();
@@ -811,7 +812,7 @@ impl Switch {
         wanted.sort();
         let mut queues: HashMap<String, crate::datapath::Queues> =
             self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
-        if let Err(e) = self.dp.poll(eal, core, config, wanted, &mut queues) {
+        if let Err(e) = self.dp.poll(eal, pool, core, config, wanted, &mut queues) {
             crate::log::warn(&format!("cannot start the PMD thread on core {core}: {e}"));
         }
         for m in self.mgmt.values() {

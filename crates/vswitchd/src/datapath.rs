@@ -129,7 +129,7 @@ impl Xlator {
             }
             // The PMD answers within microseconds unless it is
             // revalidating many megaflows: spin a little, then sleep.
-            if start.elapsed() < Duration::from_micros(200) {
+            if start.elapsed() < Duration::from_millis(2) {
                 tokio::task::yield_now().await;
             } else {
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -249,6 +249,29 @@ impl BridgeDp {
         self.xlator.publish(&self.name, Some(pipeline))
     }
 
+    /// PACKET_OUT: translates `actions` for `packet` received on OpenFlow
+    /// port `in_port` with the tables last published, and has the PMD
+    /// thread execute the result.
+    pub fn packet_out(&self, in_port: u16, actions: &[ofproto::actions::Action], packet: &[u8]) -> Result<(), ofproto::wire::OfError> {
+        use ofproto::wire::OfError;
+        // BAD_REQUEST / EPERM: nothing can carry the packet.
+        const NO_DATAPATH: OfError = OfError { ty: 1, code: 5 };
+        let pipeline = self.xlator.pipelines.lock().ok().and_then(|p| p.get(&self.name).cloned()).ok_or(NO_DATAPATH)?;
+        let pmd = self.xlator.pmds().into_iter().next().ok_or(NO_DATAPATH)?;
+        let odp = pipeline.odp(in_port).unwrap_or(0);
+        let (key, _) = dataplane::extract(packet, &PacketMeta::new(odp));
+        let x = pipeline.translate_actions(&key.expand(), in_port, actions);
+        if let Some(e) = x.error {
+            crate::log::warn(&format!("{}: PACKET_OUT refused: {e}", self.name));
+            // BAD_ACTION / BAD_TYPE.
+            return Err(OfError { ty: 2, code: 0 });
+        }
+        if !pmd.handle.execute(packet, odp, x.actions.into()) {
+            return Err(NO_DATAPATH);
+        }
+        Ok(())
+    }
+
     /// Waits until the datapath switches by what was last published.
     pub async fn sync(&self, tables: &std::sync::Mutex<Tables>) {
         let Ok(generation) = tables.lock().map(|t| self.publish(&t)) else {
@@ -315,6 +338,7 @@ impl Datapath {
     pub fn poll(
         &mut self,
         eal: &Eal,
+        pool: &Arc<pmd::Mempool>,
         core: usize,
         config: SwitchConfig,
         wanted: Vec<(String, u32)>,
@@ -328,6 +352,7 @@ impl Datapath {
             return Ok(());
         }
         let (mut work, handle) = Switching::new(Arc::clone(&self.xlator) as Arc<dyn Translate>, config).map_err(|e| e.to_string())?;
+        work.set_pool(Arc::clone(pool));
         for (name, odp) in &wanted {
             let Some(q) = queues.get_mut(name).map(std::mem::take) else {
                 continue;

@@ -33,6 +33,8 @@ pub struct BridgeView {
     /// What PORT_MOD changed: each port's configuration bits, and whom to
     /// tell (set by [`Mgmt`], kept across updates).
     pub port_mods: PortMods,
+    /// The bridge's side of the datapath, for PACKET_OUT (set by [`Mgmt`]).
+    pub dp: Option<Arc<crate::datapath::BridgeDp>>,
 }
 
 /// PORT_MOD's state: each port's configuration (OpenFlow's `OFPPC_*`
@@ -97,6 +99,13 @@ impl SwitchView for BridgeView {
     }
     fn desc(&self) -> Desc {
         self.desc.clone()
+    }
+    fn packet_out(&self, in_port: u16, actions: &[Action], packet: &[u8]) -> Result<(), ofproto::wire::OfError> {
+        match &self.dp {
+            Some(dp) => dp.packet_out(in_port, actions, packet),
+            // BAD_REQUEST / EPERM.
+            None => Err(ofproto::wire::OfError { ty: 1, code: 5 }),
+        }
     }
     fn port_counters(&self) -> Vec<PortCounters> {
         self.counters
@@ -190,7 +199,7 @@ impl Mgmt {
         let listener = crate::unixctl::bind(&path)?;
         let (events, _) = tokio::sync::broadcast::channel(256);
         let port_mods = PortMods { config: Arc::default(), events: Some(events.clone()), changed: Some(Arc::clone(&changed)) };
-        let view = Arc::new(Mutex::new(BridgeView { port_mods, ..view }));
+        let view = Arc::new(Mutex::new(BridgeView { port_mods, dp: Some(Arc::clone(&dp)), ..view }));
         let mut tables = Tables::default();
         if standalone {
             let normal = FlowMod::add(0, Match::catchall(), 0, vec![Action::Output { port: ofproto::actions::OFPP_NORMAL, max_len: 0 }]);
@@ -235,7 +244,7 @@ impl Mgmt {
         let Ok(mut v) = self.shared.view.lock() else {
             return;
         };
-        let view = BridgeView { port_mods: v.port_mods.clone(), ..view };
+        let view = BridgeView { port_mods: v.port_mods.clone(), dp: v.dp.clone(), ..view };
         for old in &v.ports {
             match view.ports.iter().find(|p| p.port_no == old.port_no) {
                 None => {

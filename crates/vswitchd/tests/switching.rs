@@ -267,3 +267,37 @@ fn a_flood_of_new_flows_leaves_an_established_flow_forwarding() {
     let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
     assert!(!stats.contains("miss with failed upcall: 0\n"), "the flood's excess is counted: {stats}");
 }
+
+#[test]
+fn packet_out_through_the_tables_arrives_with_the_rules_headers() {
+    let bed = Bed::start("packetout");
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&[
+        "add-flow",
+        "br0",
+        "priority=10,ip,nw_dst=10.1.0.1,actions=mod_nw_dst:10.9.9.9,mod_dl_dst:02:00:00:00:00:99,dec_ttl,output:2",
+    ]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    let sent = &flows_to(1, [10, 1, 0, 1])[0];
+    let hex: String = sent.iter().map(|b| format!("{b:02x}")).collect();
+    // Through the tables, and straight out of a port: both as OVS does.
+    bed.ofctl(&["packet-out", "br0", &format!("in_port=controller packet={hex} actions=resubmit(,0)")]);
+    bed.ofctl(&["-O", "OpenFlow13", "packet-out", "br0", &format!("in_port=controller packet={hex} actions=table")]);
+    bed.ofctl(&["packet-out", "br0", &format!("in_port=controller packet={hex} actions=output:2")]);
+    bed.eventually(5, "three packets out of port 2", || bed.tx(2) == 3);
+    // A PACKET_OUT the switch cannot carry out is an error, not a crash.
+    let out = bed.sw.ofctl(&["packet-out", "br0", &format!("in_port=controller packet={hex} actions=ct(commit),output:2")]);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(bed.ofctl(&["dump-flows", "br0"]).contains("nw_dst=10.1.0.1"));
+    bed.sw.vsctl(&["del-port", "br0", "p2"]);
+    let frames = read_frames(&bed.path("p2.out.pcap")).unwrap();
+    assert_eq!(frames.len(), 3);
+    for f in &frames[..2] {
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0x99], "destination MAC rewritten");
+        assert_eq!(&f[30..34], &[10, 9, 9, 9], "destination address rewritten");
+        assert_eq!(f[22], 63, "TTL decremented");
+        assert_eq!(benches::pcap::ipv4_checksum(&f[14..34]), 0, "IPv4 checksum updated");
+        assert_eq!(&f[34..], &sent[34..], "UDP header and payload untouched");
+    }
+    assert_eq!(&frames[2], sent, "output:2 sends the packet as it was");
+}
