@@ -5,11 +5,12 @@ FERROVS := target/release/ferrovs
 .PHONY: demo test setup build gates bench-io clean
 
 ## Prepare the host, build, start the switch with ferrovs ctl on a private
-## run directory (a netdev bridge with DPDK null ports, shown with
-## ovs-vsctl, then stopped), and run bench io against testpmd.
+## run directory (flows from ovs-ofctl, traffic from a net_pcap port, live
+## throughput, counters moving, megaflows), then stop it, and run the
+## simple scenario of bench switch against OVS-DPDK and testpmd.
 demo: setup build
 	FERROVS=$(FERROVS) scripts/demo-switch
-	$(FERROVS) bench io --flows 1000 --seconds 10 --vs testpmd
+	$(FERROVS) bench switch --vs ovs --vs testpmd --scenario simple --flows 1000 --seconds 5
 
 ## Prepare the host and run the whole test suite.
 test: setup

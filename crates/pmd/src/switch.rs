@@ -239,6 +239,9 @@ impl Switching {
         // needs no parsing at all); the microflow cache then holds keys
         // of that depth, which is as exact for these megaflows.
         let depth = self.megaflows.depth();
+        if depth == Depth::Meta && self.switch_whole(burst, &meta, stats) {
+            return;
+        }
         stats.malformed += u64::from(extract(burst, &meta, &mut self.keys, &mut self.hashes, depth));
         let all = if n == BATCH { u32::MAX } else { (1u32 << n) - 1 };
         let mut flows: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
@@ -285,6 +288,37 @@ impl Switching {
         let mut out = Out { burst, keys: &self.keys, hashes: &self.hashes, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
         out.send(&flows, n, stats);
         offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
+    }
+
+    /// When no megaflow looks past the metadata, every packet of a burst
+    /// from one port has the same key: one lookup serves the burst, and a
+    /// lone output moves the whole burst to the port's tx buffer. False
+    /// (nothing done) when the lookup misses.
+    fn switch_whole(&mut self, burst: &mut Burst, meta: &PacketMeta, stats: &mut PmdStatsSnapshot) -> bool {
+        let key = &mut self.keys[0];
+        let _ = dataplane::extract_to(&[], meta, key, Depth::Meta);
+        let Some(flow) = self.megaflows.lookup(key) else {
+            return false;
+        };
+        let n = burst.len() as u64;
+        let bytes: u64 = burst.iter().map(|d| d.len() as u64).sum();
+        stats.megaflow_hits += n;
+        flow.stats().add(n, bytes, dataplane::clock_ms(), 0);
+        if let [Action::Output(port)] = **flow.actions() {
+            match self.txs.get_mut(port as usize).and_then(Option::as_mut) {
+                Some(tx) => tx.push(burst, stats),
+                None => {
+                    stats.dropped += n;
+                    burst.clear();
+                }
+            }
+            return true;
+        }
+        let mut exec = Exec { txs: &mut self.txs, stats, translate: &*self.translate };
+        for mbuf in burst.drain() {
+            dataplane::execute(&mut exec, mbuf, meta, 0, flow.actions());
+        }
+        true
     }
 
     /// Between bursts, when idle or every 64 iterations: requests and the

@@ -154,7 +154,7 @@ impl TxBuffer {
     /// Takes every packet of `burst`, sending whenever a full burst is
     /// pending. Adds what was sent and dropped to the counters.
     #[inline]
-    fn push(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) {
+    pub(crate) fn push(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) {
         if self.pending.is_empty() && burst.is_full() {
             // A full burst with nothing queued ahead of it: send it as it
             // is, without copying it into the buffer first.

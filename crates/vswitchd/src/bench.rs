@@ -26,6 +26,19 @@ pub enum Bench {
     /// ferrovs against Open vSwitch with DPDK (and testpmd's ceiling) on
     /// net_pcap → port 1 → the scenario's flows → port 2 (net_null).
     Switch(SwitchArgs),
+    /// Writes a pcap of N distinct 64-byte UDP flows (what `bench io`
+    /// replays), for `net_pcap` ports of your own.
+    Pcap(PcapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PcapArgs {
+    /// Distinct flows (one frame each).
+    #[arg(long, default_value_t = 1000)]
+    flows: u32,
+    /// The file to write.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +146,7 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
         Bench::Io(args) => run_io(&args),
         Bench::Flows(args) => run_flows(&args),
         Bench::Switch(args) => run_switch(&args),
+        Bench::Pcap(args) => benches::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
     }
 }
 

@@ -301,3 +301,22 @@ fn packet_out_through_the_tables_arrives_with_the_rules_headers() {
     }
     assert_eq!(&frames[2], sent, "output:2 sends the packet as it was");
 }
+
+#[test]
+fn bad_ports_get_errors_while_the_others_keep_forwarding() {
+    let bed = Bed::start("badports");
+    write_frames(&bed.path("in.pcap"), flows_to(16, [10, 1, 0, 1])).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(10, "forwarding", || bed.tx(2) > 1000);
+    bed.sw.vsctl(&["add-port", "br0", "bad", "--", "set", "Interface", "bad", "type=dpdk", "options:dpdk-devargs=net_nonsense0,x=y"]);
+    bed.sw.vsctl(&["add-port", "br0", "odd", "--", "set", "Interface", "odd", "type=stt"]);
+    let error = |name: &str| bed.sw.vsctl(&["get", "Interface", name, "error"]);
+    assert!(error("bad").contains("could not open net_nonsense0"), "{}", error("bad"));
+    assert!(error("odd").contains("stt") && error("odd").contains("not supported"), "{}", error("odd"));
+    let before = bed.tx(2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(bed.tx(2) > before + 1000, "port 1 to port 2 keeps forwarding");
+}
