@@ -501,7 +501,18 @@ impl MiniKey {
     /// the microflow cache when the NIC gives no RSS hash.
     #[inline(always)]
     pub fn hash(&self, basis: u32) -> u32 {
-        crate::hash::hash_words(self.values(), crate::hash::crc32c_u64(basis, self.map))
+        // Two independent CRC chains over the even and the odd words, so
+        // that their latencies overlap, joined at the end.
+        let (mut even, mut odd) = (crate::hash::crc32c_u64(basis, self.map), basis ^ 0x9e37_79b9);
+        let mut pairs = self.values().chunks_exact(2);
+        for pair in &mut pairs {
+            even = crate::hash::crc32c_u64(even, pair[0]);
+            odd = crate::hash::crc32c_u64(odd, pair[1]);
+        }
+        if let [last] = pairs.remainder() {
+            even = crate::hash::crc32c_u64(even, *last);
+        }
+        crate::hash::crc32c_u64(even, u64::from(odd))
     }
 
     /// The dense form.
@@ -524,8 +535,19 @@ impl MiniKey {
 }
 
 impl PartialEq for MiniKey {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.map == other.map && self.values() == other.values()
+        if self.map != other.map {
+            return false;
+        }
+        // Same map, same length: compare the words without a call into
+        // memcmp, and without a branch per word.
+        let n = usize::from(self.len).min(KEY_WORDS);
+        let mut diff = 0;
+        for (a, b) in self.values[..n].iter().zip(&other.values[..n]) {
+            diff |= a ^ b;
+        }
+        diff == 0
     }
 }
 
