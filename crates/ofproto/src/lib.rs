@@ -2,7 +2,7 @@
 //! tables, controller connections, and the translation (xlate) of a packet
 //! through the tables into a megaflow.
 //!
-//! Status (issue 5, in progress):
+//! Status:
 //! - [`wire`], [`session`]: framing, HELLO and version negotiation (1.0,
 //!   1.3, 1.4, 1.5, limited by `Bridge.protocols`), ECHO, FEATURES,
 //!   GET/SET_CONFIG, BARRIER, roles (ROLE_REQUEST and Nicira's), the
@@ -25,16 +25,20 @@
 //! - [`group`]: groups (1.1 and 1.5 layouts, `selection_method`) and meters.
 //! - [`classifier`]: tuple space search with staged lookup over a table's
 //!   rules, reporting the bits a lookup examined (property-tested against
-//!   a priority scan and for the soundness megaflows need); not wired to
-//!   the packet path yet (issue 6), and without prefix tracking.
+//!   a priority scan and for the soundness megaflows need), kept by each
+//!   table as rules come and go; without prefix tracking yet.
+//! - [`xlate`]: a packet's key through a snapshot of the tables into
+//!   datapath actions and the mask of what the walk examined (the
+//!   megaflow); PACKET_OUT's actions through the same walk.
+//! - [`normal`]: the NORMAL action's MAC learning switch with VLANs.
 //!
 //! Also written: PORT_MOD, the TLV table and `tun_metadata` (matches and
 //! actions), group and meter statistics.
 //!
-//! Not written yet: PACKET_IN/PACKET_OUT and NXT_RESUME (they need the
-//! translation of issue 6), queue statistics, ROLE_STATUS, the actions
-//! listed in [`actions`]; a message needing them is answered with the
-//! OpenFlow error a switch without them gives.
+//! Not written yet: PACKET_IN, NXT_PACKET_IN2 and NXT_RESUME, queue
+//! statistics, ROLE_STATUS, the actions listed in [`actions`], and in the
+//! translation the ones [`xlate`] lists; a message needing them is
+//! answered with the OpenFlow error a switch without them gives.
 
 #![forbid(unsafe_code)]
 

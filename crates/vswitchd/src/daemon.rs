@@ -20,13 +20,14 @@
 //!
 //! An interface type ferrovs does not implement yet gets an
 //! `Interface.error` that says so; a bad one gets the reason. Neither
-//! stops the rest of the switch. There is no forwarding between ports yet
-//! (the switching path is issue 6).
+//! stops the rest of the switch. The DPDK ports are switched by one PMD
+//! thread through the bridges' OpenFlow tables ([`crate::datapath`]).
 //!
 //! # Threads
 //!
-//! One thread: a current-thread tokio runtime running the IDL, the
-//! management socket and the reconciliation (whose DPDK calls are short).
+//! The control thread: a current-thread tokio runtime running the IDL,
+//! the management socket, the OpenFlow connections and the
+//! reconciliation (whose DPDK calls are short). The PMD thread switches.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
