@@ -407,8 +407,12 @@ impl Switching {
 /// how many packets did not parse whole (they are switched on what did).
 fn extract(burst: &Burst, meta: &PacketMeta, keys: &mut [MiniKey], hashes: &mut [u32; BATCH], depth: Depth) -> u32 {
     let mut malformed = 0;
-    for ((data, key), hash) in burst.iter().zip(keys.iter_mut()).zip(hashes.iter_mut()) {
+    for (data, key) in burst.iter().zip(keys.iter_mut()) {
         malformed += u32::from(dataplane::extract_to(data, meta, key, depth).is_err());
+    }
+    // Hashed in a pass of their own: by then the keys' stores have left
+    // the store buffer, and the hashes of different keys overlap.
+    for (key, hash) in keys.iter().zip(hashes.iter_mut()).take(burst.len()) {
         *hash = key.hash(0);
     }
     malformed
