@@ -9,8 +9,17 @@
 //! and a packet that fails a stage has only the stages tried so far
 //! examined: with a rule on `ip,nw_dst=10.1.0.1`, a packet of another
 //! address has its Ethernet type and destination address examined, not
-//! its transport ports. Prefix tracking (tries over IP addresses) is not
-//! written yet: address masks are examined whole.
+//! its transport ports.
+//!
+//! Prefix tracking keeps megaflows wide where a stage fails on an address
+//! or a port (OVS's tries and ports trie): each subtable keeps the sorted
+//! values its rules have in `nw_src`, `nw_dst`, `ipv6_src`, `ipv6_dst`,
+//! `tp_src` and `tp_dst` (where its mask on the field is a prefix). When a
+//! packet's value is not among them, the longest prefix it shares with any
+//! of them — found from its two neighbours in sorted order — plus one bit
+//! is all the packet needs to show that no rule of the subtable can match:
+//! with rules on ports 1024…11023, a packet from port 40000 has one bit of
+//! its source port examined, not sixteen.
 //!
 //! Packets are given in the storage layout of [`Match`]: the `flow` bytes
 //! with every field the packet has filled in. Rules matching tunnel
@@ -45,6 +54,70 @@ pub type Wildcards = [u8; FLOW_LEN];
 /// A rule's entry: priority and the caller's id (ties: the lowest id).
 type Entry = (Reverse<u16>, u64);
 
+/// The fields tracked by prefix.
+const PREFIX_SLOTS: [crate::flowmatch::Slot; 6] = [slot::NW_SRC, slot::NW_DST, slot::IPV6_SRC, slot::IPV6_DST, slot::TP_SRC, slot::TP_DST];
+
+/// The values one subtable's rules have in a field its mask covers with a
+/// prefix, left-aligned in a `u128`, with how many rules have each.
+#[derive(Debug, Clone)]
+struct Prefixes {
+    range: std::ops::Range<usize>,
+    /// The stage the field is checked in.
+    stage: usize,
+    /// The mask's prefix length, in bits.
+    len: u32,
+    values: imbl::OrdMap<u128, u32>,
+}
+
+impl Prefixes {
+    /// For a field whose mask in `mask` is a non-empty prefix.
+    fn new(mask: &Flow, range: std::ops::Range<usize>) -> Option<Prefixes> {
+        let m = left_aligned(&mask[range.clone()]);
+        let len = m.leading_ones();
+        let stage = stages().iter().position(|s| s.contains(&range.start))?;
+        (len > 0 && m.count_ones() == len).then_some(Prefixes { range, stage, len, values: imbl::OrdMap::new() })
+    }
+
+    fn value(&self, flow: &Flow) -> u128 {
+        left_aligned(&flow[self.range.clone()]) & prefix_mask(self.len)
+    }
+
+    /// How many leading bits of the field a packet needs examined to show
+    /// that no rule's value can match it; `None` if some rule's value is
+    /// the packet's.
+    fn excluding_bits(&self, flow: &Flow) -> Option<u32> {
+        let v = self.value(flow);
+        if self.values.contains_key(&v) {
+            return None;
+        }
+        let below = self.values.range(..v).next_back().map(|(n, _)| (n ^ v).leading_zeros());
+        let above = self.values.range(v..).next().map(|(n, _)| (n ^ v).leading_zeros());
+        let shared = below.into_iter().chain(above).max().unwrap_or(0);
+        Some((shared + 1).min(self.len))
+    }
+
+    fn count(&mut self, flow: &Flow, delta: i32) {
+        let v = self.value(flow);
+        let n = self.values.get(&v).copied().unwrap_or(0).saturating_add_signed(delta);
+        if n == 0 {
+            self.values.remove(&v);
+        } else {
+            self.values.insert(v, n);
+        }
+    }
+}
+
+/// Big-endian bytes (at most 16) as a `u128` with the first byte on top.
+fn left_aligned(bytes: &[u8]) -> u128 {
+    let v = bytes.iter().fold(0u128, |v, &b| v << 8 | u128::from(b));
+    v << (128 - 8 * bytes.len() as u32)
+}
+
+/// The top `len` bits of a `u128`.
+fn prefix_mask(len: u32) -> u128 {
+    u128::MAX.checked_shl(128 - len).unwrap_or(0)
+}
+
 /// Rules with one mask. Its maps are persistent (`imbl`): a copy shares
 /// everything with the original, so a snapshot of a classifier costs as
 /// many pointer copies as it has subtables.
@@ -58,6 +131,7 @@ struct Subtable {
     /// For each stage, the masked prefixes (stages 0..=i) some rule has,
     /// with how many rules have each.
     stage_keys: [imbl::HashMap<Vec<u8>, u32>; 4],
+    prefixes: Vec<Prefixes>,
     /// The rules by masked flow, best first.
     rules: imbl::HashMap<Vec<u8>, Vec<Entry>>,
     /// How many rules have each priority.
@@ -74,6 +148,7 @@ impl Subtable {
             positions,
             stage_ends,
             stage_keys: Default::default(),
+            prefixes: PREFIX_SLOTS.iter().filter_map(|s| Prefixes::new(&mask, s.range())).collect(),
             rules: imbl::HashMap::new(),
             priorities: imbl::OrdMap::new(),
             len: 0,
@@ -87,6 +162,30 @@ impl Subtable {
     /// The bytes of `flow` this subtable's mask covers, masked.
     fn key(&self, flow: &Flow) -> Vec<u8> {
         self.positions.iter().map(|&i| flow[usize::from(i)] & self.mask[usize::from(i)]).collect()
+    }
+
+    /// Adds the bits a packet that failed stage `stage` had examined to
+    /// `wc`: the earlier stages and, where a tracked field of this stage
+    /// rules out every rule, only that field's leading bits; otherwise the
+    /// whole stage.
+    fn fold_failure(&self, flow: &Flow, stage: usize, wc: &mut Wildcards) {
+        let r = stages()[stage].clone();
+        let narrowest = self
+            .prefixes
+            .iter()
+            .filter(|p| p.stage == stage)
+            .filter_map(|p| Some((p.excluding_bits(flow)?, p)))
+            .min_by_key(|(bits, _)| *bits);
+        let end = if narrowest.is_some() { r.start } else { r.end };
+        for (w, m) in wc[..end].iter_mut().zip(&self.mask[..end]) {
+            *w |= m;
+        }
+        if let Some((bits, p)) = narrowest {
+            let examined = prefix_mask(bits).to_be_bytes();
+            for (w, e) in wc[p.range.clone()].iter_mut().zip(examined) {
+                *w |= e;
+            }
+        }
     }
 }
 
@@ -141,6 +240,9 @@ impl Classifier {
         };
         let st = Arc::make_mut(&mut self.subtables[at]);
         let key = st.key(&m.flow);
+        for p in &mut st.prefixes {
+            p.count(&m.flow, 1);
+        }
         for i in 0..4 {
             *st.stage_keys[i].entry(key[..st.stage_ends[i]].to_vec()).or_insert(0) += 1;
         }
@@ -171,6 +273,9 @@ impl Classifier {
             return false;
         };
         list.remove(pos);
+        for p in &mut st.prefixes {
+            p.count(&m.flow, -1);
+        }
         if list.is_empty() {
             st.rules.remove(&key);
         }
@@ -213,12 +318,10 @@ impl Classifier {
             }
             let key = st.key(flow);
             let mut passed = true;
-            for (i, r) in stages.iter().enumerate() {
+            for i in 0..stages.len() {
                 if !st.stage_keys[i].contains_key(&key[..st.stage_ends[i]]) {
                     // Only the stages tried were looked at.
-                    for (w, m) in wc[..r.end].iter_mut().zip(&st.mask[..r.end]) {
-                        *w |= m;
-                    }
+                    st.fold_failure(flow, i, &mut wc);
                     passed = false;
                     break;
                 }
@@ -290,6 +393,39 @@ mod tests {
         assert!(wc[slot::TP_DST.range()].iter().all(|&b| b == 0), "the higher-priority hit ends the search");
     }
 
+    #[test]
+    fn a_port_no_rule_has_is_examined_only_as_far_as_it_differs() {
+        let rules: Vec<Match> =
+            (1024u16..1100).map(|p| m(&[(Mff::EthType, &[8, 0]), (Mff::IpProto, &[17]), (Mff::UdpSrc, &p.to_be_bytes())])).collect();
+        let c = Classifier::new(rules.iter().enumerate().map(|(i, m)| (10, m, i as u64)));
+        let pkt = |port: u16| {
+            packet(&[(Mff::EthType, &[8, 0]), (Mff::IpProto, &[17]), (Mff::UdpSrc, &port.to_be_bytes()), (Mff::Ipv4Src, &[10, 0, 0, 1])])
+        };
+        let (hit, wc) = c.lookup(&pkt(40000));
+        assert_eq!(hit, None);
+        assert_eq!(wc[slot::TP_SRC.range()], [0x80, 0], "one bit tells 40000 from 1024…1099");
+        assert_eq!(wc[slot::NW_PROTO.range()], [0xff], "the earlier stages stay examined");
+        let (_, wc) = c.lookup(&pkt(1100));
+        // 1100 = 0x044c, 1099 = 0x044b: they share 13 bits.
+        assert_eq!(wc[slot::TP_SRC.range()], [0xff, 0xfc]);
+        let (hit, wc) = c.lookup(&pkt(1050));
+        assert_eq!(hit, Some((10, 26)));
+        assert_eq!(wc[slot::TP_SRC.range()], [0xff, 0xff]);
+    }
+
+    #[test]
+    fn an_address_prefix_is_tracked_by_its_length() {
+        let mut r = Match::catchall();
+        r.set(field(Mff::EthType), &[8, 0], None);
+        r.set(field(Mff::Ipv4Dst), &[10, 1, 0, 0], Some(&[255, 255, 0, 0]));
+        let c = Classifier::new([(5, &r, 1)]);
+        let (hit, wc) = c.lookup(&packet(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Dst, &[192, 168, 0, 1])]));
+        assert_eq!(hit, None);
+        assert_eq!(wc[slot::NW_DST.range()], [0x80, 0, 0, 0]);
+        let (_, wc) = c.lookup(&packet(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Dst, &[10, 3, 0, 1])]));
+        assert_eq!(wc[slot::NW_DST.range()], [0xff, 0xfe, 0, 0], "10.1/16 and 10.3 share 14 bits");
+    }
+
     /// Random rules over a few fields and random packets over the same.
     fn small_field() -> impl Strategy<Value = (Mff, Vec<u8>)> {
         prop_oneof![
@@ -316,6 +452,60 @@ mod tests {
                 (p, mm)
             })
             .collect()
+    }
+
+    /// Rules on addresses (as prefixes) and ports, and packets near them.
+    fn prefix_field() -> impl Strategy<Value = (Mff, Vec<u8>, Option<Vec<u8>>)> {
+        prop_oneof![
+            (0u8..16, 28u32..=32).prop_map(|(v, len)| (
+                Mff::Ipv4Dst,
+                vec![10, 1, 0, v],
+                Some((u32::MAX << (32 - len)).to_be_bytes().to_vec())
+            )),
+            (0u8..16, 0u8..2).prop_map(|(v, hi)| (Mff::Ipv4Src, vec![10 + hi, 0, 0, v], None)),
+            (0u16..16).prop_map(|v| (Mff::TcpSrc, (1000 + v).to_be_bytes().to_vec(), None)),
+            (0u16..4).prop_map(|v| (Mff::TcpDst, (80 * v).to_be_bytes().to_vec(), Some(vec![0xff, 0xf0]))),
+            (0u8..2).prop_map(|v| (Mff::IpProto, vec![6 + v], None)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// With prefix tracking, a packet that differs from a looked-up one
+        /// only in bits the lookup did not examine gets the same answer.
+        #[test]
+        fn prefix_tracked_wildcards_are_sound(
+            rules in prop::collection::vec((0u16..4, prop::collection::vec(prefix_field(), 1..4)), 1..16),
+            pkts in prop::collection::vec(prop::collection::vec(prefix_field(), 5), 1..8),
+            noise in prop::collection::vec(prop::collection::vec(any::<u8>(), FLOW_LEN), 8),
+        ) {
+            let rules: Vec<(u16, Match)> = rules.into_iter().map(|(p, fs)| {
+                let mut mm = Match::catchall();
+                mm.set(field(Mff::EthType), &[8, 0], None);
+                for (f, v, mask) in fs {
+                    if mm.field_mask(field(f)) == 0 {
+                        mm.set(field(f), &v, mask.as_deref());
+                    }
+                }
+                (p, mm)
+            }).collect();
+            let c = Classifier::new(rules.iter().enumerate().map(|(i, (p, m))| (*p, m, i as u64)));
+            let scan = |flow: &Flow| rules.iter().filter(|(_, m)| hits(m, flow)).map(|(p, _)| *p).max();
+            for fs in &pkts {
+                let mut fields: Vec<(Mff, &[u8])> = vec![(Mff::EthType, &[8, 0])];
+                fields.extend(fs.iter().map(|(f, v, _)| (*f, v.as_slice())));
+                let flow = packet(&fields);
+                let (hit, wc) = c.lookup(&flow);
+                prop_assert_eq!(hit.map(|(p, _)| p), scan(&flow));
+                for n in &noise {
+                    let mut other = flow;
+                    for ((o, n), w) in other.iter_mut().zip(n).zip(&wc) {
+                        *o ^= n & !w;
+                    }
+                    prop_assert_eq!(scan(&other), hit.map(|(p, _)| p), "a change outside the examined bits changed the answer");
+                }
+            }
+        }
     }
 
     proptest! {

@@ -51,6 +51,7 @@ pub mod normal;
 pub mod oxm;
 pub mod session;
 pub mod table;
+pub mod text;
 pub mod wire;
 pub mod xlate;
 

@@ -210,17 +210,36 @@ impl Pipeline {
     /// NORMAL learns source MACs when `may_learn` (a packet's upcall, not
     /// a revalidation).
     pub fn translate(&self, key: &FlowKey, may_learn: bool) -> Xlated {
-        self.translate_from(key, 0, &[], may_learn, None)
+        self.translate_from(key, 0, &[], may_learn, None, None)
+    }
+
+    /// Translates as [`Pipeline::translate`] does without learning, and
+    /// writes each table visited, the rule hit and the actions it ran
+    /// (`ofproto/trace`), one line each, nested lookups indented.
+    /// `in_port` is the packet's OpenFlow port (the key's `in_port` is
+    /// not looked at), so that ports the datapath lacks can be traced.
+    pub fn trace(&self, key: &FlowKey, in_port: u16) -> (Xlated, Vec<String>) {
+        let mut lines = Vec::new();
+        let x = self.translate_from(key, 0, &[], false, Some(in_port), Some(&mut lines));
+        (x, lines)
     }
 
     /// Translates `actions` (a PACKET_OUT's) for a packet with `key`
     /// received on OpenFlow port `in_port` (a reserved port such as
     /// `CONTROLLER` included); `output:TABLE` submits it to table 0.
     pub fn translate_actions(&self, key: &FlowKey, in_port: u16, actions: &[Action]) -> Xlated {
-        self.translate_from(key, u8::MAX, actions, true, Some(in_port))
+        self.translate_from(key, u8::MAX, actions, true, Some(in_port), None)
     }
 
-    fn translate_from(&self, key: &FlowKey, table: u8, actions: &[Action], may_learn: bool, in_port: Option<u16>) -> Xlated {
+    fn translate_from(
+        &self,
+        key: &FlowKey,
+        table: u8,
+        actions: &[Action],
+        may_learn: bool,
+        in_port: Option<u16>,
+        trace: Option<&mut Vec<String>>,
+    ) -> Xlated {
         let mut flow = to_flow(key, self);
         if let Some(p) = in_port {
             put_be(&mut flow[slot::IN_PORT.range()], u128::from(p));
@@ -242,6 +261,8 @@ impl Pipeline {
             action_set: Vec::new(),
             stopped: false,
             table: 0,
+            trace,
+            indent: 0,
         };
         if table == u8::MAX {
             x.run(actions);
@@ -317,6 +338,39 @@ pub fn to_flow(key: &FlowKey, p: &Pipeline) -> Flow {
     flow
 }
 
+/// A key with the fields of `flow` (in the tables' layout); its
+/// `in_port` is the datapath port of the flow's, if the pipeline has one.
+pub fn from_flow(flow: &Flow, p: &Pipeline) -> FlowKey {
+    let mut key = FlowKey::default();
+    for (s, f) in same_fields() {
+        key.set(f, be(&flow[s.range()]));
+    }
+    let in_port = be(&flow[slot::IN_PORT.range()]) as u16;
+    key.set(Field::IN_PORT, u128::from(p.odp(in_port).unwrap_or(u32::MAX)));
+    let tci = be(&flow[slot::VLAN_TCI.range()]);
+    if tci & VLAN_CFI != 0 {
+        key.set(Field::VLAN0_TPID, 0x8100);
+        key.set(Field::VLAN0_TCI, tci & !VLAN_CFI);
+    }
+    key
+}
+
+/// The examined bits (in the tables' layout) of a key mask: the inverse
+/// of [`to_mask`].
+pub fn from_mask(mask: &FlowMask) -> Wildcards {
+    let mut wc = [0u8; FLOW_LEN];
+    for (s, f) in same_fields() {
+        put_be(&mut wc[s.range()], mask.get(f));
+    }
+    if mask.get(Field::IN_PORT) != 0 {
+        put_be(&mut wc[slot::IN_PORT.range()], 0xffff);
+    }
+    if mask.get(Field::VLAN0_TPID) != 0 {
+        put_be(&mut wc[slot::VLAN_TCI.range()], mask.get(Field::VLAN0_TCI) | VLAN_CFI);
+    }
+    wc
+}
+
 /// The key mask of the examined bits `wc` (in the tables' layout).
 pub fn to_mask(wc: &Wildcards) -> FlowMask {
     let mut mask = FlowMask::default();
@@ -361,14 +415,27 @@ struct Walk<'a> {
     stopped: bool,
     /// The table being walked.
     table: u8,
+    /// `ofproto/trace`'s lines, when tracing, and their indentation:
+    /// a rule's actions one level in, and a lookup a rule ends with (a
+    /// tail resubmit or goto_table) at the rule's own level, as OVS does.
+    trace: Option<&'a mut Vec<String>>,
+    indent: usize,
 }
 
 impl Walk<'_> {
     fn fail(&mut self, why: String) {
+        self.note(|| format!(">>>> {why} <<<<"));
         if self.error.is_none() {
             self.error = Some(why);
         }
         self.stopped = true;
+    }
+
+    /// Adds a line to the trace, indented for the current nesting.
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(format!("{:width$}{}", "", line(), width = 4 * self.indent));
+        }
     }
 
     /// Reads a slot, marking it examined.
@@ -413,6 +480,11 @@ impl Walk<'_> {
             self.miss(table);
             return;
         };
+        self.note(|| {
+            let m = crate::text::match_text(&rule.m);
+            let cookie = if rule.cookie == 0 { String::new() } else { format!(", cookie {:#x}", rule.cookie) };
+            format!("{table:2}. {}{}priority {}{cookie}", m, if m.is_empty() { "" } else { ", " }, rule.priority)
+        });
         self.credits.push(Arc::clone(&rule.credit));
         let saved = self.table;
         self.table = table;
@@ -423,6 +495,7 @@ impl Walk<'_> {
     }
 
     fn miss(&mut self, table: u8) {
+        self.note(|| format!("{table:2}. No match."));
         if self.p.miss_to_controller && self.depth == 0 {
             self.packet_in(ToController {
                 reason: reason::NO_MATCH,
@@ -437,9 +510,15 @@ impl Walk<'_> {
 
     fn run_rule(&mut self, actions: &[Action], cookie: u64) {
         let mut goto = None;
-        for a in actions {
+        let level = self.indent;
+        for (i, a) in actions.iter().enumerate() {
             if self.stopped {
-                return;
+                break;
+            }
+            self.indent = level + 1;
+            self.note(|| crate::text::action_text(a));
+            if i + 1 == actions.len() && matches!(a, Action::Resubmit { .. }) {
+                self.indent = level;
             }
             match a {
                 Action::GotoTable(t) => goto = Some(*t),
@@ -453,6 +532,7 @@ impl Walk<'_> {
                 _ => self.action(a, 0),
             }
         }
+        self.indent = level;
         if let Some(t) = goto {
             self.table(t);
         }
@@ -464,6 +544,7 @@ impl Walk<'_> {
             if self.stopped {
                 return;
             }
+            self.note(|| crate::text::action_text(a));
             self.action(a, 0);
         }
     }

@@ -289,10 +289,18 @@ impl Vswitchd {
 
     /// `ovs-appctl -t <the daemon's control socket> ARGS`.
     pub fn appctl(&self, args: &[&str]) -> String {
+        self.appctl_result(args).unwrap_or_else(|e| panic!("{}: ovs-appctl {args:?}: {e}", self.name))
+    }
+
+    /// Runs the real `ovs-appctl` against the switch: its output, or its
+    /// error message when the command fails.
+    pub fn appctl_result(&self, args: &[&str]) -> Result<String, String> {
         let ctl = self.dir().join("ovs-vswitchd.ctl");
         let out = Command::new("ovs-appctl").arg("-t").arg(&ctl).args(args).output().unwrap();
-        assert!(out.status.success(), "{}: ovs-appctl {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        match out.status.success() {
+            true => Ok(String::from_utf8(out.stdout).unwrap()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
     }
 
     /// The daemon's log.

@@ -194,6 +194,8 @@ pub struct BridgeDp {
     xlator: Arc<Xlator>,
     macs: Arc<MacTable>,
     state: Mutex<Published>,
+    /// The bridge's flow tables, for `ofproto/trace`.
+    tables: std::sync::OnceLock<Arc<Mutex<Tables>>>,
 }
 
 #[derive(Debug, Default)]
@@ -213,7 +215,50 @@ impl BridgeDp {
             xlator: Arc::clone(xlator),
             macs: Arc::new(MacTable::new(xlator.generation())),
             state: Mutex::default(),
+            tables: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the bridge's flow tables to `ofproto/trace`.
+    pub fn attach_tables(&self, tables: Arc<Mutex<Tables>>) {
+        let _ = self.tables.set(tables);
+    }
+
+    /// `ofproto/trace BRIDGE FLOW`: the walk of a packet with the fields
+    /// of `flow` (`ovs-ofctl` syntax) through the bridge's current tables,
+    /// the megaflow it would install and its datapath actions. Nothing is
+    /// learned and nothing is sent.
+    pub fn trace(&self, flow: &str) -> Result<String, String> {
+        use ofproto::text::{match_text, parse_match};
+        let m = parse_match(flow)?;
+        let tables = self.tables.get().ok_or("the bridge has no flow tables yet")?;
+        let pipeline = {
+            let tables = tables.lock().map_err(|_| "the flow tables are unavailable")?;
+            let s = self.state.lock().map_err(|_| "the bridge is unavailable")?;
+            let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
+            Pipeline::new(&tables, s.ports.clone(), false, Some(normal))
+        };
+        let in_port = m.slot_value(ofproto::flowmatch::slot::IN_PORT) as u16;
+        let key = ofproto::xlate::from_flow(&m.flow, &pipeline);
+        let (x, lines) = pipeline.trace(&key, in_port);
+        let mut out = format!("Flow: {}\n\nbridge(\"{}\")\n{}\n", match_text(&m), self.name, "-".repeat(self.name.len() + 10));
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        let mut megaflow = ofproto::flowmatch::Match::catchall();
+        megaflow.wc = ofproto::xlate::from_mask(&x.mask);
+        let mut values = ofproto::xlate::to_flow(&key, &pipeline);
+        values[ofproto::flowmatch::slot::IN_PORT.range()].copy_from_slice(&in_port.to_be_bytes());
+        for ((v, f), w) in megaflow.flow.iter_mut().zip(&values).zip(&megaflow.wc) {
+            *v = f & w;
+        }
+        out.push_str(&format!("\nMegaflow: {}\n", match_text(&megaflow)));
+        if let Some(e) = &x.error {
+            out.push_str(&format!("Translation failed: {e}\n"));
+        }
+        out.push_str(&format!("Datapath actions: {}\n", crate::dpctl::actions_text(&x.actions)));
+        Ok(out)
     }
 
     /// The bridge's MAC learning table.

@@ -1,6 +1,6 @@
 //! The datapath's management commands, in OVS's formats:
 //! `dpif-netdev/pmd-stats-show`, `pmd-stats-clear`, `pmd-rxq-show`,
-//! `dpctl/dump-flows` and `fdb/show`.
+//! `dpctl/dump-flows`, `ofproto/trace` and `fdb/show`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -10,6 +10,8 @@ use std::time::Duration;
 use dataplane::key::{read_field, Field};
 use dataplane::{Action, Megaflow};
 use pmd::PmdStatsSnapshot;
+
+use ofproto::text::{value_text, Kind};
 
 use crate::datapath::{BridgeDp, Xlator};
 use crate::unixctl::Commands;
@@ -48,6 +50,17 @@ pub fn register(commands: &mut Commands, xlator: &Arc<Xlator>, bridges: &Bridges
         Arc::new(move |args| {
             let verbose = args.iter().any(|a| a == "-m" || a == "--more");
             dump_flows(&x, verbose)
+        }),
+    );
+    let b = Arc::clone(bridges);
+    commands.register(
+        "ofproto/trace",
+        "bridge br_flow",
+        2,
+        2,
+        Arc::new(move |args| {
+            let dp = b.lock().ok().and_then(|b| b.get(&args[0]).cloned()).ok_or_else(|| format!("{}: no such bridge", args[0]))?;
+            dp.trace(&args[1])
         }),
     );
     let b = Arc::clone(bridges);
@@ -152,34 +165,6 @@ fn dump_flows(x: &Xlator, verbose: bool) -> Result<String, String> {
 
 fn mac_text(m: [u8; 6]) -> String {
     m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-/// How a field's value is written.
-#[derive(Clone, Copy)]
-enum Kind {
-    Dec,
-    Hex,
-    Mac,
-    Ip4,
-    Ip6,
-    /// `nw_frag`: no, first or later.
-    Frag,
-}
-
-fn value_text(v: u128, kind: Kind) -> String {
-    match kind {
-        Kind::Dec => v.to_string(),
-        Kind::Hex => format!("{v:#x}"),
-        Kind::Mac => mac_text(dataplane::key::mac_from_u64(v as u64)),
-        Kind::Ip4 => std::net::Ipv4Addr::from(v as u32).to_string(),
-        Kind::Ip6 => std::net::Ipv6Addr::from(v).to_string(),
-        Kind::Frag => match v {
-            0 => "no",
-            1 => "first",
-            _ => "later",
-        }
-        .to_owned(),
-    }
 }
 
 /// `name(a=1,b=2/0xff)` for the fields of a group that the mask matches

@@ -208,6 +208,7 @@ impl Mgmt {
             }
         }
         let tables = Arc::new(Mutex::new(tables));
+        dp.attach_tables(Arc::clone(&tables));
         let shared = Shared { view, tables, events, changed: Arc::clone(&changed), dp };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
         let expiry = tokio::spawn(expire(shared.clone()));

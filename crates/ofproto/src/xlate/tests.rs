@@ -256,3 +256,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_trace_shows_each_table_the_rule_hit_and_its_actions() {
+    let p = pipeline(&[
+        (
+            0,
+            10,
+            crate::text::parse_match("in_port=1,ip").unwrap(),
+            vec![A::Resubmit { in_port: port::IN_PORT, table: 1, with_table: true }, out(4)],
+        ),
+        (
+            1,
+            10,
+            crate::text::parse_match("udp,tp_src=1024").unwrap(),
+            vec![A::SetField { field: Mff::Reg(0), value: 1024, mask: 0xffff_ffff, reg_load: true }, A::GotoTable(2)],
+        ),
+        (2, 10, crate::text::parse_match("ip,nw_dst=10.1.0.0/16").unwrap(), vec![out(2)]),
+    ]);
+    let (x, lines) = p.trace(&udp(1, [10, 1, 0, 1], 1024), 1);
+    assert_eq!(x.actions, vec![Dp::Output(102), Dp::Output(104)]);
+    let expect = [
+        " 0. ip,in_port=1, priority 10",
+        "    resubmit(,1)",
+        "     1. udp,tp_src=1024, priority 10",
+        "        load:0x400->reg0[]",
+        "        goto_table:2",
+        "     2. ip,nw_dst=10.1.0.0/16, priority 10",
+        "        output:2",
+        "    output:4",
+    ];
+    assert_eq!(lines, expect);
+    let (x, lines) = p.trace(&udp(2, [10, 1, 0, 1], 1024), 2);
+    assert!(x.actions.is_empty());
+    assert_eq!(lines, [" 0. No match."]);
+    let key = from_flow(&to_flow(&udp(1, [10, 1, 0, 1], 1024), &p), &p);
+    assert_eq!(key, udp(1, [10, 1, 0, 1], 1024), "from_flow undoes to_flow");
+    assert_eq!(to_mask(&from_mask(&x.mask)), x.mask, "from_mask undoes to_mask");
+}
