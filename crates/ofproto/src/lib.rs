@@ -26,16 +26,20 @@
 //! - [`classifier`]: tuple space search with staged lookup over a table's
 //!   rules, reporting the bits a lookup examined (property-tested against
 //!   a priority scan and for the soundness megaflows need), kept by each
-//!   table as rules come and go; without prefix tracking yet.
+//!   table as rules come and go, with prefix tracking of addresses and
+//!   ports.
 //! - [`xlate`]: a packet's key through a snapshot of the tables into
 //!   datapath actions and the mask of what the walk examined (the
 //!   megaflow); PACKET_OUT's actions through the same walk.
 //! - [`normal`]: the NORMAL action's MAC learning switch with VLANs.
+//! - [`packet_in`]: packets for controllers in each version's PACKET_IN,
+//!   NXT_PACKET_IN and NXT_PACKET_IN2.
+//! - [`text`]: matches and actions in `ovs-ofctl`'s text (`ofproto/trace`).
 //!
 //! Also written: PORT_MOD, the TLV table and `tun_metadata` (matches and
 //! actions), group and meter statistics.
 //!
-//! Not written yet: PACKET_IN, NXT_PACKET_IN2 and NXT_RESUME, queue
+//! Not written yet: NXT_RESUME (and so `controller(pause)`), queue
 //! statistics, ROLE_STATUS, the actions listed in [`actions`], and in the
 //! translation the ones [`xlate`] lists; a message needing them is
 //! answered with the OpenFlow error a switch without them gives.
@@ -49,6 +53,7 @@ pub mod flowmod;
 pub mod group;
 pub mod normal;
 pub mod oxm;
+pub mod packet_in;
 pub mod session;
 pub mod table;
 pub mod text;

@@ -125,6 +125,9 @@ pub struct Session {
     packet_in_format: u32,
     /// NXT_SET_CONTROLLER_ID's id.
     controller_id: u16,
+    /// A service connection (the bridge's management socket, as
+    /// `ovs-ofctl` uses): no packet-in until SET_CONFIG asks for some.
+    service: bool,
 }
 
 /// OpenFlow's asynchronous configuration: for each kind, the reasons a
@@ -210,6 +213,7 @@ impl Default for Session {
             async_config: AsyncConfig::default(),
             packet_in_format: 0,
             controller_id: 0,
+            service: false,
         }
     }
 }
@@ -230,6 +234,39 @@ impl Session {
     /// ([`crate::table::Roles::connect`]); without one it is always equal.
     pub fn set_connection(&mut self, conn: u64) {
         self.conn = Some(conn);
+    }
+
+    /// Makes this a service connection (OVS's `OFCONN_SERVICE`): its
+    /// `miss_send_len` starts at 0, and while it is 0 no packet-in is sent.
+    pub fn set_service(&mut self) {
+        self.service = true;
+        self.miss_send_len = 0;
+    }
+
+    /// The PACKET_IN for `pi`, in this connection's format, if it wants
+    /// it: the controller id matches, and its asynchronous configuration
+    /// takes the reason for its role.
+    pub fn packet_in(&self, pi: &crate::packet_in::PacketIn, tables: &Tables) -> Option<Vec<u8>> {
+        let version = self.version?;
+        if pi.what.controller_id != self.controller_id || (self.service && self.miss_send_len == 0) {
+            return None;
+        }
+        // The switch's own table-miss (no rule, all-ones cookie) is for the
+        // connections that asked for it, as OVS's implicit miss.
+        if pi.what.reason == 0 && pi.what.cookie == u64::MAX && !self.wants_misses() {
+            return None;
+        }
+        let mask = self.async_config.packet_in[usize::from(self.role(tables) == Role::Slave)];
+        (mask & (1 << pi.what.reason) != 0).then(|| pi.encode(version, self.packet_in_format, self.miss_send_len))
+    }
+
+    /// Whether table misses should go to this connection's controller:
+    /// it speaks OpenFlow 1.0 (whose table-miss sends to the controller;
+    /// 1.3 and later drop) with controller id 0, as OVS decides — and, for
+    /// a service connection, only once SET_CONFIG gave a `miss_send_len`
+    /// (so that `ovs-ofctl dump-flows` does not change what misses do).
+    pub fn wants_misses(&self) -> bool {
+        self.version == Some(OFP10) && self.controller_id == 0 && !(self.service && self.miss_send_len == 0)
     }
 
     fn role(&self, tables: &Tables) -> Role {

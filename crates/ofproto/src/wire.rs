@@ -47,6 +47,8 @@ pub mod ty {
     pub const GET_CONFIG_REPLY: u8 = 8;
     /// SET_CONFIG.
     pub const SET_CONFIG: u8 = 9;
+    /// PACKET_IN.
+    pub const PACKET_IN: u8 = 10;
     /// FLOW_REMOVED.
     pub const FLOW_REMOVED: u8 = 11;
     /// PORT_STATUS.

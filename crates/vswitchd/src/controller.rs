@@ -395,10 +395,10 @@ impl Run {
         let name = format!("{}<->{}", self.bridge, self.config.target);
         let (shared, probe) = (&self.shared, self.config.probe);
         let why = match conn {
-            Conn::Tcp(s) => serve(s, shared, id, probe, &name).await,
-            Conn::Unix(s) => serve(s, shared, id, probe, &name).await,
-            Conn::Tls(s) => serve(*s, shared, id, probe, &name).await,
-            Conn::TlsServer(s) => serve(*s, shared, id, probe, &name).await,
+            Conn::Tcp(s) => serve(s, shared, id, probe, &name, false).await,
+            Conn::Unix(s) => serve(s, shared, id, probe, &name, false).await,
+            Conn::Tls(s) => serve(*s, shared, id, probe, &name, false).await,
+            Conn::TlsServer(s) => serve(*s, shared, id, probe, &name, false).await,
         };
         crate::log::info(&format!("{name}: connection closed: {why}"));
         self.set(|st| {

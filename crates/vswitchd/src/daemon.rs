@@ -249,6 +249,16 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     let dp = crate::datapath::Datapath::default();
     let bridges: Bridges = Arc::default();
     crate::dpctl::register(&mut commands, dp.xlator(), &bridges);
+    if let Some(mut packet_ins) = dp.xlator().take_packet_ins() {
+        let b = Arc::clone(&bridges);
+        tokio::spawn(async move {
+            while let Some((bridge, pi)) = packet_ins.recv().await {
+                if let Some(dp) = b.lock().ok().and_then(|b| b.get(&bridge).cloned()) {
+                    dp.packet_in(pi);
+                }
+            }
+        });
+    }
     commands.register(
         "exit",
         "[--cleanup]",

@@ -24,14 +24,17 @@ use arc_swap::ArcSwap;
 use dataplane::key::{Field, FieldAccess};
 use dataplane::{FlowKey, PacketMeta};
 use ofproto::normal::{MacTable, Normal, NormalPort};
+use ofproto::packet_in::PacketIn;
 use ofproto::table::Tables;
-use ofproto::xlate::{Pipeline, XPort};
+use ofproto::xlate::{Pipeline, ToController, XPort};
 use pmd::{Eal, PmdStats, PmdThread, RxQueue, SwitchConfig, SwitchHandle, Switching, Translate, Translation, TxQueue};
 
 /// The pipelines the PMD thread translates with.
 #[derive(Debug, Default)]
 struct XState {
     pipelines: Vec<Arc<Pipeline>>,
+    /// The bridges' names, as `pipelines`.
+    names: Vec<String>,
     /// Datapath port → index in `pipelines`.
     by_odp: HashMap<u32, usize>,
 }
@@ -50,9 +53,17 @@ pub struct Xlator {
     /// Translations that failed, and the last reason.
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
-    /// Packets for controllers (packet-in is not written yet).
+    /// Packets for controllers, from the PMD threads to the control
+    /// thread (bounded: a full queue drops and counts).
+    packet_ins: tokio::sync::mpsc::Sender<(String, PacketIn)>,
+    packet_ins_rx: Mutex<Option<tokio::sync::mpsc::Receiver<(String, PacketIn)>>>,
+    /// Packets queued for controllers, and those the full queue dropped.
     to_controller: AtomicU64,
+    to_controller_lost: AtomicU64,
 }
+
+/// Packets the PMD threads may have waiting for the control thread.
+pub const PACKET_IN_QUEUE: usize = 1024;
 
 /// A running PMD thread as the management commands see it.
 #[derive(Debug, Clone)]
@@ -69,6 +80,7 @@ pub struct PmdInfo {
 
 impl Default for Xlator {
     fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(PACKET_IN_QUEUE);
         Xlator {
             state: ArcSwap::from_pointee(XState::default()),
             generation: Arc::new(AtomicU64::new(1)),
@@ -76,7 +88,10 @@ impl Default for Xlator {
             pmds: Mutex::default(),
             errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            packet_ins: tx,
+            packet_ins_rx: Mutex::new(Some(rx)),
             to_controller: AtomicU64::new(0),
+            to_controller_lost: AtomicU64::new(0),
         }
     }
 }
@@ -102,9 +117,10 @@ impl Xlator {
             }
         }
         let mut state = XState::default();
-        for p in all.values() {
+        for (name, p) in all.iter() {
             let i = state.pipelines.len();
             state.pipelines.push(Arc::clone(p));
+            state.names.push(name.clone());
             for port in p.ports() {
                 state.by_odp.insert(port.odp, i);
             }
@@ -147,9 +163,43 @@ impl Xlator {
         (self.errors.load(Ordering::Relaxed), self.last_error.lock().ok().and_then(|e| e.clone()))
     }
 
-    /// Packets the tables sent to controllers (not delivered yet).
-    pub fn to_controller(&self) -> u64 {
-        self.to_controller.load(Ordering::Relaxed)
+    /// Packets the tables sent to controllers: queued, and dropped
+    /// because the queue was full.
+    pub fn to_controller(&self) -> (u64, u64) {
+        (self.to_controller.load(Ordering::Relaxed), self.to_controller_lost.load(Ordering::Relaxed))
+    }
+
+    /// The queue of packets for controllers (bridge name, packet), for
+    /// the control thread; `None` once taken.
+    pub fn take_packet_ins(&self) -> Option<tokio::sync::mpsc::Receiver<(String, PacketIn)>> {
+        self.packet_ins_rx.lock().ok()?.take()
+    }
+
+    /// Queues a packet a translation sent to the controllers; false (and
+    /// counted) when the queue is full or the packet is not ours.
+    fn queue_packet_in(&self, packet: &[u8], meta: &PacketMeta, userdata: &[u8]) -> bool {
+        let state = self.state.load();
+        let odp = meta.in_port();
+        let (Some(what), Some(&i)) = (ToController::decode(userdata), state.by_odp.get(&odp)) else {
+            self.to_controller_lost.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        let (Some(pipeline), Some(name)) = (state.pipelines.get(i), state.names.get(i)) else {
+            return false;
+        };
+        let in_port = pipeline.ofport(odp).unwrap_or(ofproto::xlate::port::NONE);
+        let mut metadata = ofproto::flowmatch::Match::exact(&[(ofproto::flowmatch::Mff::InPort, &in_port.to_be_bytes())]);
+        let tun_id = meta.get(Field::TUN_ID) as u64;
+        if tun_id != 0 {
+            metadata.set(ofproto::flowmatch::field(ofproto::flowmatch::Mff::TunId), &tun_id.to_be_bytes(), None);
+        }
+        let pi = PacketIn { what, packet: packet.to_vec(), metadata };
+        if self.packet_ins.try_send((name.clone(), pi)).is_err() {
+            self.to_controller_lost.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.to_controller.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     fn translation(&self, key: &FlowKey, upcall: bool) -> Translation {
@@ -181,9 +231,8 @@ impl Translate for Xlator {
         self.translation(key, !revalidating)
     }
 
-    fn slow_path(&self, _packet: &[u8], _meta: &PacketMeta, _userdata: &[u8]) -> bool {
-        self.to_controller.fetch_add(1, Ordering::Relaxed);
-        false
+    fn slow_path(&self, packet: &[u8], meta: &PacketMeta, userdata: &[u8]) -> bool {
+        self.queue_packet_in(packet, meta, userdata)
     }
 }
 
@@ -196,6 +245,11 @@ pub struct BridgeDp {
     state: Mutex<Published>,
     /// The bridge's flow tables, for `ofproto/trace`.
     tables: std::sync::OnceLock<Arc<Mutex<Tables>>>,
+    /// Packets for the bridge's OpenFlow connections.
+    packet_ins: tokio::sync::broadcast::Sender<Arc<PacketIn>>,
+    /// Connections that want table misses (OpenFlow 1.0 ones): while there
+    /// is one, a miss goes to the controllers.
+    miss_wanted: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -216,7 +270,31 @@ impl BridgeDp {
             macs: Arc::new(MacTable::new(xlator.generation())),
             state: Mutex::default(),
             tables: std::sync::OnceLock::new(),
+            packet_ins: tokio::sync::broadcast::channel(PACKET_IN_QUEUE).0,
+            miss_wanted: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// A connection starts (`true`) or stops wanting table misses; the
+    /// tables are published again when that changes what a miss does.
+    pub fn want_misses(&self, wants: bool) {
+        let before = if wants { self.miss_wanted.fetch_add(1, Ordering::AcqRel) } else { self.miss_wanted.fetch_sub(1, Ordering::AcqRel) };
+        if before == usize::from(!wants) {
+            if let Ok(mut s) = self.state.lock() {
+                s.tables = None;
+            }
+        }
+    }
+
+    /// Packets for this bridge's controllers, as they come.
+    pub fn packet_ins(&self) -> tokio::sync::broadcast::Receiver<Arc<PacketIn>> {
+        self.packet_ins.subscribe()
+    }
+
+    /// Hands a packet to every OpenFlow connection of the bridge (each
+    /// decides by its controller id, role and asynchronous configuration).
+    pub fn packet_in(&self, pi: PacketIn) {
+        let _ = self.packet_ins.send(Arc::new(pi));
     }
 
     /// Gives the bridge's flow tables to `ofproto/trace`.
@@ -290,7 +368,8 @@ impl BridgeDp {
         }
         s.tables = Some(tables.version());
         let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
-        let pipeline = Pipeline::new(tables, s.ports.clone(), false, Some(normal));
+        let miss_to_controller = self.miss_wanted.load(Ordering::Acquire) > 0;
+        let pipeline = Pipeline::new(tables, s.ports.clone(), miss_to_controller, Some(normal));
         self.xlator.publish(&self.name, Some(pipeline))
     }
 

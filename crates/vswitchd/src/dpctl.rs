@@ -128,9 +128,9 @@ fn pmd_stats(x: &Xlator, cleared: &Mutex<HashMap<usize, PmdStatsSnapshot>>) -> S
     if errors > 0 {
         let _ = writeln!(out, "translations that failed (packets dropped): {errors}, last: {}", last.unwrap_or_default());
     }
-    let to_controller = x.to_controller();
-    if to_controller > 0 {
-        let _ = writeln!(out, "packets for controllers dropped (packet-in is not written yet): {to_controller}");
+    let (queued, lost) = x.to_controller();
+    if queued + lost > 0 {
+        let _ = writeln!(out, "packets to controllers: {queued} queued, {lost} dropped (queue full)");
     }
     out
 }

@@ -312,18 +312,33 @@ pub async fn accept_unix(listener: UnixListener, shared: Shared, name: String) {
         let (shared, name) = (shared.clone(), name.clone());
         tokio::spawn(async move {
             let conn = shared.connect();
-            let _ = serve(stream, &shared, conn, None, &name).await;
+            let _ = serve(stream, &shared, conn, None, &name, true).await;
         });
     }
 }
 
-/// Forgets a connection's role when the connection ends.
-struct Connected<'a>(&'a Shared, u64);
+/// Forgets a connection's role, and its wish for table misses, when the
+/// connection ends.
+struct Connected<'a> {
+    shared: &'a Shared,
+    conn: u64,
+    wants_misses: bool,
+}
+
+impl Connected<'_> {
+    fn wants_misses(&mut self, wants: bool) {
+        if wants != self.wants_misses {
+            self.wants_misses = wants;
+            self.shared.dp.want_misses(wants);
+        }
+    }
+}
 
 impl Drop for Connected<'_> {
     fn drop(&mut self) {
-        if let Ok(mut t) = self.0.tables.lock() {
-            t.roles.disconnect(self.1);
+        self.wants_misses(false);
+        if let Ok(mut t) = self.shared.tables.lock() {
+            t.roles.disconnect(self.conn);
         }
     }
 }
@@ -339,12 +354,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     conn: u64,
     probe: Option<Duration>,
     name: &str,
+    service: bool,
 ) -> String {
-    let _connected = Connected(shared, conn);
+    let mut connected = Connected { shared, conn, wants_misses: false };
     let mut events = shared.events.subscribe();
+    let mut packet_ins = shared.dp.packet_ins();
     let allowed = shared.view.lock().map(|v| v.versions).unwrap_or_else(|_| ofproto::wire::all_versions());
     let (mut session, hello) = Session::start_allowing(allowed);
     session.set_connection(conn);
+    if service {
+        session.set_service();
+    }
     if let Err(e) = stream.write_all(&hello).await {
         return e.to_string();
     }
@@ -379,6 +399,23 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     Async::Port(reason, port) => session.port_status(reason, &port, &t),
                     Async::FlowRemoved(r) => session.flow_removed(&r, &t),
                 });
+                if let Some(msg) = msg {
+                    if let Err(e) = stream.write_all(&msg).await {
+                        return e.to_string();
+                    }
+                }
+                continue;
+            }
+            pi = packet_ins.recv() => {
+                // A connection too slow for the packets loses some (the
+                // broadcast keeps the newest); it stays connected.
+                let Ok(pi) = pi else {
+                    if matches!(pi, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return "the bridge is gone".into();
+                    }
+                    continue;
+                };
+                let msg = shared.tables.lock().ok().and_then(|t| session.packet_in(&pi, &t));
                 if let Some(msg) = msg {
                     if let Err(e) = stream.write_all(&msg).await {
                         return e.to_string();
@@ -429,6 +466,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             if let (None, Some(v)) = (before, session.version()) {
                 crate::log::info(&format!("{name}: OpenFlow connection, version 0x{v:02x}"));
             }
+            connected.wants_misses(session.wants_misses());
             for r in &replies.messages {
                 replied = true;
                 if let Err(e) = stream.write_all(r).await {

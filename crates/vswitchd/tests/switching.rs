@@ -178,6 +178,68 @@ fn ofproto_trace_shows_the_tables_the_rules_the_megaflow_and_the_actions() {
     assert!(bad.is_err_and(|e| e.contains("not an IPv4 address")));
 }
 
+/// Starts `ovs-ofctl ARGS monitor br0 65534` in the background, its
+/// output going to `<name>.txt`; waits until it is connected.
+fn monitor(bed: &Bed, name: &str, args: &[&str]) -> std::process::Child {
+    let out = std::fs::File::create(bed.path(&format!("{name}.txt"))).unwrap();
+    // Line-buffered, so that the file shows each message as it comes.
+    let child = std::process::Command::new("stdbuf")
+        .args(["-oL", "ovs-ofctl"])
+        .args(args)
+        .args(["monitor", "br0", "65534"])
+        .env("OVS_RUNDIR", bed.sw.dir())
+        .stdout(out.try_clone().unwrap())
+        // Where `ovs-ofctl monitor` prints what it receives.
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let before = bed.sw.log().matches("OpenFlow connection").count();
+    bed.eventually(10, "ovs-ofctl monitor connecting", || bed.sw.log().matches("OpenFlow connection").count() > before);
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+#[test]
+fn packets_reach_controllers_as_packet_ins_in_each_format() {
+    let bed = Bed::start("packetin");
+    write_frames(&bed.path("in.pcap"), flows_to(3, [10, 1, 0, 1])).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "cookie=0x77,priority=10,in_port=1,udp,tp_src=1024,actions=controller"]);
+    bed.ofctl(&["add-flow", "br0", "priority=10,in_port=1,udp,tp_src=1025,actions=controller(userdata=01.02.03)"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    let mut monitors = [
+        monitor(&bed, "of10", &["--packet-in-format=standard"]),
+        monitor(&bed, "of13", &["-O", "OpenFlow13", "--packet-in-format=standard"]),
+        monitor(&bed, "nxpin", &["--packet-in-format=nxt_packet_in"]),
+        // ovs-ofctl's default: NXT_PACKET_IN2.
+        monitor(&bed, "pin2", &["-O", "OpenFlow13"]),
+    ];
+    bed.port("p1", 1, Rx::Once("in.pcap"), &[]);
+    let text = |name: &str| std::fs::read_to_string(bed.path(&format!("{name}.txt"))).unwrap_or_default();
+    bed.eventually(10, "packet-ins", || text("of10").matches("PACKET_IN").count() >= 3 && text("pin2").contains("userdata"));
+    std::thread::sleep(Duration::from_millis(300));
+    for c in &mut monitors {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    let (of10, of13, nxpin, pin2) = (text("of10"), text("of13"), text("nxpin"), text("pin2"));
+    // OpenFlow 1.0: the two rules' packets and the miss (1.0's table-miss
+    // goes to the controller), with the packet's headers.
+    assert_eq!(of10.matches("OFPT_PACKET_IN").count(), 3, "{of10}");
+    assert!(of10.contains("(via action)") && of10.contains("(via no_match)"), "{of10}");
+    assert!(of10.contains("tp_src=1024") && of10.contains("tp_src=1026") && of10.contains("nw_dst=10.1.0.1"), "{of10}");
+    assert_eq!(nxpin.matches("NXT_PACKET_IN ").count(), 3, "{nxpin}");
+    // OpenFlow 1.3: the rules' packets with their cookie; a miss is not a
+    // 1.3 connection's business.
+    assert_eq!(of13.matches("OFPT_PACKET_IN").count(), 2, "{of13}");
+    assert!(of13.contains("cookie=0x77") && !of13.contains("no_match"), "{of13}");
+    // NXT_PACKET_IN2 carries the userdata.
+    assert_eq!(pin2.matches("NXT_PACKET_IN2").count(), 2, "{pin2}");
+    assert!(pin2.contains("userdata=01.02.03"), "{pin2}");
+    let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+    assert!(stats.contains("packets to controllers: 3 queued, 0 dropped"), "{stats}");
+}
+
 #[test]
 fn after_a_barrier_reply_no_packet_takes_the_old_path() {
     let bed = Bed::start("barrier");
