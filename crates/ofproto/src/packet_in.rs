@@ -63,17 +63,18 @@ impl PacketIn {
     /// The message for a connection of `version` that chose packet-in
     /// `format` (0 OpenFlow, 1 NXT_PACKET_IN, 2 NXT_PACKET_IN2).
     pub fn encode(&self, version: u8, format: u32, miss_send_len: u16) -> Vec<u8> {
+        let wire_reason = crate::xlate::reason::on_wire(self.what.reason, version);
         let data = self.data(miss_send_len);
         let total_len = u16::try_from(self.packet.len()).unwrap_or(u16::MAX);
         let mut b = Vec::with_capacity(64 + data.len());
         match format {
-            2 => return self.encode_nx2(version, data),
+            2 => return self.encode_nx2(version, wire_reason, data),
             1 => {
                 b.extend_from_slice(&NX_VENDOR.to_be_bytes());
                 b.extend_from_slice(&NXT_PACKET_IN.to_be_bytes());
                 b.extend_from_slice(&NO_BUFFER.to_be_bytes());
                 b.extend_from_slice(&total_len.to_be_bytes());
-                b.extend_from_slice(&[self.what.reason, self.what.table_id]);
+                b.extend_from_slice(&[wire_reason, self.what.table_id]);
                 b.extend_from_slice(&self.what.cookie.to_be_bytes());
                 let len_at = b.len();
                 b.extend_from_slice(&[0; 8]);
@@ -91,11 +92,11 @@ impl PacketIn {
             OFP10 => {
                 b.extend_from_slice(&total_len.to_be_bytes());
                 b.extend_from_slice(&self.in_port().to_be_bytes());
-                b.extend_from_slice(&[self.what.reason, 0]);
+                b.extend_from_slice(&[wire_reason, 0]);
             }
             _ => {
                 b.extend_from_slice(&total_len.to_be_bytes());
-                b.extend_from_slice(&[self.what.reason, self.what.table_id]);
+                b.extend_from_slice(&[wire_reason, self.what.table_id]);
                 b.extend_from_slice(&self.what.cookie.to_be_bytes());
                 encode_oxm_match(&self.metadata, version, &mut b);
                 b.extend_from_slice(&[0, 0]);
@@ -105,7 +106,7 @@ impl PacketIn {
         wire::message(version, ty::PACKET_IN, 0, &b)
     }
 
-    fn encode_nx2(&self, version: u8, data: &[u8]) -> Vec<u8> {
+    fn encode_nx2(&self, version: u8, wire_reason: u8, data: &[u8]) -> Vec<u8> {
         let mut b = NX_VENDOR.to_be_bytes().to_vec();
         b.extend_from_slice(&NXT_PACKET_IN2.to_be_bytes());
         put_prop(&mut b, prop::PACKET, data);
@@ -117,7 +118,7 @@ impl PacketIn {
         let mut cookie = vec![0; 4];
         cookie.extend_from_slice(&self.what.cookie.to_be_bytes());
         put_prop(&mut b, prop::COOKIE, &cookie);
-        put_prop(&mut b, prop::REASON, &[self.what.reason]);
+        put_prop(&mut b, prop::REASON, &[wire_reason]);
         let mut md = Vec::new();
         encode_entries(&self.metadata, 0, &mut md);
         put_prop(&mut b, prop::METADATA, &md);
@@ -163,6 +164,15 @@ mod tests {
         assert_eq!(&m[24..28], &[0, 1, 0, 12]);
         assert_eq!(m.len(), 24 + 16 + 2 + 64);
         assert_eq!(&m[42..], &pi(1, 64).packet[..64]);
+    }
+
+    #[test]
+    fn a_table_miss_flow_s_packet_is_no_match_from_1_3_on() {
+        let reason_at = |m: &[u8], v: u8| if v == OFP10 { m[16] } else { m[14] };
+        for (v, expect) in [(OFP10, 1), (OFP13, 0), (OFP15, 0)] {
+            let m = pi(crate::xlate::reason::EXPLICIT_MISS, 64).encode(v, 0, 128);
+            assert_eq!(reason_at(&m, v), expect, "version {v}");
+        }
     }
 
     #[test]

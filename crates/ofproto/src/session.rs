@@ -257,7 +257,8 @@ impl Session {
             return None;
         }
         let mask = self.async_config.packet_in[usize::from(self.role(tables) == Role::Slave)];
-        (mask & (1 << pi.what.reason) != 0).then(|| pi.encode(version, self.packet_in_format, self.miss_send_len))
+        let wire_reason = crate::xlate::reason::on_wire(pi.what.reason, version);
+        (mask & (1 << wire_reason) != 0).then(|| pi.encode(version, self.packet_in_format, self.miss_send_len))
     }
 
     /// Whether table misses should go to this connection's controller:

@@ -67,6 +67,19 @@ pub mod reason {
     pub const ACTION: u8 = 1;
     /// TTL expired on `dec_ttl`.
     pub const INVALID_TTL: u8 = 2;
+    /// Ours (OVS's `OFPR_EXPLICIT_MISS`): output to the controller from a
+    /// table-miss flow (priority 0, matching everything). OpenFlow 1.3 and
+    /// later call it "no match"; 1.0 calls it "action".
+    pub const EXPLICIT_MISS: u8 = 0x80;
+
+    /// The reason as a connection of `version` sees it.
+    pub fn on_wire(reason: u8, version: u8) -> u8 {
+        match reason {
+            EXPLICIT_MISS if version >= crate::wire::OFP13 => NO_MATCH,
+            EXPLICIT_MISS => ACTION,
+            r => r,
+        }
+    }
 }
 
 /// The most nested resubmits and goto_tables (OVS's `MAX_DEPTH`).
@@ -261,6 +274,7 @@ impl Pipeline {
             action_set: Vec::new(),
             stopped: false,
             table: 0,
+            in_miss_flow: false,
             trace,
             indent: 0,
         };
@@ -415,6 +429,8 @@ struct Walk<'a> {
     stopped: bool,
     /// The table being walked.
     table: u8,
+    /// Whether the rule running is a table-miss flow.
+    in_miss_flow: bool,
     /// `ofproto/trace`'s lines, when tracing, and their indentation:
     /// a rule's actions one level in, and a lookup a rule ends with (a
     /// tail resubmit or goto_table) at the rule's own level, as OVS does.
@@ -489,7 +505,10 @@ impl Walk<'_> {
         let saved = self.table;
         self.table = table;
         self.depth += 1;
+        let saved_miss = self.in_miss_flow;
+        self.in_miss_flow = rule.priority == 0 && rule.m.wc.iter().all(|&b| b == 0) && rule.m.tun_md.is_empty();
         self.run_rule(&rule.actions, rule.cookie);
+        self.in_miss_flow = saved_miss;
         self.depth -= 1;
         self.table = saved;
     }
@@ -806,7 +825,7 @@ impl Walk<'_> {
         match ofport {
             port::IN_PORT => self.emit_output(in_port),
             port::CONTROLLER => self.packet_in(ToController {
-                reason: reason::ACTION,
+                reason: if self.in_miss_flow { reason::EXPLICIT_MISS } else { reason::ACTION },
                 table_id: self.table,
                 cookie,
                 max_len,

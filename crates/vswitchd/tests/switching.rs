@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 use benches::pcap::{read_frames, udp_frame, write_frames};
 use ovs_peers::Vswitchd;
 
+/// A child process stopped (SIGKILL) and reaped when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// What a test port receives.
 #[derive(Clone, Copy)]
 enum Rx<'a> {
@@ -238,6 +248,53 @@ fn packets_reach_controllers_as_packet_ins_in_each_format() {
     assert!(pin2.contains("userdata=01.02.03"), "{pin2}");
     let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
     assert!(stats.contains("packets to controllers: 3 queued, 0 dropped"), "{stats}");
+}
+
+#[test]
+fn ovs_testcontroller_learns_through_packet_ins_and_its_flows_carry_the_traffic() {
+    let bed = Bed::start("learning");
+    write_frames(&bed.path("a.pcap"), [l2_frame(0xa, 0xb, None)]).unwrap();
+    write_frames(&bed.path("b.pcap"), [l2_frame(0xb, 0xa, None)]).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    let port = ovs_peers::free_port();
+    // Open vSwitch's learning-switch controller, in the daemon's network
+    // namespace, stopped (SIGKILL) by pid at the end.
+    let _controller = Stopped(
+        bed.sw
+            .in_netns("ovs-testcontroller")
+            .arg(format!("ptcp:{port}:127.0.0.1"))
+            .arg(format!("--log-file={}", bed.path("testcontroller.log").display()))
+            .env("OVS_RUNDIR", bed.sw.dir())
+            .env("OVS_LOGDIR", bed.sw.dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ovs-testcontroller (run `make setup`)"),
+    );
+    bed.sw.vsctl(&["set-controller", "br0", &format!("tcp:127.0.0.1:{port}"), "--", "set", "bridge", "br0", "fail_mode=secure"]);
+    bed.eventually(10, "the controller's table-miss flow", || bed.ofctl(&["dump-flows", "br0"]).contains("actions=CONTROLLER"));
+    bed.port("p1", 1, Rx::Loop("a.pcap"), &[]);
+    bed.port("p2", 2, Rx::Loop("b.pcap"), &[]);
+    // The first packets go up as packet-ins; the controller floods them
+    // with PACKET_OUT, learns both MACs and installs a flow each way.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let flows = bed.ofctl(&["dump-flows", "br0"]);
+        if flows.contains("dl_dst=02:00:00:00:00:0b") && flows.contains("dl_dst=02:00:00:00:00:0a") {
+            break;
+        }
+        let controller_log = std::fs::read_to_string(bed.path("testcontroller.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "no learned flows: {flows}\ncontroller: {controller_log}\nswitch: {}", bed.sw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // From then on the flows carry the traffic on the fast path, far
+    // faster than packet-ins could.
+    let (a, b) = (bed.tx(1), bed.tx(2));
+    std::thread::sleep(Duration::from_secs(1));
+    let (a, b) = (bed.tx(1) - a, bed.tx(2) - b);
+    let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+    assert!(a > 100_000 && b > 100_000, "both ways forward: {a} and {b} packets in 1 s\n{stats}");
+    assert!(stats.contains("packets to controllers: "), "{stats}");
 }
 
 #[test]
