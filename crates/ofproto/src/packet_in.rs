@@ -9,6 +9,7 @@
 //! `NO_BUFFER` and the data is the packet, cut to the action's `max_len`
 //! (the connection's `miss_send_len` for a table miss).
 
+use crate::actions::NX_VENDOR;
 use crate::flowmatch::{encode_entries, encode_oxm_match, Match};
 use crate::wire::{self, ty, OFP10};
 use crate::xlate::ToController;
@@ -18,8 +19,6 @@ pub const NO_BUFFER: u32 = 0xffff_ffff;
 /// `max_len` that asks for the whole packet.
 pub const NO_MAX_LEN: u16 = 0xffff;
 
-/// Nicira's experimenter id.
-const NX_VENDOR: u32 = 0x0000_2320;
 /// NXT_PACKET_IN and NXT_PACKET_IN2 subtypes.
 const NXT_PACKET_IN: u32 = 17;
 const NXT_PACKET_IN2: u32 = 30;
@@ -55,7 +54,7 @@ impl PacketIn {
     /// The packet's bytes to send, for a connection whose `miss_send_len`
     /// is given.
     fn data(&self, miss_send_len: u16) -> &[u8] {
-        let max = if self.what.reason == 0 { miss_send_len } else { self.what.max_len };
+        let max = if self.what.reason == crate::xlate::reason::IMPLICIT_MISS { miss_send_len } else { self.what.max_len };
         let n = if max == NO_MAX_LEN { self.packet.len() } else { self.packet.len().min(usize::from(max)) };
         &self.packet[..n]
     }
@@ -177,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_miss_sends_miss_send_len_bytes() {
-        let m = pi(0, NO_MAX_LEN).encode(OFP15, 0, 128);
+        let m = pi(crate::xlate::reason::IMPLICIT_MISS, NO_MAX_LEN).encode(OFP15, 0, 128);
         assert_eq!(m.len(), 24 + 16 + 2 + 128);
     }
 

@@ -74,7 +74,7 @@ const N_TABLES: u8 = 254;
 /// Capabilities advertised: flow, table and port statistics.
 const CAPABILITIES: u32 = 0x1 | 0x2 | 0x4;
 /// Nicira's vendor id.
-const NX_VENDOR: u32 = 0x0000_2320;
+use crate::actions::NX_VENDOR;
 /// BAD_REQUEST / BAD_VENDOR (1.0) or BAD_EXPERIMENTER (1.3).
 const BAD_VENDOR: OfError = OfError { ty: 1, code: 3 };
 /// BAD_REQUEST / BAD_SUBTYPE (1.0) or BAD_EXP_TYPE (1.3).
@@ -251,9 +251,8 @@ impl Session {
         if pi.what.controller_id != self.controller_id || (self.service && self.miss_send_len == 0) {
             return None;
         }
-        // The switch's own table-miss (no rule, all-ones cookie) is for the
-        // connections that asked for it, as OVS's implicit miss.
-        if pi.what.reason == 0 && pi.what.cookie == u64::MAX && !self.wants_misses() {
+        // The switch's own table-miss is for the connections that asked for it.
+        if pi.what.reason == crate::xlate::reason::IMPLICIT_MISS && !self.wants_misses() {
             return None;
         }
         let mask = self.async_config.packet_in[usize::from(self.role(tables) == Role::Slave)];

@@ -71,10 +71,14 @@ pub mod reason {
     /// table-miss flow (priority 0, matching everything). OpenFlow 1.3 and
     /// later call it "no match"; 1.0 calls it "action".
     pub const EXPLICIT_MISS: u8 = 0x80;
+    /// Ours (OVS's `OFPR_IMPLICIT_MISS`): no rule matched and the switch's
+    /// own table-miss sent the packet (OpenFlow 1.0 connections only).
+    pub const IMPLICIT_MISS: u8 = 0x81;
 
     /// The reason as a connection of `version` sees it.
     pub fn on_wire(reason: u8, version: u8) -> u8 {
         match reason {
+            IMPLICIT_MISS => NO_MATCH,
             EXPLICIT_MISS if version >= crate::wire::OFP13 => NO_MATCH,
             EXPLICIT_MISS => ACTION,
             r => r,
@@ -517,7 +521,7 @@ impl Walk<'_> {
         self.note(|| format!("{table:2}. No match."));
         if self.p.miss_to_controller && self.depth == 0 {
             self.packet_in(ToController {
-                reason: reason::NO_MATCH,
+                reason: reason::IMPLICIT_MISS,
                 table_id: table,
                 cookie: u64::MAX,
                 max_len: 128,
