@@ -17,16 +17,54 @@
 //! mask uses are gathered once per batch. Each subtable then hashes every
 //! pending key and probes its table, comparing only the 32-bit hash stored
 //! in the table slot beside the megaflow pointer; it does not follow the
-//! pointer. Only after all subtables has every hit its megaflow read:
-//! masked key compared and dead flag checked. With a million megaflows
-//! those reads miss the caches; made last and independent of one another
-//! they overlap, where reading each megaflow inside its probe put one
-//! full memory latency (and a mispredicted branch waiting on it) per
-//! packet on the critical path. A hit that fails verification (a 32-bit
+//! pointer, only prefetches its first cache line. Only after all
+//! subtables has every hit its megaflow read: masked key compared and dead
+//! flag checked. With a million megaflows those reads miss the caches;
+//! prefetched early and read last they overlap, where reading each
+//! megaflow inside its probe put one full memory latency (and a
+//! mispredicted branch waiting on it) per packet on the critical path.
+//! Keys that the partition (below) sends to a single subtable are hashed
+//! first and then probed back to back, so that their table misses overlap
+//! too. A megaflow is aligned to a cache line, and what verification reads
+//! (dead flag, hash, the first masked words) is in its first line. A hit
+//! that fails verification (a 32-bit
 //! hash collision, or a megaflow killed since) is looked up again the
 //! slow, exact way. Each subtable also keeps a small Bloom filter
 //! (`Filter`) so that a key it does not hold rarely touches its table.
 //! The crate README has the measured effect of each step.
+//!
+//! # Partitions: probing only the subtables that can match
+//!
+//! With many subtables most of a lookup's time is spent probing subtables
+//! that cannot hold the key. OVS's userspace datapath avoids part of that
+//! by keeping one classifier per input port. ferrovs generalises the idea.
+//! Of the fields that every subtable's mask matches on (in practice
+//! `in_port`, `eth_type`, often an address prefix or the recirculation
+//! id), those whose values are few form the *partition mask*
+//! (`partition_mask`: at most `PARTITION_VALUES` values in a sample of
+//! the megaflows, so that the index stays in cache; an address every
+//! megaflow matches exactly would make it as large as the subtables). A
+//! small table maps each value a megaflow has under that mask to the set
+//! of subtables holding such a megaflow. A lookup hashes the key once
+//! under the partition mask and then probes only those subtables, and a
+//! key with a single candidate skips that subtable's Bloom filter.
+//!
+//! The set is a 64-bit map of subtable *slots*; it may hold stale bits (a
+//! superset is still correct), never miss one, because each slotted
+//! subtable counts its megaflows per partition value and a bit is cleared
+//! only when that count reaches zero. A subtable without a slot (the
+//! 65th, or one whose mask does not cover the partition mask) is always
+//! probed.
+//!
+//! The partition is rebuilt from scratch when a subtable arrives that
+//! does not fit it, or when it holds many more values than when its mask
+//! was chosen (the sample was too small). A rebuild reads every megaflow —
+//! about 140 ns each, 144 ms for a million — a stall a PMD thread must not
+//! take, so it happens only while the classifier holds at most
+//! `REPARTITION_NOW` megaflows (about 2 ms); past that the partition
+//! stays as it is and a subtable that does not fit is always probed. The
+//! partition is used from [`PARTITION_MIN`] subtables on: below that,
+//! hashing the key once more costs about what it saves.
 //!
 //! # Threads: one classifier per PMD thread
 //!
@@ -62,7 +100,7 @@ use hashbrown::HashTable;
 
 use crate::actions::Action;
 use crate::hash::{crc32c_u64, spread};
-use crate::key::{FlowMask, MiniKey, KEY_WORDS};
+use crate::key::{Field, FieldAccess, FlowMask, MiniKey, KEY_WORDS};
 use crate::megaflow::{key_word, Credits, Mask, Megaflow};
 
 /// The most keys one batch lookup takes.
@@ -71,10 +109,25 @@ pub const BATCH: usize = 32;
 /// Subtables are re-ranked at most this often.
 pub const RANK_INTERVAL_MS: u64 = 1000;
 
+/// Partitions are used from this many subtables on (module docs).
+pub const PARTITION_MIN: usize = 4;
+
+/// The partition is rebuilt at once (rather than at the next ranking) while
+/// the classifier holds at most this many megaflows.
+const REPARTITION_NOW: usize = 16 * 1024;
+
+/// The `slot` of a subtable outside the partition: always probed.
+const UNSLOTTED: u8 = u8::MAX;
+
+/// Hash basis of partition values.
+const PARTITION_BASIS: u32 = 0x5bd1_e995;
+
 /// A table slot: the masked key's hash, beside the megaflow, so that a
-/// probe compares hashes without reading the megaflow.
+/// probe compares hashes without reading the megaflow; and the hash of the
+/// megaflow's value under the partition mask (in what was padding).
 struct Slot {
     hash: u32,
+    part: u32,
     flow: Arc<Megaflow>,
 }
 
@@ -90,8 +143,107 @@ pub struct Subtable {
     table: HashTable<Slot>,
     filter: Filter,
     hits: Cell<u64>,
+    /// This subtable's bit in [`Partition`] cells, or [`UNSLOTTED`].
+    slot: u8,
+    /// Megaflows per partition value (by hash), while slotted.
+    counts: HashTable<(u32, u32)>,
 }
 
+/// The partition index (module docs).
+struct Partition {
+    active: bool,
+    /// A subtable without a slot wants a rebuild.
+    dirty: bool,
+    /// The bits every slotted subtable's mask matches on.
+    mask: Option<Mask>,
+    /// `mask`'s words' positions in gathered keys.
+    pos: [u8; KEY_WORDS],
+    /// Partition value hash → slots of the subtables holding it.
+    cells: HashTable<(u32, u64)>,
+    /// Slots in use.
+    used: u64,
+    /// More values than this mark the partition dirty: its mask was chosen
+    /// on too few megaflows.
+    values_limit: usize,
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Partition { active: false, dirty: false, mask: None, pos: [0; KEY_WORDS], cells: HashTable::new(), used: 0, values_limit: 0 }
+    }
+}
+
+impl Partition {
+    /// Slots of the subtables that may hold a key with partition hash `hash`.
+    #[inline(always)]
+    fn candidates(&self, hash: u32) -> u64 {
+        self.cells.find(spread(hash), |c| c.0 == hash).map_or(0, |c| c.1)
+    }
+
+    /// Counts one more megaflow of `hash` in `st`.
+    fn count(&mut self, st: &mut Subtable, hash: u32) {
+        if st.slot == UNSLOTTED {
+            return;
+        }
+        match st.counts.find_mut(spread(hash), |c| c.0 == hash) {
+            Some(c) => c.1 += 1,
+            None => {
+                st.counts.insert_unique(spread(hash), (hash, 1), |c| spread(c.0));
+                let bit = 1u64 << (st.slot & 63);
+                match self.cells.find_mut(spread(hash), |c| c.0 == hash) {
+                    Some(c) => c.1 |= bit,
+                    None => {
+                        self.cells.insert_unique(spread(hash), (hash, bit), |c| spread(c.0));
+                        self.dirty |= self.cells.len() > self.values_limit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts one megaflow of `hash` in `st` fewer.
+    fn uncount(&mut self, st: &mut Subtable, hash: u32) {
+        if st.slot == UNSLOTTED {
+            return;
+        }
+        let Ok(mut entry) = st.counts.find_entry(spread(hash), |c| c.0 == hash) else {
+            return;
+        };
+        entry.get_mut().1 -= 1;
+        if entry.get().1 > 0 {
+            return;
+        }
+        entry.remove();
+        if let Ok(mut cell) = self.cells.find_entry(spread(hash), |c| c.0 == hash) {
+            cell.get_mut().1 &= !(1u64 << (st.slot & 63));
+            if cell.get().1 == 0 {
+                cell.remove();
+            }
+        }
+    }
+
+    /// The partition hash of a megaflow of `st`, from its masked words.
+    fn hash_of(&self, st: &Subtable, masked: &[u64; KEY_WORDS]) -> u32 {
+        self.hash_of_packed(&st.mask, masked)
+    }
+
+    /// The partition hash of words `masked` packed under `own` (which
+    /// covers the partition mask).
+    fn hash_of_packed(&self, own: &Mask, masked: &[u64; KEY_WORDS]) -> u32 {
+        let Some(mask) = &self.mask else { return 0 };
+        let mut h = PARTITION_BASIS;
+        let mut m = mask.map;
+        let mut j = 0;
+        while m != 0 {
+            let i = m.trailing_zeros();
+            let rank = (own.map & ((1u64 << i) - 1)).count_ones() as usize;
+            h = crc32c_u64(h, masked[rank.min(KEY_WORDS - 1)] & mask.values[j.min(KEY_WORDS - 1)]);
+            j += 1;
+            m &= m - 1;
+        }
+        h
+    }
+}
 /// A blocked Bloom filter over a subtable's masked-key hashes: sixteen
 /// bits per megaflow, two bits per key within one 64-bit word. A probe
 /// for a key the subtable does not hold reads one word (the filters of all
@@ -173,32 +325,99 @@ impl std::fmt::Debug for Subtable {
     }
 }
 
+/// The partition mask is chosen so that it has at most about this many
+/// values (its table stays in cache).
+const PARTITION_VALUES: usize = 1024;
+
+/// Megaflows sampled to choose the partition mask.
+const PARTITION_SAMPLE: usize = 4096;
+
+/// The partition mask for `subtables`, whose masks all cover `common`: the
+/// fields of `common` taken in order of how few values they have in a
+/// sample of the megaflows, as long as their values together stay at most
+/// [`PARTITION_VALUES`]. A field with many values (an address every
+/// megaflow matches exactly) would make the partition table as large and
+/// as slow to read as the subtables themselves.
+fn partition_mask(subtables: &[Subtable], common: &FlowMask) -> FlowMask {
+    let per = PARTITION_SAMPLE.div_ceil(subtables.len().max(1));
+    let sample: Vec<crate::key::FlowKey> = subtables.iter().flat_map(|st| st.table.iter().take(per)).map(|s| s.flow.key()).collect();
+    let distinct = |mask: &FlowMask| -> usize {
+        let mut seen = std::collections::HashSet::new();
+        for key in &sample {
+            seen.insert(key.masked(mask).words);
+            if seen.len() > PARTITION_VALUES {
+                break;
+            }
+        }
+        seen.len()
+    };
+    let mut fields: Vec<(usize, FlowMask)> = Field::ALL
+        .iter()
+        .filter_map(|&f| {
+            let bits = common.get(f);
+            (bits != 0).then(|| {
+                let mut m = FlowMask::default();
+                m.set(f, bits);
+                (distinct(&m), m)
+            })
+        })
+        .collect();
+    fields.sort_by_key(|f| f.0);
+    let mut chosen = FlowMask::default();
+    for (_, m) in fields {
+        let mut trial = chosen;
+        trial.union(&m);
+        if distinct(&trial) <= PARTITION_VALUES {
+            chosen = trial;
+        }
+    }
+    chosen
+}
+
+/// The positions of `mask`'s words in keys gathered for the union map
+/// `union` (which covers `mask`).
+fn place(mask: &Mask, union: u64) -> [u8; KEY_WORDS] {
+    let mut pos = [0; KEY_WORDS];
+    let mut m = mask.map;
+    let mut j = 0;
+    while m != 0 {
+        let i = m.trailing_zeros();
+        pos[j % KEY_WORDS] = (union & ((1u64 << i) - 1)).count_ones() as u8;
+        j += 1;
+        m &= m - 1;
+    }
+    pos
+}
+
+/// Hash of a gathered key under `mask`, whose words are at `pos`.
+#[inline(always)]
+fn hash_gathered(mask: &Mask, pos: &[u8; KEY_WORDS], basis: u32, g: &Gathered) -> u32 {
+    let n = usize::from(mask.len).min(KEY_WORDS);
+    let mut h = basis;
+    for (p, v) in pos[..n].iter().zip(&mask.values[..n]) {
+        h = crc32c_u64(h, g[usize::from(*p) & (GATHER - 1)] & v);
+    }
+    h
+}
+
 impl Subtable {
     fn new(mask: Arc<Mask>, basis: u32) -> Self {
-        Subtable { mask, basis, pos: [0; KEY_WORDS], table: HashTable::new(), filter: Filter::default(), hits: Cell::new(0) }
-    }
-
-    /// Recomputes `pos` for the union map `union`.
-    fn place(&mut self, union: u64) {
-        let mut m = self.mask.map;
-        let mut j = 0;
-        while m != 0 {
-            let i = m.trailing_zeros();
-            self.pos[j] = (union & ((1u64 << i) - 1)).count_ones() as u8;
-            j += 1;
-            m &= m - 1;
+        Subtable {
+            mask,
+            basis,
+            pos: [0; KEY_WORDS],
+            table: HashTable::new(),
+            filter: Filter::default(),
+            hits: Cell::new(0),
+            slot: UNSLOTTED,
+            counts: HashTable::new(),
         }
     }
 
     /// Hash of a gathered key under this subtable's mask.
     #[inline(always)]
     fn hash(&self, g: &Gathered) -> u32 {
-        let n = usize::from(self.mask.len).min(KEY_WORDS);
-        let mut h = self.basis;
-        for (p, v) in self.pos[..n].iter().zip(&self.mask.values[..n]) {
-            h = crc32c_u64(h, g[usize::from(*p) & (GATHER - 1)] & v);
-        }
-        h
+        hash_gathered(&self.mask, &self.pos, self.basis, g)
     }
 
     /// Whether the gathered key under this mask equals `masked`.
@@ -237,7 +456,6 @@ impl Subtable {
 }
 
 /// A per-PMD megaflow classifier (see the module docs).
-#[derive(Default)]
 pub struct Classifier {
     subtables: Vec<Subtable>,
     /// Union of the subtables' word maps.
@@ -247,6 +465,11 @@ pub struct Classifier {
     next_basis: u32,
     flows: usize,
     last_rank: u64,
+    part: Partition,
+    /// Partitions are used from this many subtables on.
+    partition_min: usize,
+    /// Rebuild the partition at once up to this many megaflows.
+    repartition_now: usize,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -255,10 +478,32 @@ impl std::fmt::Debug for Classifier {
     }
 }
 
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Classifier {
     /// An empty classifier.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_partition_min(PARTITION_MIN)
+    }
+
+    /// An empty classifier that partitions from `min` subtables on
+    /// (`usize::MAX`: never); for tests and measurements.
+    pub fn with_partition_min(min: usize) -> Self {
+        Classifier {
+            subtables: Vec::new(),
+            union: 0,
+            scratch: RefCell::default(),
+            next_basis: 0,
+            flows: 0,
+            last_rank: 0,
+            part: Partition::default(),
+            partition_min: min,
+            repartition_now: REPARTITION_NOW,
+        }
     }
 
     /// Number of megaflows installed (dead ones not yet removed included).
@@ -293,7 +538,11 @@ impl Classifier {
     pub fn lookup(&self, key: &MiniKey) -> Option<&Arc<Megaflow>> {
         let mut g = [0u64; GATHER];
         gather(key, self.union, &mut g);
+        let slots = self.candidate_slots(&g);
         for st in &self.subtables {
+            if st.slot != UNSLOTTED && slots >> (st.slot & 63) & 1 == 0 {
+                continue;
+            }
             let hash = st.hash(&g);
             if !st.filter.may_contain(hash) {
                 continue;
@@ -309,8 +558,18 @@ impl Classifier {
         None
     }
 
+    /// The slots of the subtables a gathered key may match in: all of them
+    /// without a partition.
+    #[inline(always)]
+    fn candidate_slots(&self, g: &Gathered) -> u64 {
+        match (&self.part.mask, self.part.active) {
+            (Some(mask), true) => self.part.candidates(hash_gathered(mask, &self.part.pos, PARTITION_BASIS, g)),
+            _ => u64::MAX,
+        }
+    }
+
     /// The slow, exact search: every candidate read and verified.
-    fn lookup_exact(&self, key: &MiniKey) -> Option<&Arc<Megaflow>> {
+    pub(crate) fn lookup_exact(&self, key: &MiniKey) -> Option<&Arc<Megaflow>> {
         self.subtables.iter().find_map(|st| st.find_exact(key))
     }
 
@@ -329,14 +588,63 @@ impl Classifier {
             gather(&keys[i], self.union, &mut g[i]);
             p &= p - 1;
         }
+        // The keys each slot may hold (all pending keys without a partition).
+        // Keys with one candidate subtable skip its Bloom filter: the
+        // partition already said the key is likely there.
+        let mut by_slot = [pending; 64];
+        let mut single = 0u32;
+        let mut only = [0u8; BATCH];
+        if self.part.active {
+            by_slot = [0; 64];
+            let all_slotted = self.subtables.iter().all(|st| st.slot != UNSLOTTED);
+            let mut p = pending;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                let mut slots = self.candidate_slots(&g[i]);
+                single |= u32::from(all_slotted && slots.count_ones() == 1) << i;
+                only[i] = slots.trailing_zeros() as u8;
+                while slots != 0 {
+                    by_slot[slots.trailing_zeros() as usize] |= 1 << i;
+                    slots &= slots - 1;
+                }
+            }
+        }
         let mut found = 0u32;
         let mut hashes = [0u32; BATCH];
         let mut which = [0u16; BATCH];
+        if single != 0 {
+            let mut index = [0u16; 64];
+            for (k, st) in self.subtables.iter().enumerate() {
+                index[usize::from(st.slot & 63)] = k as u16;
+            }
+            let len = self.subtables.len();
+            let mut p = single;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                which[i] = index[usize::from(only[i] & 63)];
+                hashes[i] = self.subtables[usize::from(which[i]) % len].hash(&g[i]);
+            }
+            let mut p = single;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                let st = &self.subtables[usize::from(which[i]) % len];
+                if let Some(f) = st.candidate(hashes[i]) {
+                    crate::prefetch::prefetch::<Megaflow>(f);
+                    out[i] = Some(f);
+                    found |= 1 << i;
+                    st.hits.set(st.hits.get() + 1);
+                }
+            }
+            pending &= !single;
+        }
         for (k, st) in self.subtables.iter().enumerate() {
             if pending == 0 {
                 break;
             }
-            let mut p = pending;
+            let mut p = if st.slot == UNSLOTTED { pending } else { pending & by_slot[usize::from(st.slot & 63)] };
             let mut maybe = 0u32;
             while p != 0 {
                 let i = p.trailing_zeros() as usize;
@@ -351,6 +659,7 @@ impl Classifier {
                 let i = p.trailing_zeros() as usize;
                 p &= p - 1;
                 if let Some(f) = st.candidate(hashes[i]) {
+                    crate::prefetch::prefetch::<Megaflow>(f);
                     out[i] = Some(f);
                     which[i] = k as u16;
                     pending &= !(1 << i);
@@ -360,18 +669,8 @@ impl Classifier {
             }
             st.hits.set(st.hits.get() + hits);
         }
-        // Verify every hit now that all are known. First one load from each
-        // megaflow, with nothing depending on it, so that their cache misses
-        // are all in flight at once (a prefetch in safe code); then the
-        // checks, which find the lines in cache.
-        let mut touch = 0u32;
-        let mut p = found;
-        while p != 0 {
-            let i = p.trailing_zeros() as usize;
-            p &= p - 1;
-            touch ^= out[i].map_or(0, |f| f.hash);
-        }
-        std::hint::black_box(touch);
+        // Verify every hit now that all are known: each megaflow's line was
+        // prefetched when its slot was found, so the misses overlapped.
         let mut p = found;
         while p != 0 {
             let i = p.trailing_zeros() as usize;
@@ -405,25 +704,30 @@ impl Classifier {
                 self.next_basis = self.next_basis.wrapping_add(0x9E37_79B9);
                 self.subtables.push(Subtable::new(Arc::new(Mask::new(mask)), self.next_basis));
                 self.replace_subtables();
+                self.subtable_added();
                 self.subtables.len() - 1
             }
         };
         let st = &mut self.subtables[index];
         let hash = st.mask.hash_masked(key, st.basis);
         let flow = Arc::new(Megaflow::new(key, Arc::clone(&st.mask), hash, actions, credits));
+        let part = self.part.hash_of(st, &flow.masked);
         let entry = st.table.find_entry(spread(hash), |s| s.hash == hash && s.flow.masked == flow.masked);
         if let Ok(entry) = entry {
             if !entry.get().flow.is_dead() {
                 return Arc::clone(&entry.get().flow);
             }
-            entry.remove();
+            let (old, _) = entry.remove();
+            self.part.uncount(st, old.part);
             st.filter.stale += 1;
             self.flows -= 1;
         }
-        st.table.insert_unique(spread(hash), Slot { hash, flow: Arc::clone(&flow) }, |s| spread(s.hash));
+        self.part.count(st, part);
+        st.table.insert_unique(spread(hash), Slot { hash, part, flow: Arc::clone(&flow) }, |s| spread(s.hash));
         st.filter.refresh(&st.table);
         st.filter.add(hash);
         self.flows += 1;
+        self.maybe_repartition();
         flow
     }
 
@@ -437,12 +741,14 @@ impl Classifier {
         let Ok(entry) = st.table.find_entry(spread(flow.hash), |s| Arc::ptr_eq(&s.flow, flow)) else {
             return false;
         };
-        entry.remove();
+        let (old, _) = entry.remove();
+        self.part.uncount(st, old.part);
         st.filter.stale += 1;
         st.filter.refresh(&st.table);
         self.flows -= 1;
         if st.table.is_empty() {
-            self.subtables.remove(index);
+            let gone = self.subtables.remove(index);
+            self.subtable_removed(&gone);
             self.replace_subtables();
         }
         true
@@ -451,13 +757,29 @@ impl Classifier {
     /// Unlinks every dead megaflow; returns how many.
     pub fn remove_dead(&mut self) -> usize {
         let before = self.flows;
+        let part = &mut self.part;
         for st in &mut self.subtables {
             let len = st.table.len();
-            st.table.retain(|s| !s.flow.is_dead());
+            let mut gone = Vec::new();
+            st.table.retain(|s| {
+                let dead = s.flow.is_dead();
+                if dead {
+                    gone.push(s.part);
+                }
+                !dead
+            });
+            for hash in gone {
+                part.uncount(st, hash);
+            }
             st.filter.stale += len - st.table.len();
             st.filter.refresh(&st.table);
         }
-        self.subtables.retain(|s| !s.table.is_empty());
+        let (kept, emptied): (Vec<Subtable>, Vec<Subtable>) =
+            std::mem::take(&mut self.subtables).into_iter().partition(|s| !s.table.is_empty());
+        self.subtables = kept;
+        for st in &emptied {
+            self.subtable_removed(st);
+        }
         self.replace_subtables();
         self.flows = self.subtables.iter().map(Subtable::len).sum();
         before - self.flows
@@ -467,7 +789,105 @@ impl Classifier {
     fn replace_subtables(&mut self) {
         self.union = self.subtables.iter().fold(0, |u, s| u | s.mask.map);
         for st in &mut self.subtables {
-            st.place(self.union);
+            st.pos = place(&st.mask, self.union);
+        }
+        if let Some(mask) = &self.part.mask {
+            self.part.pos = place(mask, self.union);
+        }
+    }
+
+    /// Fits the newest subtable into the partition: a free slot if its mask
+    /// covers the partition mask, else a rebuild if the classifier is small
+    /// enough; until then the subtable has no slot and is always probed.
+    fn subtable_added(&mut self) {
+        let n = self.subtables.len();
+        let free = !self.part.used;
+        let fits =
+            self.part.active && free != 0 && self.part.mask.as_ref().is_some_and(|m| m.dense().is_subset_of(self.subtables[n - 1].mask()));
+        if fits {
+            let slot = free.trailing_zeros() as u8;
+            self.part.used |= 1 << slot;
+            self.subtables[n - 1].slot = slot;
+        } else if n >= self.partition_min {
+            self.part.dirty = true;
+            self.maybe_repartition();
+        }
+    }
+
+    /// Rebuilds a dirty partition while that is cheap (module docs).
+    fn maybe_repartition(&mut self) {
+        if self.part.dirty && self.flows <= self.repartition_now {
+            self.repartition();
+        }
+    }
+
+    /// Frees a removed subtable's slot; below [`PARTITION_MIN`] subtables
+    /// the partition is dropped.
+    fn subtable_removed(&mut self, st: &Subtable) {
+        if st.slot != UNSLOTTED {
+            self.part.used &= !(1u64 << (st.slot & 63));
+        }
+        if self.part.active && self.subtables.len() < self.partition_min {
+            self.repartition();
+        }
+    }
+
+    /// Rebuilds the partition from scratch: slots for the first 64
+    /// subtables in rank order, their common mask, every megaflow counted.
+    fn repartition(&mut self) {
+        let part = &mut self.part;
+        part.cells.clear();
+        part.used = 0;
+        part.dirty = false;
+        let slotted = self.subtables.len().min(64);
+        let mut common = FlowMask { words: [u64::MAX; KEY_WORDS] };
+        for st in &self.subtables[..slotted] {
+            for (c, w) in common.words.iter_mut().zip(&st.mask().words) {
+                *c &= w;
+            }
+        }
+        let chosen = if self.subtables.len() >= self.partition_min {
+            partition_mask(&self.subtables[..slotted], &common)
+        } else {
+            FlowMask::default()
+        };
+        part.active = chosen.words.iter().any(|&w| w != 0);
+        part.mask = part.active.then(|| Mask::new(&chosen));
+        if let Some(mask) = &part.mask {
+            part.pos = place(mask, self.union);
+        }
+        for (i, st) in self.subtables.iter_mut().enumerate() {
+            st.counts.clear();
+            st.slot = UNSLOTTED;
+            if !part.active || i >= slotted {
+                continue;
+            }
+            st.slot = i as u8;
+            part.used |= 1 << i;
+            let mut hashes = Vec::with_capacity(st.table.len());
+            for s in st.table.iter_mut() {
+                s.part = part.hash_of_packed(&st.mask, &s.flow.masked);
+                hashes.push(s.part);
+            }
+            for h in hashes {
+                part.count(st, h);
+            }
+        }
+        part.values_limit = (part.cells.len() * 2).max(4 * PARTITION_VALUES);
+        // A partition that sends keys to (nearly) every subtable only costs.
+        let cells = part.cells.len().max(1);
+        let spread: usize = part.cells.iter().map(|c| c.1.count_ones() as usize).sum();
+        if part.active && spread * 4 > cells * slotted * 3 {
+            self.drop_partition();
+        }
+    }
+
+    /// Drops a partition that does not narrow lookups.
+    fn drop_partition(&mut self) {
+        self.part = Partition::default();
+        for st in &mut self.subtables {
+            st.counts.clear();
+            st.slot = UNSLOTTED;
         }
     }
 
@@ -479,6 +899,7 @@ impl Classifier {
             return false;
         }
         self.last_rank = now;
+        self.maybe_repartition();
         self.subtables.sort_by_key(|s| std::cmp::Reverse(s.hits.get()));
         for s in &self.subtables {
             s.hits.set(0);

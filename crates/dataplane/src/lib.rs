@@ -15,8 +15,9 @@
 //! 5. [`execute`] runs a megaflow's [`Action`]s on the packet through a
 //!    [`Datapath`] (ports, slow path, recirculation).
 //!
-//! The crate forbids `unsafe` except in one fenced line: the CRC32-C
-//! instruction in [`hash`] (see its docs for the measurement).
+//! The crate forbids `unsafe` except in two fenced lines: the CRC32-C
+//! instruction in [`hash`] and the prefetch instruction in [`prefetch`]
+//! (see their docs for the measurements).
 
 #![deny(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod hash;
 pub mod key;
 pub mod megaflow;
 pub mod microflow;
+pub mod prefetch;
 pub mod tunnel;
 pub mod wire;
 

@@ -179,9 +179,12 @@ pub type Credits = Arc<[Arc<Credit>]>;
 
 /// A cached flow: every packet whose key, masked, equals `key` gets `actions`.
 ///
-/// `repr(C)` keeps what a lookup and the execution read — dead flag, hash,
-/// mask, actions and the first masked words — in the first cache line.
-#[repr(C)]
+/// `repr(C)` with cache-line alignment keeps what a lookup and the
+/// execution read — dead flag, hash, mask, actions and the first four
+/// masked words — in one cache line (without the alignment they straddle
+/// two about half the time, and a lookup over a million megaflows
+/// measured 10% slower).
+#[repr(C, align(64))]
 pub struct Megaflow {
     dead: AtomicBool,
     pub(crate) hash: u32,

@@ -92,17 +92,25 @@ proptest! {
         rules in prop::collection::vec((0u16..8, any::<u32>(), any::<[u32; 8]>()), 0..16),
         packets in prop::collection::vec(any::<[u32; 8]>(), 1..48),
         kill in any::<u64>(),
+        partition_min in prop_oneof![Just(1), Just(2), Just(PARTITION_MIN), Just(usize::MAX)],
+        repartition_now in 0usize..8,
     ) {
         let rules: Vec<Rule> = rules.iter().map(|(p, s, r)| rule(*p, *s, r)).collect();
         let keys: Vec<MiniKey> = packets.iter().map(packet).collect();
-        let mut cls = Classifier::new();
-        for key in &keys {
+        let mut cls = Classifier::with_partition_min(partition_min);
+        cls.repartition_now = repartition_now;
+        for (n, key) in keys.iter().enumerate() {
             let (winner, mask) = reference(&rules, &key.expand());
             match cls.lookup(key) {
                 Some(f) => prop_assert_eq!(f.actions(), &actions_for(winner)),
                 None => {
                     cls.insert(key, &mask, actions_for(winner));
                 }
+            }
+            // A deferred repartition now and then, as the PMD's ranking does.
+            if n % 8 == 7 {
+                cls.last_rank = 0;
+                cls.rank(RANK_INTERVAL_MS);
             }
         }
         // Every installed megaflow is right for every packet it matches.
@@ -134,6 +142,24 @@ proptest! {
         prop_assert_eq!(cls.remove_dead(), dead);
         prop_assert_eq!(cls.len(), before - dead);
         prop_assert!(cls.subtables().iter().all(|s| !s.is_empty()));
+        // After removals (whole subtables among them) the partition still
+        // leads every key to its megaflow: single and batched lookups
+        // agree with the exhaustive search.
+        let live: Vec<Arc<Megaflow>> = cls.iter().cloned().collect();
+        for (i, flow) in live.iter().enumerate() {
+            if kill >> ((i + 7) % 64) & 1 == 1 {
+                prop_assert!(cls.remove(flow));
+            }
+        }
+        for chunk in keys.chunks(BATCH) {
+            let mut out = [None; BATCH];
+            cls.lookup_batch(chunk, u32::MAX, &mut out);
+            for (i, key) in chunk.iter().enumerate() {
+                let exact = cls.lookup_exact(key).map(Arc::as_ptr);
+                prop_assert_eq!(cls.lookup(key).map(Arc::as_ptr), exact);
+                prop_assert_eq!(out[i].map(Arc::as_ptr), exact);
+            }
+        }
     }
 }
 
