@@ -83,6 +83,8 @@ pub enum DropReason {
     /// `TunnelPop` on a packet that is not a well-formed tunnel packet of
     /// its kind, or whose Geneve options exceed the key's 64 bytes.
     NotTunnel,
+    /// A meter's band dropped it.
+    Meter,
 }
 
 /// Where executed packets go: implemented by the PMD thread (ports,
@@ -230,6 +232,8 @@ pub enum Action {
     },
     /// Execute the nested actions on a copy of the packet.
     Clone(Arc<[Action]>),
+    /// Rate-limit through a meter: the packet goes on only if it passes.
+    Meter(Arc<crate::meter::Meter>),
 }
 
 impl Action {
@@ -272,6 +276,7 @@ impl fmt::Debug for Action {
             Action::TunnelPush(h) => write!(f, "tnl_push({h:?})"),
             Action::TunnelPop { kind, in_port } => write!(f, "tnl_pop({kind:?},{in_port})"),
             Action::Clone(a) => write!(f, "clone({a:?})"),
+            Action::Meter(m) => write!(f, "meter({})", m.id()),
         }
     }
 }
@@ -329,6 +334,13 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
                     None => dp.dropped(DropReason::NoBuffer),
                 }
                 Ok(())
+            }
+            Action::Meter(m) => {
+                if m.admit(packet.data().len()) {
+                    Ok(())
+                } else {
+                    Err(DropReason::Meter)
+                }
             }
             Action::Output(_) | Action::Userspace(_) | Action::Recirculate(_) | Action::TunnelPop { .. } => Ok(()),
         };

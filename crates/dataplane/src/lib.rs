@@ -28,6 +28,7 @@ pub mod extract;
 pub mod hash;
 pub mod key;
 pub mod megaflow;
+pub mod meter;
 pub mod microflow;
 pub mod prefetch;
 pub mod tunnel;
@@ -38,6 +39,7 @@ pub use classifier::{Classifier, BATCH};
 pub use extract::{extract, extract_into, extract_to, Depth, Malformed, MalformedCounters};
 pub use key::{Field, FieldAccess, FlowKey, FlowMask, MiniKey, PacketMeta, KEY_WORDS};
 pub use megaflow::{clock_ms, epoch, Credit, Credits, Megaflow, StatsSnapshot};
+pub use meter::Meter;
 pub use microflow::MicroflowCache;
 pub use tunnel::{TunnelHeader, TunnelKind, TunnelSpec};
 

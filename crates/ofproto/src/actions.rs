@@ -1667,6 +1667,15 @@ pub fn uses_group(actions: &[Action], group: u32) -> bool {
     })
 }
 
+/// Whether `actions` use meter `meter`.
+pub fn uses_meter(actions: &[Action], meter: u32) -> bool {
+    actions.iter().any(|a| match a {
+        Action::Meter(m) => *m == meter,
+        Action::WriteActions(inner) => uses_meter(inner, meter),
+        _ => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

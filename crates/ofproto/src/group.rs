@@ -3,9 +3,11 @@
 //! `selection_method` property that OVS uses), METER_MOD, and their
 //! description replies, stored and encoded as OVS stores and encodes them.
 //!
-//! Meters are stored and listed; like OVS's userspace datapath, ferrovs
-//! accepts only the `drop` band type. Executing groups and meters on
-//! packets is the switching path's (issue 6).
+//! Meters are stored and listed, and each has its token buckets
+//! ([`dataplane::Meter`]) that the megaflows of rules using it share; like
+//! OVS's userspace datapath, ferrovs accepts only the `drop` band type.
+//! Translation (`xlate`) carries out groups and emits the datapath's
+//! `meter` action.
 
 use std::collections::BTreeMap;
 
@@ -410,16 +412,28 @@ pub fn encode_group_features() -> Vec<u8> {
     b
 }
 
-/// A meter's statistics entry: `flow_count` flows use it; nothing passes
-/// through meters yet (issue 6), so the counters are zero.
-pub fn encode_meter_stats(m: &Meter, flow_count: u32, added: Option<&std::time::Instant>) -> Vec<u8> {
+/// A meter's statistics entry: `flow_count` flows use it; `stats` are
+/// its datapath counters (none before a packet reached it).
+pub fn encode_meter_stats(
+    m: &Meter,
+    flow_count: u32,
+    added: Option<&std::time::Instant>,
+    stats: Option<dataplane::meter::MeterStats>,
+) -> Vec<u8> {
+    let stats = stats.unwrap_or_default();
     let len = 40 + 16 * m.bands.len();
     let mut b = m.id.to_be_bytes().to_vec();
     b.extend_from_slice(&(len as u16).to_be_bytes());
     b.extend_from_slice(&[0; 6]);
     b.extend_from_slice(&flow_count.to_be_bytes());
-    b.extend_from_slice(&[0; 16]);
+    b.extend_from_slice(&stats.packets.to_be_bytes());
+    b.extend_from_slice(&stats.bytes.to_be_bytes());
     b.extend_from_slice(&duration(added));
+    for i in 0..m.bands.len() {
+        let band = stats.bands.get(i).copied().unwrap_or_default();
+        b.extend_from_slice(&band.packets.to_be_bytes());
+        b.extend_from_slice(&band.bytes.to_be_bytes());
+    }
     b.resize(len, 0);
     b
 }
@@ -445,6 +459,9 @@ pub struct GroupTable {
     pub group_added: BTreeMap<u32, std::time::Instant>,
     /// When each meter was added.
     pub meter_added: BTreeMap<u32, std::time::Instant>,
+    /// Each meter's token buckets and counters, shared with the megaflows
+    /// that use it.
+    pub meter_state: BTreeMap<u32, std::sync::Arc<dataplane::Meter>>,
 }
 
 impl GroupTable {
@@ -471,15 +488,16 @@ impl GroupTable {
         }
     }
 
-    /// Applies a meter mod.
-    pub fn apply_meter_mod(&mut self, command: u16, m: Meter) -> Result<(), OfError> {
+    /// Applies a meter mod; returns the ids of meters deleted.
+    pub fn apply_meter_mod(&mut self, command: u16, m: Meter) -> Result<Vec<u32>, OfError> {
         if command == 2 {
-            if m.id == METER_ALL {
-                self.meters.clear();
-            } else {
-                self.meters.remove(&m.id);
+            let gone: Vec<u32> = if m.id == METER_ALL { self.meters.keys().copied().collect() } else { vec![m.id] };
+            for id in &gone {
+                self.meters.remove(id);
+                self.meter_state.remove(id);
+                self.meter_added.remove(id);
             }
-            return Ok(());
+            return Ok(gone);
         }
         if m.id == 0 || m.id > METER_MAX {
             return Err(meter_mod_failed::INVALID_METER);
@@ -495,8 +513,20 @@ impl GroupTable {
             (1, false) => Err(meter_mod_failed::UNKNOWN_METER),
             _ => {
                 self.meter_added.entry(m.id).or_insert_with(std::time::Instant::now);
+                let bands: Vec<dataplane::meter::BandConfig> = m
+                    .bands
+                    .iter()
+                    .map(|b| dataplane::meter::BandConfig { rate: b.rate, burst: if m.flags & 4 != 0 { b.burst } else { 0 } })
+                    .collect();
+                let packets = m.flags & 2 != 0;
+                match self.meter_state.get(&m.id) {
+                    Some(state) => state.configure(packets, &bands),
+                    None => {
+                        self.meter_state.insert(m.id, std::sync::Arc::new(dataplane::Meter::new(m.id, packets, &bands)));
+                    }
+                }
                 self.meters.insert(m.id, m);
-                Ok(())
+                Ok(Vec::new())
             }
         }
     }

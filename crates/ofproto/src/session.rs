@@ -348,9 +348,7 @@ impl Session {
             ty::GROUP_MOD if !v10 => {
                 group::decode_group_mod(body, version, false).and_then(|gm| tables.apply_group_mod(gm)).map(|_| Vec::new())
             }
-            ty::METER_MOD if !v10 => {
-                group::decode_meter_mod(body).and_then(|(c, m)| tables.groups.apply_meter_mod(c, m)).map(|()| Vec::new())
-            }
+            ty::METER_MOD if !v10 => group::decode_meter_mod(body).and_then(|(c, m)| tables.apply_meter_mod(c, m)).map(|_| Vec::new()),
             ty::BUNDLE_CONTROL if version >= OFP14 => self.bundle_control(version, h.xid, msg, tables),
             ty::BUNDLE_ADD_MESSAGE if version >= OFP14 => self.bundle_add(version, h.xid, msg, &tables.tlv),
             ty::ROLE_REQUEST if !v10 => self.role_request(version, h.xid, msg, tables),
@@ -646,7 +644,7 @@ impl Session {
                     .map(|m| {
                         let flows =
                             tables.count_rules(|r| r.actions.iter().any(|a| matches!(a, crate::actions::Action::Meter(id) if *id == m.id)));
-                        group::encode_meter_stats(m, flows, g.meter_added.get(&m.id))
+                        group::encode_meter_stats(m, flows, g.meter_added.get(&m.id), g.meter_state.get(&m.id).map(|s| s.stats()))
                     })
                     .collect()
             }

@@ -298,6 +298,8 @@ pub mod reason {
     pub const DELETE: u8 = 2;
     /// Its group was deleted.
     pub const GROUP_DELETE: u8 = 3;
+    /// Its meter was deleted.
+    pub const METER_DELETE: u8 = 5;
 }
 
 /// A rule that a modification removed, for FLOW_REMOVED.
@@ -702,19 +704,28 @@ impl Tables {
     /// as in OVS. Returns those flows.
     pub fn apply_group_mod(&mut self, gm: GroupMod) -> Result<Vec<Removed>, OfError> {
         let gone = self.groups.apply_group_mod(gm)?;
+        Ok(self.remove_using(|a| gone.iter().any(|g| actions::uses_group(a, *g)), reason::GROUP_DELETE))
+    }
+
+    /// Applies a meter mod; a deleted meter takes the rules that use it
+    /// with it, as in OVS.
+    pub fn apply_meter_mod(&mut self, command: u16, m: crate::group::Meter) -> Result<Vec<Removed>, OfError> {
+        let gone = self.groups.apply_meter_mod(command, m)?;
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.remove_using(|a| gone.iter().any(|m| actions::uses_meter(a, *m)), reason::METER_DELETE))
+    }
+
+    /// Removes the rules whose actions satisfy `uses`, for `why`.
+    fn remove_using(&mut self, uses: impl Fn(&[Action]) -> bool, why: u8) -> Vec<Removed> {
         let mut removed = Vec::new();
         for (id, table) in self.chosen_mut(ALL_TABLES) {
-            removed.extend(
-                table.remove_where(|r| gone.iter().any(|g| actions::uses_group(&r.actions, *g))).into_iter().map(|rule| Removed {
-                    table_id: id,
-                    rule,
-                    reason: reason::GROUP_DELETE,
-                }),
-            );
+            removed.extend(table.remove_where(|r| uses(&r.actions)).into_iter().map(|rule| Removed { table_id: id, rule, reason: why }));
         }
         self.version += 1;
         self.removed.extend(removed.iter().cloned());
-        Ok(removed)
+        removed
     }
 
     /// NXT_TLV_TABLE_MOD: add (0), delete (1) or clear (2) `tun_metadata`

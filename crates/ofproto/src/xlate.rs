@@ -17,8 +17,8 @@
 //! # What is not translated yet
 //!
 //! Actions the walk cannot carry out yet — connection tracking, NAT,
-//! `learn`, `check_pkt_larger`, enqueue, tunnels, meters' rate limits,
-//! conjunctive matches — end the translation with an [`Xlated::error`]:
+//! `learn`, `check_pkt_larger`, enqueue, tunnels, conjunctive matches —
+//! end the translation with an [`Xlated::error`]:
 //! the packet is dropped and counted, never forwarded as if the action had
 //! happened. Rules matching `tun_metadata` never match (the key's Geneve
 //! options are not mapped to the TLV table yet). NORMAL is
@@ -162,6 +162,7 @@ pub struct Pipeline {
     /// Snapshots of the tables (sharing their maps with the originals).
     tables: Vec<Table>,
     groups: HashMap<u32, Group>,
+    meters: HashMap<u32, Arc<dataplane::Meter>>,
     ports: Vec<XPort>,
     by_odp: HashMap<u32, usize>,
     by_ofport: HashMap<u16, usize>,
@@ -194,6 +195,7 @@ impl Pipeline {
         Pipeline {
             tables: xtables,
             groups: tables.groups.groups.iter().map(|(id, g)| (*id, g.clone())).collect(),
+            meters: tables.groups.meter_state.iter().map(|(id, m)| (*id, Arc::clone(m))).collect(),
             ports,
             by_odp,
             by_ofport,
@@ -663,10 +665,10 @@ impl Walk<'_> {
             Action::Group(id) => self.group(*id),
             Action::Note(_) | Action::SetQueue(_) | Action::PopQueue => {}
             Action::Exit => self.stopped = true,
-            Action::Meter(_) => {
-                // Meters' rate limits are not applied yet; a metered rule
-                // forwards unlimited rather than drop everything.
-            }
+            Action::Meter(id) => match self.p.meters.get(id) {
+                Some(m) => self.out.push(Dp::Meter(Arc::clone(m))),
+                None => self.fail(format!("meter {id} does not exist")),
+            },
             Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_) => {}
             Action::Conjunction { .. } => {}
             Action::Ct { .. } | Action::Nat { .. } | Action::CtClear => {

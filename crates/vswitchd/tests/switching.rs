@@ -479,3 +479,43 @@ fn bad_ports_get_errors_while_the_others_keep_forwarding() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(bed.tx(2) > before + 1000, "port 1 to port 2 keeps forwarding");
 }
+
+/// The number after `key` in `text`.
+fn number_after(text: &str, key: &str) -> u64 {
+    let at = text.find(key).unwrap_or_else(|| panic!("no {key} in {text}")) + key.len();
+    text[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_meter_holds_its_flows_to_its_rate_and_counts_what_it_drops() {
+    let bed = Bed::start("meter");
+    write_frames(&bed.path("in.pcap"), flows_to(8, [10, 1, 0, 1])).unwrap();
+    let of13 = |args: &[&str]| bed.ofctl(&[&["-O", "OpenFlow13"], args].concat());
+    of13(&["del-flows", "br0"]);
+    of13(&["add-meter", "br0", "meter=1,pktps,burst,stats,band=type=drop,rate=1000,burst_size=100"]);
+    of13(&["add-flow", "br0", "in_port=1,actions=meter:1,output:2"]);
+    of13(&["add-flow", "br0", "in_port=3,actions=output:4"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p4", 4, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.port("p3", 3, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(10, "the unmetered flow forwarding", || bed.tx(4) > 100_000);
+    let (start, metered, unmetered) = (Instant::now(), bed.tx(2), bed.tx(4));
+    std::thread::sleep(Duration::from_secs(2));
+    let (metered, unmetered) = (bed.tx(2) - metered, bed.tx(4) - unmetered);
+    let rate = metered as f64 / start.elapsed().as_secs_f64();
+    assert!((800.0..1300.0).contains(&rate), "1000 packets/s through the meter, measured {rate:.0}");
+    assert!(unmetered > 100 * metered, "the meter limits only its own flow: {unmetered} against {metered}");
+    // The meter's counters: what reached it, and what its band dropped;
+    // the difference is what port 2 sent.
+    let before = bed.tx(2);
+    let stats = of13(&["meter-stats", "br0"]);
+    let after = bed.tx(2);
+    let (seen, dropped) = (number_after(&stats, "packet_in_count:"), number_after(&stats, "0: packet_count:"));
+    assert!(dropped > 0 && seen > dropped, "{stats}");
+    assert!((before..=after).contains(&(seen - dropped)), "{seen} - {dropped} passed, port 2 sent {before}..{after}: {stats}");
+    // Deleting the meter deletes the rule that uses it, as in OVS.
+    of13(&["del-meter", "br0", "meter=1"]);
+    let flows = of13(&["dump-flows", "br0"]);
+    assert!(!flows.contains("meter:1") && flows.contains("in_port=3"), "{flows}");
+}
