@@ -234,6 +234,17 @@ pub enum Action {
     Clone(Arc<[Action]>),
     /// Rate-limit through a meter: the packet goes on only if it passes.
     Meter(Arc<crate::meter::Meter>),
+    /// Go on with `greater` if the packet is longer than `size` bytes
+    /// (Ethernet header included), else with `less_equal`; the actions
+    /// after this one never run (OVS's `check_pkt_len`).
+    CheckPktLen {
+        /// The length compared with.
+        size: u16,
+        /// Actions for a longer packet.
+        greater: Arc<[Action]>,
+        /// Actions for a packet of at most `size` bytes.
+        less_equal: Arc<[Action]>,
+    },
 }
 
 impl Action {
@@ -277,6 +288,7 @@ impl fmt::Debug for Action {
             Action::TunnelPop { kind, in_port } => write!(f, "tnl_pop({kind:?},{in_port})"),
             Action::Clone(a) => write!(f, "clone({a:?})"),
             Action::Meter(m) => write!(f, "meter({})", m.id()),
+            Action::CheckPktLen { size, greater, less_equal } => write!(f, "check_pkt_len(size={size},gt({greater:?}),le({less_equal:?}))"),
         }
     }
 }
@@ -293,6 +305,11 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
     // (set actions and TTL changes never do).
     let mut layers: Option<Option<Layers>> = None;
     for (i, action) in actions.iter().enumerate() {
+        if let Action::CheckPktLen { size, greater, less_equal } = action {
+            let branch = if packet.data().len() > usize::from(*size) { greater } else { less_equal };
+            execute(dp, packet, meta, hash, branch);
+            return;
+        }
         if i == last && action.hands_on() {
             hand_on(dp, packet, meta, action);
             return;
@@ -342,7 +359,9 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
                     Err(DropReason::Meter)
                 }
             }
-            Action::Output(_) | Action::Userspace(_) | Action::Recirculate(_) | Action::TunnelPop { .. } => Ok(()),
+            Action::Output(_) | Action::Userspace(_) | Action::Recirculate(_) | Action::TunnelPop { .. } | Action::CheckPktLen { .. } => {
+                Ok(())
+            }
         };
         if let Err(reason) = result {
             dp.dropped(reason);

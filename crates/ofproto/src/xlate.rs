@@ -17,7 +17,7 @@
 //! # What is not translated yet
 //!
 //! Actions the walk cannot carry out yet — connection tracking, NAT,
-//! `learn`, `check_pkt_larger`, enqueue, tunnels, conjunctive matches —
+//! `learn`, enqueue, tunnels, conjunctive matches —
 //! end the translation with an [`Xlated::error`]:
 //! the packet is dropped and counted, never forwarded as if the action had
 //! happened. Rules matching `tun_metadata` never match (the key's Geneve
@@ -546,6 +546,7 @@ impl Walk<'_> {
                 self.indent = level;
             }
             match a {
+                Action::CheckPktLarger { pkt_len, dst } => self.check_pkt_larger(*pkt_len, dst, &actions[i + 1..], Some(cookie)),
                 Action::GotoTable(t) => goto = Some(*t),
                 Action::ClearActions => self.action_set.clear(),
                 Action::WriteActions(list) => self.write_actions(list),
@@ -565,13 +566,52 @@ impl Walk<'_> {
 
     /// Runs an action list (a PACKET_OUT's, a bucket's, the action set).
     fn run(&mut self, actions: &[Action]) {
-        for a in actions {
+        for (i, a) in actions.iter().enumerate() {
             if self.stopped {
                 return;
             }
             self.note(|| crate::text::action_text(a));
-            self.action(a, 0);
+            match a {
+                Action::CheckPktLarger { pkt_len, dst } => self.check_pkt_larger(*pkt_len, dst, &actions[i + 1..], None),
+                _ => self.action(a, 0),
+            }
         }
+    }
+
+    /// `check_pkt_larger(pkt_len)->dst`: the packet's length is not in the
+    /// flow key, so the rest of the action list (`rest`, a rule's when
+    /// `rule_cookie` is given) is translated twice, with the bit set and
+    /// clear, each followed by the action set, and the datapath chooses
+    /// per packet (`check_pkt_len`). As in OVS, nothing after the list
+    /// runs: the actions of the rules that resubmitted here are over.
+    fn check_pkt_larger(&mut self, pkt_len: u16, dst: &Subfield, rest: &[Action], rule_cookie: Option<u64>) {
+        self.commit();
+        let outer = std::mem::take(&mut self.out);
+        let saved = (self.flow, self.base, self.written, self.vlan_tpid, self.base_tpid);
+        let action_set = std::mem::take(&mut self.action_set);
+        let mut branches = Vec::new();
+        for bit in [1u128, 0] {
+            (self.flow, self.base, self.written, self.vlan_tpid, self.base_tpid) = saved;
+            self.action_set.clone_from(&action_set);
+            self.stopped = false;
+            self.note(|| {
+                format!("check_pkt_larger: the packet is {} than {pkt_len} bytes", if bit == 1 { "longer" } else { "not longer" })
+            });
+            self.set_field(dst.field, bit << dst.ofs, bits(dst.n_bits) << dst.ofs);
+            match rule_cookie {
+                Some(cookie) => self.run_rule(rest, cookie),
+                None => self.run(rest),
+            }
+            if self.error.is_none() {
+                self.finish_action_set();
+            }
+            branches.push(std::mem::take(&mut self.out));
+        }
+        self.out = outer;
+        let less_equal = branches.pop().unwrap_or_default();
+        let greater = branches.pop().unwrap_or_default();
+        self.out.push(Dp::CheckPktLen { size: pkt_len, greater: greater.into(), less_equal: less_equal.into() });
+        self.stopped = true;
     }
 
     fn write_actions(&mut self, list: &[Action]) {
@@ -675,7 +715,8 @@ impl Walk<'_> {
                 self.fail("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet".to_owned())
             }
             Action::Learn(_) => self.fail("learn is not supported by ferrovs' datapath yet".to_owned()),
-            Action::CheckPktLarger { .. } => self.fail("check_pkt_larger is not supported by ferrovs' datapath yet".to_owned()),
+            // Forked by `run` and `run_rule`; an action set cannot hold it.
+            Action::CheckPktLarger { .. } => self.fail("check_pkt_larger in an action set".to_owned()),
             Action::Enqueue { .. } => self.fail("enqueue (QoS queues) is not supported by ferrovs yet".to_owned()),
             Action::SetTunnel { .. } => self.fail("set_tunnel is not supported by ferrovs yet (no tunnel ports)".to_owned()),
         }

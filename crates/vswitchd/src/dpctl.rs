@@ -286,6 +286,9 @@ pub fn actions_text(actions: &[Action]) -> String {
                 format!("push_vlan({tpid}vid={},pcp={})", tci & 0xfff, tci >> 13)
             }
             Action::Clone(inner) => format!("clone({})", actions_text(inner)),
+            Action::CheckPktLen { size, greater, less_equal } => {
+                format!("check_pkt_len(size={size},gt({}),le({}))", actions_text(greater), actions_text(less_equal))
+            }
             Action::Userspace(_) => "userspace(pid=0,controller)".to_owned(),
             other => format!("{other:?}"),
         })

@@ -519,3 +519,33 @@ fn a_meter_holds_its_flows_to_its_rate_and_counts_what_it_drops() {
     let flows = of13(&["dump-flows", "br0"]);
     assert!(!flows.contains("meter:1") && flows.contains("in_port=3"), "{flows}");
 }
+
+#[test]
+fn check_pkt_larger_sends_long_and_short_packets_their_own_ways() {
+    let bed = Bed::start("pktlarger");
+    // Flows 0..8 padded to 64 + 8 i bytes: four of them longer than 90.
+    let frames: Vec<Vec<u8>> = flows_to(8, [10, 1, 0, 1])
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut f)| {
+            f.resize(64 + 8 * i, 0);
+            f
+        })
+        .collect();
+    write_frames(&bed.path("in.pcap"), &frames).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "table=0,in_port=1,actions=check_pkt_larger(90)->NXM_NX_REG0[0],resubmit(,1)"]);
+    bed.ofctl(&["add-flow", "br0", "table=1,priority=10,reg0=0x1/0x1,actions=output:2"]);
+    bed.ofctl(&["add-flow", "br0", "table=1,priority=5,actions=output:3"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p3", 3, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Once("in.pcap"), &[]);
+    bed.eventually(10, "all eight packets out", || bed.tx(2) + bed.tx(3) == 8);
+    let dump = bed.sw.appctl(&["dpctl/dump-flows"]);
+    assert!(dump.contains("check_pkt_len(size=90,gt("), "{dump}");
+    bed.sw.vsctl(&["del-port", "br0", "p2"]);
+    bed.sw.vsctl(&["del-port", "br0", "p3"]);
+    let long: Vec<usize> = read_frames(&bed.path("p2.out.pcap")).unwrap().iter().map(Vec::len).collect();
+    let short: Vec<usize> = read_frames(&bed.path("p3.out.pcap")).unwrap().iter().map(Vec::len).collect();
+    assert_eq!((long, short), (vec![96, 104, 112, 120], vec![64, 72, 80, 88]));
+}

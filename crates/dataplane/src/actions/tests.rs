@@ -365,3 +365,18 @@ proptest! {
         execute(&mut dp, packet, &PacketMeta::default(), 0, &actions);
     }
 }
+
+#[test]
+fn check_pkt_len_takes_one_branch_by_length_and_nothing_after_it() {
+    let branch = |size| Action::CheckPktLen {
+        size,
+        greater: Arc::from(vec![Action::PopVlan, Action::Output(2)]),
+        less_equal: Arc::from(vec![Action::Output(3)]),
+    };
+    for (len, size, port) in [(100usize, 99u16, 2u32), (100, 100, 3), (100, 101, 3), (60, 0, 2)] {
+        let mut dp = Recorder::default();
+        execute(&mut dp, vec![0u8; len], &PacketMeta::new(1), 0, &[Action::Output(7), branch(size), Action::Output(4)]);
+        let ports: Vec<u32> = dp.out.iter().map(|o| o.0).collect();
+        assert_eq!(ports, vec![7, port], "a {len}-byte packet against size={size}");
+    }
+}

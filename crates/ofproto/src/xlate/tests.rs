@@ -294,3 +294,28 @@ fn a_trace_shows_each_table_the_rule_hit_and_its_actions() {
     assert_eq!(key, udp(1, [10, 1, 0, 1], 1024), "from_flow undoes to_flow");
     assert_eq!(to_mask(&from_mask(&x.mask)), x.mask, "from_mask undoes to_mask");
 }
+
+#[test]
+fn check_pkt_larger_translates_the_rest_twice_and_nothing_after() {
+    // Table 1 sets reg0[0] by length and resubmits to table 2, which
+    // outputs by the bit. The rest of table 1's list is translated twice;
+    // the output after table 0's resubmit never runs, as in OVS.
+    let reg0 = Subfield { field: Mff::Reg(0), ofs: 0, n_bits: 1 };
+    let resubmit = |table| A::Resubmit { in_port: port::IN_PORT, table, with_table: true };
+    let p = pipeline(&[
+        (0, 1, Match::catchall(), vec![resubmit(1), out(4)]),
+        (1, 1, Match::catchall(), vec![A::SetIpTtl(9), A::CheckPktLarger { pkt_len: 200, dst: reg0 }, resubmit(2)]),
+        (2, 10, Match::exact(&[(Mff::Reg(0), &[0, 0, 0, 1])]), vec![A::SetL4Src(7), out(2)]),
+        (2, 5, Match::catchall(), vec![out(3)]),
+    ]);
+    let x = p.translate(&udp(1, [1, 1, 1, 1], 1), true);
+    assert!(x.error.is_none(), "{:?}", x.error);
+    let [Dp::Set(SetField::Ipv4 { ttl: 9, .. }), Dp::CheckPktLen { size: 200, greater, less_equal }] = x.actions.as_slice() else {
+        panic!("{:?}", x.actions)
+    };
+    let [Dp::Set(SetField::Transport { src: 7, src_mask: 0xffff, dst_mask: 0, .. }), Dp::Output(102)] = greater.as_ref() else {
+        panic!("{greater:?}")
+    };
+    assert_eq!(less_equal.as_ref(), &[Dp::Output(103)]);
+    assert!(!examined(&x.mask, Field::TP_SRC), "setting the source port is not matching on it");
+}
