@@ -159,6 +159,24 @@ impl Subtable {
         self.priorities.get_max().map_or(0, |(p, _)| *p)
     }
 
+    /// The staged lookup of `flow`: its masked key if every stage passes
+    /// (the whole mask then counts as looked at), else `None` with only
+    /// what the failing stage needed added to `wc`.
+    fn probe(&self, flow: &Flow, wc: &mut Wildcards) -> Option<Vec<u8>> {
+        let key = self.key(flow);
+        for i in 0..stages().len() {
+            if !self.stage_keys[i].contains_key(&key[..self.stage_ends[i]]) {
+                // Only the stages tried were looked at.
+                self.fold_failure(flow, i, wc);
+                return None;
+            }
+        }
+        for (w, m) in wc.iter_mut().zip(&self.mask) {
+            *w |= m;
+        }
+        Some(key)
+    }
+
     /// The bytes of `flow` this subtable's mask covers, masked.
     fn key(&self, flow: &Flow) -> Vec<u8> {
         self.positions.iter().map(|&i| flow[usize::from(i)] & self.mask[usize::from(i)]).collect()
@@ -309,37 +327,28 @@ impl Classifier {
     /// The highest-priority rule the packet hits, as `(priority, id)`, and
     /// the bits of the packet the answer depended on.
     pub fn lookup(&self, flow: &Flow) -> (Option<(u16, u64)>, Wildcards) {
+        self.lookup_below(flow, None)
+    }
+
+    /// [`Classifier::lookup`] among the rules of priority below `cap`
+    /// (all rules when `None`).
+    pub fn lookup_below(&self, flow: &Flow, cap: Option<u16>) -> (Option<(u16, u64)>, Wildcards) {
         let mut wc = [0u8; FLOW_LEN];
         let mut best: Option<(u16, u64)> = None;
-        let stages = stages();
+        let below = |p: u16| cap.is_none_or(|c| p < c);
         for st in &self.subtables {
             if best.is_some_and(|(p, _)| p >= st.max_priority()) {
                 break;
             }
-            let key = st.key(flow);
-            let mut passed = true;
-            for i in 0..stages.len() {
-                if !st.stage_keys[i].contains_key(&key[..st.stage_ends[i]]) {
-                    // Only the stages tried were looked at.
-                    st.fold_failure(flow, i, &mut wc);
-                    passed = false;
-                    break;
-                }
-            }
-            if !passed {
-                continue;
-            }
-            for (w, m) in wc.iter_mut().zip(&st.mask) {
-                *w |= m;
-            }
-            if let Some(&(Reverse(p), id)) = st.rules.get(&key).and_then(|l| l.first()) {
+            let Some(key) = st.probe(flow, &mut wc) else { continue };
+            if let Some(&(Reverse(p), id)) = st.rules.get(&key).and_then(|l| l.iter().find(|(Reverse(p), _)| below(*p))) {
                 if best.is_none_or(|(bp, _)| p > bp) {
                     best = Some((p, id));
                 }
             }
         }
         for (p, m, id) in &self.others {
-            if best.is_some_and(|(bp, _)| bp >= *p) {
+            if best.is_some_and(|(bp, _)| bp >= *p) || !below(*p) {
                 continue;
             }
             // Tunnel metadata is outside the packet layout: a rule that
@@ -352,6 +361,30 @@ impl Classifier {
             }
         }
         (best, wc)
+    }
+
+    /// Every rule of exactly `priority` the packet hits; the bits looked at
+    /// are added to `wc`.
+    pub fn hits_at(&self, flow: &Flow, priority: u16, wc: &mut Wildcards) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for st in &self.subtables {
+            if st.max_priority() < priority {
+                break;
+            }
+            let Some(key) = st.probe(flow, wc) else { continue };
+            if let Some(list) = st.rules.get(&key) {
+                ids.extend(list.iter().filter(|(Reverse(p), _)| *p == priority).map(|(_, id)| *id));
+            }
+        }
+        for (p, m, id) in &self.others {
+            if *p == priority {
+                *wc = [0xff; FLOW_LEN];
+                if hits(m, flow) {
+                    ids.push(*id);
+                }
+            }
+        }
+        ids
     }
 }
 

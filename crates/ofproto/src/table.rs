@@ -326,6 +326,9 @@ pub struct Table {
     /// Sequence numbers by a hash of priority and match.
     index: imbl::HashMap<u64, Vec<u64>>,
     classifier: Classifier,
+    /// The conjunctive rules (`conjunction` actions), looked up apart:
+    /// they match only as clauses of a conjunctive match.
+    conj: Classifier,
     next: u64,
 }
 
@@ -360,6 +363,21 @@ impl Table {
         &self.classifier
     }
 
+    /// The classifier over the conjunctive rules, whose ids are
+    /// [`Table::rule_by_id`]'s too.
+    pub fn conjunctive(&self) -> &Classifier {
+        &self.conj
+    }
+
+    /// The classifier a rule with `actions` belongs in.
+    fn classifier_for(&mut self, actions: &[Action]) -> &mut Classifier {
+        if actions::is_conjunctive(actions) {
+            &mut self.conj
+        } else {
+            &mut self.classifier
+        }
+    }
+
     /// The rule the classifier calls `id` at `priority`.
     pub fn rule_by_id(&self, priority: u16, id: u64) -> Option<&Rule> {
         self.rules.get(&(Reverse(priority), id)).map(|r| &**r)
@@ -382,9 +400,7 @@ impl Table {
         let seq = self.next;
         self.next += 1;
         self.index.entry(index_key(rule.priority, &rule.m)).or_default().push(seq);
-        if !actions::is_conjunctive(&rule.actions) {
-            self.classifier.insert(rule.priority, &rule.m, seq);
-        }
+        self.classifier_for(&rule.actions).insert(rule.priority, &rule.m, seq);
         self.rules.insert((Reverse(rule.priority), seq), Arc::new(rule));
         old
     }
@@ -392,9 +408,7 @@ impl Table {
     /// Removes rule `seq` from the rules, the index and the classifier.
     fn unlink(&mut self, priority: u16, seq: u64) -> Option<Rule> {
         let r = self.rules.remove(&(Reverse(priority), seq))?;
-        if !actions::is_conjunctive(&r.actions) {
-            self.classifier.remove(priority, &r.m, seq);
-        }
+        self.classifier_for(&r.actions).remove(priority, &r.m, seq);
         let key = index_key(priority, &r.m);
         if let Some(seqs) = self.index.get_mut(&key) {
             seqs.retain(|s| *s != seq);
@@ -432,15 +446,13 @@ impl Table {
             };
             let r = Arc::make_mut(r);
             f(r);
-            // A rule that gains or loses conjunction actions enters or
-            // leaves the classifier.
-            match (was_conjunctive, actions::is_conjunctive(&r.actions)) {
-                (true, false) => self.classifier.insert(priority, &r.m.clone(), seq),
-                (false, true) => {
-                    let m = r.m.clone();
-                    self.classifier.remove(priority, &m, seq);
-                }
-                _ => {}
+            // A rule that gains or loses conjunction actions moves between
+            // the classifiers.
+            let (now, m) = (actions::is_conjunctive(&r.actions), r.m.clone());
+            if was_conjunctive != now {
+                let (from, to) = if now { (&mut self.classifier, &mut self.conj) } else { (&mut self.conj, &mut self.classifier) };
+                from.remove(priority, &m, seq);
+                to.insert(priority, &m, seq);
             }
         }
     }

@@ -17,7 +17,7 @@
 //! # What is not translated yet
 //!
 //! Actions the walk cannot carry out yet — connection tracking, NAT,
-//! `learn`, enqueue, tunnels, conjunctive matches —
+//! `learn`, enqueue, tunnels —
 //! end the translation with an [`Xlated::error`]:
 //! the packet is dropped and counted, never forwarded as if the action had
 //! happened. Rules matching `tun_metadata` never match (the key's Geneve
@@ -495,9 +495,8 @@ impl Walk<'_> {
             return;
         };
         let (hit, wc) = t.classifier().lookup(&self.flow);
-        for (w, m) in self.wc.iter_mut().zip(&wc) {
-            *w |= m;
-        }
+        self.examined(&wc);
+        let hit = self.conjunctive_match(t, hit);
         let Some(rule) = hit.and_then(|(priority, id)| t.rule_by_id(priority, id)) else {
             self.miss(table);
             return;
@@ -517,6 +516,59 @@ impl Walk<'_> {
         self.in_miss_flow = saved_miss;
         self.depth -= 1;
         self.table = saved;
+    }
+
+    /// Adds bits a lookup looked at.
+    fn examined(&mut self, wc: &Wildcards) {
+        for (w, m) in self.wc.iter_mut().zip(wc) {
+            *w |= m;
+        }
+    }
+
+    /// Conjunctive matches, as OVS: conjunctive rules of higher priority
+    /// than the ordinary `hit` are clauses. At the highest such priority
+    /// the packet hits, a conjunction all of whose clauses it hits sets
+    /// `conj_id` for a new lookup, whose hit is the answer; if no
+    /// conjunction is complete (or its `conj_id` finds nothing), the
+    /// search goes on below that priority. Every rule looked at adds the
+    /// bits it examined.
+    fn conjunctive_match(&mut self, t: &Table, hit: Option<(u16, u64)>) -> Option<(u16, u64)> {
+        if t.conjunctive().is_empty() {
+            return hit;
+        }
+        let mut cap = None;
+        loop {
+            let (clause, wc) = t.conjunctive().lookup_below(&self.flow, cap);
+            self.examined(&wc);
+            let Some((priority, _)) = clause.filter(|(p, _)| hit.is_none_or(|(h, _)| *p > h)) else {
+                return hit;
+            };
+            let mut conjunctions: std::collections::BTreeMap<u32, (u8, u64)> = std::collections::BTreeMap::new();
+            for id in t.conjunctive().hits_at(&self.flow, priority, &mut self.wc) {
+                for a in t.rule_by_id(priority, id).map_or(&[][..], |r| &r.actions[..]) {
+                    if let Action::Conjunction { id, clause, n_clauses } = a {
+                        conjunctions.entry(*id).or_insert((*n_clauses, 0)).1 |= 1u64 << (clause & 63);
+                    }
+                }
+            }
+            let mut best: Option<(u16, u64)> = None;
+            for (id, (n, seen)) in conjunctions {
+                if seen.count_ones() < u32::from(n) {
+                    continue;
+                }
+                self.set_slot(slot::CONJ_ID, u128::from(id));
+                let (found, wc) = t.classifier().lookup(&self.flow);
+                self.examined(&wc);
+                if found.is_some_and(|(p, _)| best.is_none_or(|(b, _)| p > b)) {
+                    best = found;
+                }
+            }
+            self.set_slot(slot::CONJ_ID, 0);
+            if best.is_some() {
+                return best;
+            }
+            cap = Some(priority);
+        }
     }
 
     fn miss(&mut self, table: u8) {
@@ -710,6 +762,7 @@ impl Walk<'_> {
                 None => self.fail(format!("meter {id} does not exist")),
             },
             Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_) => {}
+            // Conjunctive rules are clauses, never run (`conjunctive_match`).
             Action::Conjunction { .. } => {}
             Action::Ct { .. } | Action::Nat { .. } | Action::CtClear => {
                 self.fail("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet".to_owned())

@@ -549,3 +549,29 @@ fn check_pkt_larger_sends_long_and_short_packets_their_own_ways() {
     let short: Vec<usize> = read_frames(&bed.path("p3.out.pcap")).unwrap().iter().map(Vec::len).collect();
     assert_eq!((long, short), (vec![96, 104, 112, 120], vec![64, 72, 80, 88]));
 }
+
+#[test]
+fn a_conjunctive_match_from_ovs_ofctl_takes_only_packets_that_hit_every_clause() {
+    let bed = Bed::start("conj");
+    let mut frames = flows_to(4, [10, 1, 0, 1]);
+    frames.extend(flows_to(4, [10, 2, 0, 1]));
+    write_frames(&bed.path("in.pcap"), &frames).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    for flow in [
+        "priority=10,ip,nw_src=10.0.0.1,actions=conjunction(7,1/2)",
+        "priority=10,ip,nw_src=10.0.0.2,actions=conjunction(7,1/2)",
+        "priority=10,ip,nw_dst=10.1.0.1,actions=conjunction(7,2/2)",
+        "priority=10,conj_id=7,actions=output:2",
+        "priority=1,actions=output:3",
+    ] {
+        bed.ofctl(&["add-flow", "br0", flow]);
+    }
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p3", 3, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Once("in.pcap"), &[]);
+    bed.eventually(10, "all eight packets out", || bed.tx(2) + bed.tx(3) == 8);
+    assert_eq!((bed.tx(2), bed.tx(3)), (2, 6), "10.0.0.1 and 10.0.0.2 to 10.1.0.1 complete the conjunction");
+    bed.sw.vsctl(&["del-port", "br0", "p2"]);
+    let sources: Vec<[u8; 4]> = read_frames(&bed.path("p2.out.pcap")).unwrap().iter().map(|f| [f[26], f[27], f[28], f[29]]).collect();
+    assert_eq!(sources, vec![[10, 0, 0, 1], [10, 0, 0, 2]]);
+}

@@ -189,7 +189,7 @@ fn packet_in_data_round_trips() {
 
 /// A small rule language over a few fields, for the property test.
 /// Table, priority, match fields, actions.
-type RuleSpec = (u8, u16, Vec<(Mff, Vec<u8>)>, Vec<A>);
+type RuleSpec = (u8, u16, Vec<(Mff, Vec<u8>)>, Vec<A>, Option<(u32, u8)>);
 
 fn rule() -> impl Strategy<Value = RuleSpec> {
     let field = prop_oneof![
@@ -197,6 +197,7 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
         (1u8..3).prop_map(|v| (Mff::Ipv4Dst, vec![10, 1, 0, v])),
         (1u8..3).prop_map(|v| (Mff::UdpSrc, vec![0, v])),
         (0u8..2).prop_map(|v| (Mff::Reg(0), vec![0, 0, 0, v])),
+        (1u8..3).prop_map(|v| (Mff::ConjId, vec![0, 0, 0, v])),
     ];
     let action = prop_oneof![
         (1u16..5).prop_map(out),
@@ -205,7 +206,10 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
         (1u16..3).prop_map(A::SetL4Src),
         Just(A::DecTtl { ids: vec![], cnt_ids: false }),
     ];
-    (0u8..3, 0u16..4, prop::collection::vec(field, 0..3), prop::collection::vec(action, 0..4))
+    // About one rule in three is a clause of conjunction 1 or 2 (of two
+    // clauses): its only action.
+    let clause = prop::option::weighted(0.3, (1u32..3, 0u8..2));
+    (0u8..3, 0u16..4, prop::collection::vec(field, 0..3), prop::collection::vec(action, 0..4), clause)
 }
 
 proptest! {
@@ -218,7 +222,11 @@ proptest! {
     ) {
         let rules: Vec<(u8, u16, Match, Vec<A>)> = rules
             .into_iter()
-            .map(|(t, prio, fields, actions)| {
+            .map(|(t, prio, fields, actions, clause)| {
+                let actions = match clause {
+                    Some((id, clause)) => vec![A::Conjunction { id, clause, n_clauses: 2 }],
+                    None => actions,
+                };
                 let mut m = Match::catchall();
                 for (f, v) in &fields {
                     if m.field_mask(field(*f)) == 0 {
@@ -318,4 +326,41 @@ fn check_pkt_larger_translates_the_rest_twice_and_nothing_after() {
     };
     assert_eq!(less_equal.as_ref(), &[Dp::Output(103)]);
     assert!(!examined(&x.mask, Field::TP_SRC), "setting the source port is not matching on it");
+}
+
+#[test]
+fn a_conjunctive_match_needs_every_clause() {
+    let src = |b: u8| Match::exact(&[(Mff::EthType, &[8, 0]), (Mff::Ipv4Src, &[10, 0, 0, b])]);
+    let dport = |p: u16| Match::exact(&[(Mff::EthType, &[8, 0]), (Mff::IpProto, &[17]), (Mff::UdpDst, &p.to_be_bytes())]);
+    let clause = |k: u8| vec![A::Conjunction { id: 7, clause: k, n_clauses: 2 }];
+    let p = pipeline(&[
+        (0, 10, src(1), clause(0)),
+        (0, 10, src(2), clause(0)),
+        (0, 10, dport(53), clause(1)),
+        (0, 10, Match::exact(&[(Mff::ConjId, &[0, 0, 0, 7])]), vec![out(2)]),
+        (0, 1, Match::catchall(), vec![out(3)]),
+    ]);
+    let packet = |src: u8, dport: u16| {
+        let mut k = udp(1, [10, 1, 0, 1], 1000);
+        k.set(Field::NW_SRC, u128::from(u32::from_be_bytes([10, 0, 0, src])));
+        k.set(Field::TP_DST, u128::from(dport));
+        k
+    };
+    for (src, dport, port) in [(1, 53, 102), (2, 53, 102), (3, 53, 103), (1, 54, 103), (3, 54, 103)] {
+        let x = p.translate(&packet(src, dport), true);
+        assert_eq!(x.actions, vec![Dp::Output(port)], "10.0.0.{src} to port {dport}");
+        assert!(!examined(&x.mask, Field::TP_SRC), "the clauses do not look at the source port");
+        if port == 102 {
+            assert!(examined(&x.mask, Field::NW_SRC) && examined(&x.mask, Field::TP_DST));
+        }
+    }
+    // The megaflow property, over packets that complete the conjunction
+    // and packets one clause short of it.
+    let keys: Vec<FlowKey> = (0..4).flat_map(|s| [52, 53, 54].map(|d| packet(s, d))).collect();
+    for k in &keys {
+        let x = p.translate(k, true);
+        for other in keys.iter().filter(|o| k.words.iter().zip(&o.words).zip(&x.mask.words).all(|((a, b), m)| (a ^ b) & m == 0)) {
+            assert_eq!(p.translate(other, true).actions, x.actions, "{k:?} and {other:?} agree on the mask");
+        }
+    }
 }
