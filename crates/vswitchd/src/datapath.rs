@@ -306,9 +306,9 @@ impl BridgeDp {
     /// of `flow` (`ovs-ofctl` syntax) through the bridge's current tables,
     /// the megaflow it would install and its datapath actions. Nothing is
     /// learned and nothing is sent.
-    pub fn trace(&self, flow: &str) -> Result<String, String> {
+    pub fn trace(&self, flow: &str, packet: Option<&str>) -> Result<String, String> {
         use ofproto::text::{match_text, parse_match};
-        let m = parse_match(flow)?;
+        let mut m = parse_match(flow)?;
         let tables = self.tables.get().ok_or("the bridge has no flow tables yet")?;
         let pipeline = {
             let tables = tables.lock().map_err(|_| "the flow tables are unavailable")?;
@@ -317,7 +317,30 @@ impl BridgeDp {
             Pipeline::new(&tables, s.ports.clone(), false, Some(normal))
         };
         let in_port = m.slot_value(ofproto::flowmatch::slot::IN_PORT) as u16;
-        let key = ofproto::xlate::from_flow(&m.flow, &pipeline);
+        let key = match packet {
+            None => ofproto::xlate::from_flow(&m.flow, &pipeline),
+            // The packet's headers, with `flow`'s in_port, as OVS does.
+            Some(hex) => {
+                let bytes = parse_hex(hex)?;
+                let odp = pipeline.odp(in_port).unwrap_or(0);
+                let (mini, malformed) = dataplane::extract(&bytes, &dataplane::PacketMeta::new(odp));
+                if let Some(why) = malformed {
+                    return Err(format!("the packet is malformed: {why:?}"));
+                }
+                let key = mini.expand();
+                m.flow = ofproto::xlate::to_flow(&key, &pipeline);
+                m.flow[ofproto::flowmatch::slot::IN_PORT.range()].copy_from_slice(&in_port.to_be_bytes());
+                // The Flow line shows every field of the words the packet filled.
+                let mut present = dataplane::FlowMask::default();
+                for (i, w) in present.words.iter_mut().enumerate() {
+                    if mini.map() >> i & 1 == 1 {
+                        *w = u64::MAX;
+                    }
+                }
+                m.wc = ofproto::xlate::from_mask(&present);
+                key
+            }
+        };
         let (x, lines) = pipeline.trace(&key, in_port);
         let mut out = format!("Flow: {}\n\nbridge(\"{}\")\n{}\n", match_text(&m), self.name, "-".repeat(self.name.len() + 10));
         for l in lines {
@@ -529,4 +552,18 @@ impl Datapath {
             }
         }
     }
+}
+
+/// Bytes from hexadecimal digits (spaces allowed between bytes).
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 || digits.is_empty() {
+        return Err(format!("{text}: a packet is an even number of hexadecimal digits"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).ok_or_else(|| format!("{text}: not hexadecimal"))
+        })
+        .collect()
 }

@@ -55,12 +55,12 @@ pub fn register(commands: &mut Commands, xlator: &Arc<Xlator>, bridges: &Bridges
     let b = Arc::clone(bridges);
     commands.register(
         "ofproto/trace",
-        "bridge br_flow",
+        "bridge br_flow [packet]",
         2,
-        2,
+        3,
         Arc::new(move |args| {
             let dp = b.lock().ok().and_then(|b| b.get(&args[0]).cloned()).ok_or_else(|| format!("{}: no such bridge", args[0]))?;
-            dp.trace(&args[1])
+            dp.trace(&args[1], args.get(2).map(String::as_str))
         }),
     );
     let b = Arc::clone(bridges);

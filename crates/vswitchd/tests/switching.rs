@@ -186,6 +186,15 @@ fn ofproto_trace_shows_the_tables_the_rules_the_megaflow_and_the_actions() {
     assert!(trace.contains(" 1. ip, priority 1"), "{trace}");
     let bad = bed.sw.appctl_result(&["ofproto/trace", "br0", "in_port=1,nw_dst=10.1"]);
     assert!(bad.is_err_and(|e| e.contains("not an IPv4 address")));
+    // A raw packet: its headers, the flow's in_port (flow 0 has source
+    // port 1024).
+    let hex: String = flows_to(1, [10, 1, 0, 1])[0].iter().map(|b| format!("{b:02x}")).collect();
+    let trace = bed.sw.appctl(&["ofproto/trace", "br0", "in_port=1", &hex]);
+    assert!(trace.lines().any(|l| l == " 1. udp,tp_src=1024, priority 10"), "{trace}");
+    assert!(trace.lines().any(|l| l.starts_with("Flow: ") && l.contains("nw_dst=10.1.0.1") && l.contains("tp_src=1024")), "{trace}");
+    assert!(trace.lines().any(|l| l == "Megaflow: recirc_id=0,udp,in_port=1,nw_dst=10.1.0.0/16,tp_src=1024"), "{trace}");
+    let bad = bed.sw.appctl_result(&["ofproto/trace", "br0", "in_port=1", "0a0b0"]);
+    assert!(bad.is_err_and(|e| e.contains("hexadecimal")));
 }
 
 /// Starts `ovs-ofctl ARGS monitor br0 65534` in the background, its
