@@ -151,10 +151,10 @@ pub struct Subtable {
 
 /// The partition index (module docs).
 struct Partition {
-    active: bool,
     /// A subtable without a slot wants a rebuild.
     dirty: bool,
-    /// The bits every slotted subtable's mask matches on.
+    /// The partition mask, within what every slotted subtable matches on;
+    /// `None`: no partition, every subtable is probed.
     mask: Option<Mask>,
     /// `mask`'s words' positions in gathered keys.
     pos: [u8; KEY_WORDS],
@@ -169,11 +169,16 @@ struct Partition {
 
 impl Default for Partition {
     fn default() -> Self {
-        Partition { active: false, dirty: false, mask: None, pos: [0; KEY_WORDS], cells: HashTable::new(), used: 0, values_limit: 0 }
+        Partition { dirty: false, mask: None, pos: [0; KEY_WORDS], cells: HashTable::new(), used: 0, values_limit: 0 }
     }
 }
 
 impl Partition {
+    /// Whether lookups use the partition: it has a mask.
+    fn active(&self) -> bool {
+        self.mask.is_some()
+    }
+
     /// Slots of the subtables that may hold a key with partition hash `hash`.
     #[inline(always)]
     fn candidates(&self, hash: u32) -> u64 {
@@ -562,9 +567,9 @@ impl Classifier {
     /// without a partition.
     #[inline(always)]
     fn candidate_slots(&self, g: &Gathered) -> u64 {
-        match (&self.part.mask, self.part.active) {
-            (Some(mask), true) => self.part.candidates(hash_gathered(mask, &self.part.pos, PARTITION_BASIS, g)),
-            _ => u64::MAX,
+        match &self.part.mask {
+            Some(mask) => self.part.candidates(hash_gathered(mask, &self.part.pos, PARTITION_BASIS, g)),
+            None => u64::MAX,
         }
     }
 
@@ -594,7 +599,7 @@ impl Classifier {
         let mut by_slot = [pending; 64];
         let mut single = 0u32;
         let mut only = [0u8; BATCH];
-        if self.part.active {
+        if self.part.active() {
             by_slot = [0; 64];
             let all_slotted = self.subtables.iter().all(|st| st.slot != UNSLOTTED);
             let mut p = pending;
@@ -802,8 +807,7 @@ impl Classifier {
     fn subtable_added(&mut self) {
         let n = self.subtables.len();
         let free = !self.part.used;
-        let fits =
-            self.part.active && free != 0 && self.part.mask.as_ref().is_some_and(|m| m.dense().is_subset_of(self.subtables[n - 1].mask()));
+        let fits = free != 0 && self.part.mask.as_ref().is_some_and(|m| m.dense().is_subset_of(self.subtables[n - 1].mask()));
         if fits {
             let slot = free.trailing_zeros() as u8;
             self.part.used |= 1 << slot;
@@ -827,7 +831,7 @@ impl Classifier {
         if st.slot != UNSLOTTED {
             self.part.used &= !(1u64 << (st.slot & 63));
         }
-        if self.part.active && self.subtables.len() < self.partition_min {
+        if self.part.active() && self.subtables.len() < self.partition_min {
             self.repartition();
         }
     }
@@ -851,15 +855,14 @@ impl Classifier {
         } else {
             FlowMask::default()
         };
-        part.active = chosen.words.iter().any(|&w| w != 0);
-        part.mask = part.active.then(|| Mask::new(&chosen));
+        part.mask = chosen.words.iter().any(|&w| w != 0).then(|| Mask::new(&chosen));
         if let Some(mask) = &part.mask {
             part.pos = place(mask, self.union);
         }
         for (i, st) in self.subtables.iter_mut().enumerate() {
             st.counts.clear();
             st.slot = UNSLOTTED;
-            if !part.active || i >= slotted {
+            if !part.active() || i >= slotted {
                 continue;
             }
             st.slot = i as u8;
@@ -877,7 +880,7 @@ impl Classifier {
         // A partition that sends keys to (nearly) every subtable only costs.
         let cells = part.cells.len().max(1);
         let spread: usize = part.cells.iter().map(|c| c.1.count_ones() as usize).sum();
-        if part.active && spread * 4 > cells * slotted * 3 {
+        if part.active() && spread * 4 > cells * slotted * 3 {
             self.drop_partition();
         }
     }
