@@ -26,6 +26,16 @@ pub const MAX_BANDS: usize = 8;
 /// a refill of a few microseconds at a low rate is not lost to rounding.
 const MILLI: u64 = 1000;
 
+/// Token units per packet, or per kilobit: what one unit of a band's rate
+/// or burst holds.
+fn unit(packets_unit: bool) -> u64 {
+    if packets_unit {
+        MILLI
+    } else {
+        1000 * MILLI
+    }
+}
+
 /// A band's configuration: drop what exceeds `rate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BandConfig {
@@ -131,8 +141,7 @@ impl Meter {
             .enumerate()
             .map(|(i, &config)| {
                 let size = if config.burst == 0 { config.rate } else { config.burst };
-                let unit = if packets_unit { MILLI } else { 1000 * MILLI };
-                let capacity = u64::from(size).max(1) * unit;
+                let capacity = u64::from(size).max(1) * unit(packets_unit);
                 Band { config, tokens: capacity, capacity, fraction: 0, stats: old.get(i).copied().unwrap_or_default() }
             })
             .collect();
@@ -160,7 +169,7 @@ impl Meter {
         s.bytes += bytes as u64;
         let packets_unit = s.packets_unit;
         let cost = if packets_unit { MILLI } else { bytes as u64 * 8 * MILLI };
-        let per_unit = if packets_unit { MILLI } else { 1000 * MILLI };
+        let per_unit = unit(packets_unit);
         for band in &mut s.bands {
             // rate per second × elapsed ns / 1e9, in thousandths of a unit.
             let credit = u128::from(band.config.rate) * u128::from(elapsed) * u128::from(per_unit) + u128::from(band.fraction);

@@ -1660,20 +1660,18 @@ pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Resu
 
 /// Whether an action list uses a group (for `out_group` filters).
 pub fn uses_group(actions: &[Action], group: u32) -> bool {
-    actions.iter().any(|a| match a {
-        Action::Group(g) => *g == group,
-        Action::WriteActions(inner) => uses_group(inner, group),
-        _ => false,
-    })
+    uses(actions, &|a| matches!(a, Action::Group(g) if *g == group))
 }
 
 /// Whether `actions` use meter `meter`.
 pub fn uses_meter(actions: &[Action], meter: u32) -> bool {
-    actions.iter().any(|a| match a {
-        Action::Meter(m) => *m == meter,
-        Action::WriteActions(inner) => uses_meter(inner, meter),
-        _ => false,
-    })
+    uses(actions, &|a| matches!(a, Action::Meter(m) if *m == meter))
+}
+
+/// Whether an action of `actions`, or of the action set they write, is one
+/// `this` picks.
+fn uses(actions: &[Action], this: &impl Fn(&Action) -> bool) -> bool {
+    actions.iter().any(|a| this(a) || matches!(a, Action::WriteActions(inner) if uses(inner, this)))
 }
 
 #[cfg(test)]

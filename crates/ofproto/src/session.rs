@@ -642,8 +642,7 @@ impl Session {
                     .values()
                     .filter(|m| wanted == group::METER_ALL || m.id == wanted)
                     .map(|m| {
-                        let flows =
-                            tables.count_rules(|r| r.actions.iter().any(|a| matches!(a, crate::actions::Action::Meter(id) if *id == m.id)));
+                        let flows = tables.count_rules(|r| crate::actions::uses_meter(&r.actions, m.id));
                         group::encode_meter_stats(m, flows, g.meter_added.get(&m.id), g.meter_state.get(&m.id).map(|s| s.stats()))
                     })
                     .collect()
