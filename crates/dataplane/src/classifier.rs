@@ -637,7 +637,7 @@ impl Classifier {
                 p &= p - 1;
                 let st = &self.subtables[usize::from(which[i]) % len];
                 if let Some(f) = st.candidate(hashes[i]) {
-                    crate::prefetch::prefetch::<Megaflow>(f);
+                    f.prefetch();
                     out[i] = Some(f);
                     found |= 1 << i;
                     st.hits.set(st.hits.get() + 1);
@@ -664,7 +664,7 @@ impl Classifier {
                 let i = p.trailing_zeros() as usize;
                 p &= p - 1;
                 if let Some(f) = st.candidate(hashes[i]) {
-                    crate::prefetch::prefetch::<Megaflow>(f);
+                    f.prefetch();
                     out[i] = Some(f);
                     which[i] = k as u16;
                     pending &= !(1 << i);

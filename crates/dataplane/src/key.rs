@@ -641,6 +641,18 @@ impl PacketMeta {
         out
     }
 
+    /// Whether only the first word (input port, recirculation id) is set.
+    #[inline(always)]
+    pub(crate) fn port_only(&self) -> bool {
+        self.map == 1
+    }
+
+    /// The first word: input port and recirculation id.
+    #[inline(always)]
+    pub(crate) fn port_word(&self) -> u64 {
+        self.words[0]
+    }
+
     /// Pushes the metadata words into a key under construction.
     #[inline(always)]
     pub(crate) fn push_into(&self, key: &mut MiniKey) {

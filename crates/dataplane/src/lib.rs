@@ -7,7 +7,9 @@
 //! 1. [`extract_into`] turns each packet's bytes and [`PacketMeta`] into a
 //!    sparse [`MiniKey`], and [`MiniKey::hash`] hashes it (or the NIC's RSS
 //!    hash is used);
-//! 2. [`MicroflowCache::lookup`] finds the megaflow of a key seen before;
+//! 2. [`MicroflowCache::lookup`] finds the megaflow of a key seen before
+//!    (for plain Ethernet/IPv4/TCP-UDP packets, a cache keyed on their
+//!    [`HeaderKey`] comes first and spares step 1 on a hit);
 //! 3. [`Classifier::lookup_batch`] searches the megaflows of the rest;
 //!    hits are offered to the microflow cache ([`MicroflowCache::offer`]);
 //! 4. misses go to translation (the `ofproto` crate), whose result is
@@ -26,6 +28,7 @@ pub mod checksum;
 pub mod classifier;
 pub mod extract;
 pub mod hash;
+pub mod headerkey;
 pub mod key;
 pub mod megaflow;
 pub mod meter;
@@ -37,6 +40,7 @@ pub mod wire;
 pub use actions::{execute, Action, Datapath, DropReason, PacketBuf, SetField};
 pub use classifier::{Classifier, BATCH};
 pub use extract::{extract, extract_into, extract_to, Depth, Malformed, MalformedCounters};
+pub use headerkey::HeaderKey;
 pub use key::{Field, FieldAccess, FlowKey, FlowMask, MiniKey, PacketMeta, KEY_WORDS};
 pub use megaflow::{clock_ms, epoch, Credit, Credits, Megaflow, StatsSnapshot};
 pub use meter::Meter;

@@ -19,6 +19,10 @@
 //! The cache is owned by one thread (`&mut self` to insert); it holds
 //! `Arc`s to megaflows, so a megaflow's memory lives while any entry points
 //! at it.
+//!
+//! The key is a [`MiniKey`] by default; a PMD thread also keeps one keyed
+//! on [`crate::HeaderKey`]s, whose entries carry the flow key's hash as
+//! their value (`V`), for plain packets that then need no extraction.
 
 use std::sync::Arc;
 
@@ -38,15 +42,19 @@ pub enum MicroflowError {
     Size(usize),
 }
 
-struct Entry {
+/// One slot, in a cache line of its own (a header-key entry fits one).
+#[repr(C, align(64))]
+struct Entry<K, V> {
     hash: u32,
+    value: V,
     flow: Option<Arc<Megaflow>>,
-    key: MiniKey,
+    key: K,
 }
 
-/// Per-PMD exact-match cache.
-pub struct MicroflowCache {
-    entries: Box<[Entry]>,
+/// Per-PMD exact-match cache from keys `K` to megaflows, with a value `V`
+/// kept beside each.
+pub struct MicroflowCache<K = MiniKey, V = ()> {
+    entries: Box<[Entry<K, V>]>,
     index_mask: u32,
     index_shift: u32,
     /// Insert when a random `u32` is at most this (`u32::MAX / inv_prob`).
@@ -54,13 +62,13 @@ pub struct MicroflowCache {
     rng: u32,
 }
 
-impl std::fmt::Debug for MicroflowCache {
+impl<K: CacheKey, V: Copy + Default> std::fmt::Debug for MicroflowCache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MicroflowCache").field("entries", &self.entries.len()).field("occupied", &self.occupied()).finish()
     }
 }
 
-impl Default for MicroflowCache {
+impl<K: CacheKey, V: Copy + Default> Default for MicroflowCache<K, V> {
     fn default() -> Self {
         match Self::new(DEFAULT_ENTRIES, DEFAULT_INSERT_INV_PROB) {
             Ok(c) => c,
@@ -69,14 +77,20 @@ impl Default for MicroflowCache {
     }
 }
 
-impl MicroflowCache {
+/// What a cache may be keyed on.
+pub trait CacheKey: Copy + Default + PartialEq {}
+
+impl CacheKey for MiniKey {}
+impl CacheKey for crate::HeaderKey {}
+
+impl<K: CacheKey, V: Copy + Default> MicroflowCache<K, V> {
     /// A cache of `entries` slots (a power of two) inserting one megaflow
     /// hit in `insert_inv_prob` (0: never).
     pub fn new(entries: usize, insert_inv_prob: u32) -> Result<Self, MicroflowError> {
         if !entries.is_power_of_two() || !(2..=1 << 20).contains(&entries) {
             return Err(MicroflowError::Size(entries));
         }
-        let slots = (0..entries).map(|_| Entry { hash: 0, flow: None, key: MiniKey::default() }).collect();
+        let slots = (0..entries).map(|_| Entry { hash: 0, value: V::default(), flow: None, key: K::default() }).collect();
         let bits = entries.trailing_zeros();
         let mut cache =
             MicroflowCache { entries: slots, index_mask: entries as u32 - 1, index_shift: bits, threshold: None, rng: 0x2545_F491 };
@@ -104,22 +118,31 @@ impl MicroflowCache {
         [(hash & self.index_mask) as usize, ((hash >> self.index_shift) & self.index_mask) as usize]
     }
 
-    /// The live megaflow cached for `key` (whose hash is `hash`).
+    /// Hints that `hash`'s two slots will be looked at soon.
     #[inline(always)]
-    pub fn lookup(&self, key: &MiniKey, hash: u32) -> Option<&Arc<Megaflow>> {
+    pub fn prefetch(&self, hash: u32) {
+        for slot in self.slots(hash) {
+            crate::prefetch::prefetch::<_, 1>(&self.entries[slot]);
+        }
+    }
+
+    /// The live megaflow cached for `key` (whose hash is `hash`), with
+    /// the value kept beside it.
+    #[inline(always)]
+    pub fn lookup(&self, key: &K, hash: u32) -> Option<(&Arc<Megaflow>, V)> {
         for slot in self.slots(hash) {
             let e = &self.entries[slot];
             if e.hash == hash && e.key == *key {
-                return e.flow.as_ref().filter(|f| !f.is_dead());
+                return e.flow.as_ref().filter(|f| !f.is_dead()).map(|f| (f, e.value));
             }
         }
         None
     }
 
-    /// Offers `key → flow` after a megaflow hit; inserted with the
-    /// configured probability.
+    /// Offers `key → flow` (with `value`) after a megaflow hit; inserted
+    /// with the configured probability.
     #[inline]
-    pub fn offer(&mut self, key: &MiniKey, hash: u32, flow: &Arc<Megaflow>) {
+    pub fn offer(&mut self, key: &K, hash: u32, flow: &Arc<Megaflow>, value: V) {
         let Some(threshold) = self.threshold else {
             return;
         };
@@ -130,14 +153,14 @@ impl MicroflowCache {
         x ^= x << 5;
         self.rng = x;
         if x <= threshold {
-            self.insert(key, hash, flow);
+            self.insert(key, hash, flow, value);
         }
     }
 
-    /// Inserts `key → flow` unconditionally.
-    pub fn insert(&mut self, key: &MiniKey, hash: u32, flow: &Arc<Megaflow>) {
+    /// Inserts `key → flow` (with `value`) unconditionally.
+    pub fn insert(&mut self, key: &K, hash: u32, flow: &Arc<Megaflow>, value: V) {
         let [a, b] = self.slots(hash);
-        let usable = |e: &Entry| e.flow.as_ref().is_none_or(|f| f.is_dead());
+        let usable = |e: &Entry<K, V>| e.flow.as_ref().is_none_or(|f| f.is_dead());
         let slot = if self.entries[a].hash == hash && self.entries[a].key == *key {
             a
         } else if self.entries[b].hash == hash && self.entries[b].key == *key {
@@ -155,6 +178,7 @@ impl MicroflowCache {
         let e = &mut self.entries[slot];
         e.hash = hash;
         e.key = *key;
+        e.value = value;
         e.flow = Some(Arc::clone(flow));
     }
 
@@ -163,7 +187,7 @@ impl MicroflowCache {
         for e in self.entries.iter_mut() {
             e.flow = None;
             e.hash = 0;
-            e.key = MiniKey::default();
+            e.key = K::default();
         }
     }
 }
@@ -183,9 +207,9 @@ mod tests {
 
     #[test]
     fn sizes_must_be_powers_of_two() {
-        assert_eq!(MicroflowCache::new(1000, 1).err(), Some(MicroflowError::Size(1000)));
-        assert_eq!(MicroflowCache::new(1, 1).err(), Some(MicroflowError::Size(1)));
-        assert_eq!(MicroflowCache::new(16, 1).map(|c| c.capacity()).ok(), Some(16));
+        assert_eq!(<MicroflowCache>::new(1000, 1).err(), Some(MicroflowError::Size(1000)));
+        assert_eq!(<MicroflowCache>::new(1, 1).err(), Some(MicroflowError::Size(1)));
+        assert_eq!(<MicroflowCache>::new(16, 1).map(|c| c.capacity()).ok(), Some(16));
     }
 
     #[test]
@@ -195,11 +219,11 @@ mod tests {
         mask.exact(Field::IN_PORT);
         let k = key(1);
         let flow = cls.insert(&k, &mask, Arc::from(vec![]));
-        let mut cache = MicroflowCache::new(16, 1).unwrap();
+        let mut cache: MicroflowCache = MicroflowCache::new(16, 1).unwrap();
         let h = k.hash(0);
         assert!(cache.lookup(&k, h).is_none());
-        cache.offer(&k, h, &flow);
-        assert!(Arc::ptr_eq(cache.lookup(&k, h).unwrap(), &flow));
+        cache.offer(&k, h, &flow, ());
+        assert!(Arc::ptr_eq(cache.lookup(&k, h).unwrap().0, &flow));
         assert!(cache.lookup(&key(2), key(2).hash(0)).is_none());
         flow.kill();
         assert!(cache.lookup(&k, h).is_none());
@@ -211,13 +235,13 @@ mod tests {
         let mut cls = Classifier::new();
         let mut mask = FlowMask::default();
         mask.exact(Field::IN_PORT);
-        let mut never = MicroflowCache::new(1024, 0).unwrap();
-        let mut sometimes = MicroflowCache::new(1024, 100).unwrap();
+        let mut never: MicroflowCache = MicroflowCache::new(1024, 0).unwrap();
+        let mut sometimes: MicroflowCache = MicroflowCache::new(1024, 100).unwrap();
         for port in 0..10_000 {
             let k = key(port);
             let flow = cls.insert(&k, &mask, Arc::from(vec![]));
-            never.offer(&k, k.hash(0), &flow);
-            sometimes.offer(&k, k.hash(0), &flow);
+            never.offer(&k, k.hash(0), &flow, ());
+            sometimes.offer(&k, k.hash(0), &flow, ());
         }
         assert_eq!(never.occupied(), 0);
         // About 100 insertions expected out of 10 000 offers.
@@ -230,14 +254,14 @@ mod tests {
         let mut cls = Classifier::new();
         let mut mask = FlowMask::default();
         mask.exact(Field::IN_PORT);
-        let mut cache = MicroflowCache::new(2, 1).unwrap();
+        let mut cache: MicroflowCache = MicroflowCache::new(2, 1).unwrap();
         let (k1, k2) = (key(1), key(2));
         let f1 = cls.insert(&k1, &mask, Arc::from(vec![]));
         let f2 = cls.insert(&k2, &mask, Arc::from(vec![]));
         // Same hash for both: two candidate slots hold both.
-        cache.insert(&k1, 0b10, &f1);
-        cache.insert(&k2, 0b10, &f2);
-        assert!(Arc::ptr_eq(cache.lookup(&k1, 0b10).unwrap(), &f1));
-        assert!(Arc::ptr_eq(cache.lookup(&k2, 0b10).unwrap(), &f2));
+        cache.insert(&k1, 0b10, &f1, ());
+        cache.insert(&k2, 0b10, &f2, ());
+        assert!(Arc::ptr_eq(cache.lookup(&k1, 0b10).unwrap().0, &f1));
+        assert!(Arc::ptr_eq(cache.lookup(&k2, 0b10).unwrap().0, &f2));
     }
 }

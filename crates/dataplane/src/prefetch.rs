@@ -14,18 +14,18 @@
 //! which makes it `unsafe` to call, although it never faults and has no
 //! effect other than on the caches.
 
-/// Hints that `value`'s first cache line will be read soon.
+/// Hints that the first `LINES` cache lines of `value` will be read soon.
 #[inline(always)]
-pub fn prefetch<T>(value: &T) {
+pub fn prefetch<T, const LINES: usize>(value: &T) {
     #[cfg(target_arch = "x86_64")]
-    {
-        let p: *const T = value;
+    for line in 0..LINES {
+        let p = (value as *const T).cast::<i8>().wrapping_add(64 * line);
         // SAFETY: a prefetch does not access memory architecturally: it
         // cannot fault or change any value, whatever the address. The
-        // pointer comes from a live reference anyway.
+        // lines are within `value` anyway.
         #[allow(unsafe_code)]
         unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p)
         };
     }
     #[cfg(not(target_arch = "x86_64"))]

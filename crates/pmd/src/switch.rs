@@ -3,9 +3,12 @@
 //!
 //! Each rx burst is extracted into flow keys; each key is looked up in the
 //! thread's microflow cache, the misses in a batch lookup of its megaflow
-//! classifier, and what misses both is an upcall: the key is translated
-//! through the bridge's OpenFlow tables by the [`Translate`] the control
-//! thread supplied, the megaflow is installed, and the packet executed.
+//! classifier. (Plain Ethernet/IPv4/TCP-UDP packets first try a microflow
+//! cache keyed on their header bytes, [`dataplane::HeaderKey`]: a hit
+//! there needs no extraction at all.) What misses all of them is an
+//! upcall: the key is translated through the bridge's OpenFlow tables by
+//! the [`Translate`] the control thread supplied, the megaflow is
+//! installed, and the packet executed.
 //! Upcalls are bounded per burst ([`SwitchConfig::upcall_budget`]): a
 //! flood of new flows costs at most that many translations per burst, the
 //! rest of the flood is dropped and counted as lost, and packets of
@@ -29,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use dataplane::actions::{Datapath, DropReason};
-use dataplane::{Action, Classifier, Credits, Depth, FlowKey, FlowMask, Megaflow, MicroflowCache, MiniKey, PacketMeta, BATCH};
+use dataplane::{Action, Classifier, Credits, Depth, FlowKey, FlowMask, HeaderKey, Megaflow, MicroflowCache, MiniKey, PacketMeta, BATCH};
 
 use crate::mbuf::{Burst, Mbuf};
 use crate::port::RxQueue;
@@ -88,6 +91,11 @@ impl Default for SwitchConfig {
 /// (as `ovs-ofctl add-flows` sends them) would otherwise re-translate
 /// every megaflow once per rule.
 pub const REVALIDATE_MAX: usize = 1000;
+
+/// The switching loop reads the clock of megaflow statistics once per
+/// this many iterations (a system call's worth less per burst; 16
+/// iterations last far less than the millisecond it counts in).
+const CLOCK_EVERY: u64 = 16;
 
 /// Requests the control thread makes of the loop.
 #[derive(Debug)]
@@ -162,9 +170,16 @@ pub struct Switching {
     acked: Arc<AtomicU64>,
     requests: mpsc::Receiver<Request>,
     last_sweep: u64,
+    /// [`dataplane::clock_ms`], read every [`CLOCK_EVERY`] iterations.
+    now: u64,
     pool: Option<Arc<crate::Mempool>>,
+    /// The microflow cache of plain packets, keyed on their header
+    /// bytes, with their flow keys' hashes.
+    headers: MicroflowCache<HeaderKey, u32>,
     keys: Vec<MiniKey>,
     hashes: [u32; BATCH],
+    tcp_flags: [u16; BATCH],
+    header_keys: [(HeaderKey, u32); BATCH],
 }
 
 impl std::fmt::Debug for Switching {
@@ -192,9 +207,13 @@ impl Switching {
             acked: Arc::clone(&acked),
             requests: rx,
             last_sweep: dataplane::clock_ms(),
+            now: dataplane::clock_ms(),
             pool: None,
+            headers: MicroflowCache::new(config.emc_entries, config.emc_insert_inv_prob)?,
             keys: vec![MiniKey::default(); BATCH],
             hashes: [0; BATCH],
+            tcp_flags: [0; BATCH],
+            header_keys: [(HeaderKey::default(), 0); BATCH],
         };
         Ok((work, SwitchHandle { requests: tx, acked }))
     }
@@ -228,7 +247,7 @@ impl Switching {
     /// Handles one rx burst received on `in_port`.
     ///
     /// Megaflows are referenced, not counted (`&Arc`: no atomic increment
-    /// per packet): hits borrow the microflow cache and the classifier,
+    /// per packet): hits borrow the microflow caches and the classifier,
     /// which nothing changes until the burst is sent. When some packets
     /// miss both, they are translated and installed (changing the
     /// classifier) before the burst's megaflows are looked up again.
@@ -242,19 +261,57 @@ impl Switching {
         if depth == Depth::Meta && self.switch_whole(burst, &meta, stats) {
             return;
         }
-        stats.malformed += u64::from(extract(burst, &meta, &mut self.keys, &mut self.hashes, depth));
         let all = if n == BATCH { u32::MAX } else { (1u32 << n) - 1 };
         let mut flows: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
-        let mut emc_hits = 0u32;
-        for (i, flow) in flows.iter_mut().enumerate().take(n) {
-            *flow = self.emc.lookup(&self.keys[i], self.hashes[i]);
-            emc_hits |= u32::from(flow.is_some()) << i;
+        // Plain packets go by their header bytes when the megaflows look
+        // at whole keys: a hit needs no extraction (`HeaderKey`).
+        let mut plain = 0u32;
+        let mut micro_hits = 0u32;
+        if depth == Depth::All && self.config.emc_insert_inv_prob != 0 {
+            // The slots of every key are prefetched before any is read.
+            for (i, data) in burst.iter().enumerate().take(n) {
+                let Some(h) = HeaderKey::of(data, &meta) else {
+                    continue;
+                };
+                plain |= 1 << i;
+                let hash = h.hash();
+                self.header_keys[i] = (h, hash);
+                self.headers.prefetch(hash);
+            }
+            let mut p = plain;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                let (h, hash) = &self.header_keys[i];
+                if let Some((flow, key_hash)) = self.headers.lookup(h, *hash) {
+                    flows[i] = Some(flow);
+                    self.hashes[i] = key_hash;
+                    self.tcp_flags[i] = h.tcp_flags();
+                    micro_hits |= 1 << i;
+                }
+            }
         }
-        stats.emc_hits += u64::from(emc_hits.count_ones());
-        let pending = all & !emc_hits;
-        let mut out = Out { burst, keys: &self.keys, hashes: &self.hashes, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        let mut pending = all & !micro_hits;
+        if pending != 0 {
+            let plain_keys = Plain { which: plain, keys: &self.header_keys };
+            let malformed = extract(burst, &meta, pending, plain_keys, &mut self.keys, &mut self.hashes, &mut self.tcp_flags, depth);
+            stats.malformed += u64::from(malformed);
+            let mut p = pending & !plain;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                if let Some((flow, ())) = self.emc.lookup(&self.keys[i], self.hashes[i]) {
+                    flows[i] = Some(flow);
+                    micro_hits |= 1 << i;
+                }
+            }
+            pending &= !micro_hits;
+        }
+        stats.emc_hits += u64::from(micro_hits.count_ones());
+        let mut out =
+            Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
         if pending == 0 {
-            out.send(&flows, n, stats);
+            out.send(&flows, n, self.now, stats);
             return;
         }
         let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
@@ -263,14 +320,16 @@ impl Switching {
             stats.megaflow_hits += u64::from(hits.count_ones());
             let mut both = flows;
             merge(&mut both, &found, hits);
-            out.send(&both, n, stats);
-            offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
+            out.send(&both, n, self.now, stats);
+            let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, header_keys: &self.header_keys, plain };
+            caches.offer(&self.keys, &self.hashes, &found, hits);
             return;
         }
         // Some packets start new megaflows: translation needs whole keys,
         // and the megaflows it installs may look deeper than `depth`.
         if depth != Depth::All {
-            extract(burst, &meta, &mut self.keys, &mut self.hashes, Depth::All);
+            let none = Plain { which: 0, keys: &self.header_keys };
+            extract(burst, &meta, pending, none, &mut self.keys, &mut self.hashes, &mut self.tcp_flags, Depth::All);
         }
         let alone = upcalls(&mut self.megaflows, &*self.translate, &self.config, &self.keys, pending & !hits, stats);
         let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
@@ -285,9 +344,11 @@ impl Switching {
             p &= p - 1;
             flows[i] = over_limit.next();
         }
-        let mut out = Out { burst, keys: &self.keys, hashes: &self.hashes, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
-        out.send(&flows, n, stats);
-        offer(&mut self.emc, &self.keys, &self.hashes, &found, hits);
+        let mut out =
+            Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        out.send(&flows, n, self.now, stats);
+        let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, header_keys: &self.header_keys, plain };
+        caches.offer(&self.keys, &self.hashes, &found, hits);
     }
 
     /// When no megaflow looks past the metadata, every packet of a burst
@@ -303,7 +364,7 @@ impl Switching {
         let n = burst.len() as u64;
         let bytes: u64 = burst.iter().map(|d| d.len() as u64).sum();
         stats.megaflow_hits += n;
-        flow.stats().add(n, bytes, dataplane::clock_ms(), 0);
+        flow.stats().add(n, bytes, self.now, 0);
         if let [Action::Output(port)] = **flow.actions() {
             match self.txs.get_mut(port as usize).and_then(Option::as_mut) {
                 Some(tx) => tx.push(burst, stats),
@@ -403,17 +464,49 @@ impl Switching {
     }
 }
 
-/// Extracts the keys of `burst` to `depth`, with their hashes; returns
-/// how many packets did not parse whole (they are switched on what did).
-fn extract(burst: &Burst, meta: &PacketMeta, keys: &mut [MiniKey], hashes: &mut [u32; BATCH], depth: Depth) -> u32 {
+/// The packets of a burst with header keys.
+#[derive(Clone, Copy)]
+struct Plain<'a> {
+    /// Bitmap of the packets.
+    which: u32,
+    /// Their header keys (and the keys' hashes).
+    keys: &'a [(HeaderKey, u32); BATCH],
+}
+
+/// Extracts the keys of the packets of `burst` in `which` to `depth`,
+/// with their hashes and TCP flags; returns how many did not parse whole
+/// (they are switched on what did). The `plain` ones (at `Depth::All`)
+/// take theirs from their header keys.
+#[allow(clippy::too_many_arguments)]
+fn extract(
+    burst: &Burst,
+    meta: &PacketMeta,
+    which: u32,
+    plain: Plain<'_>,
+    keys: &mut [MiniKey],
+    hashes: &mut [u32; BATCH],
+    tcp_flags: &mut [u16; BATCH],
+    depth: Depth,
+) -> u32 {
     let mut malformed = 0;
-    for (data, key) in burst.iter().zip(keys.iter_mut()) {
-        malformed += u32::from(dataplane::extract_to(data, meta, key, depth).is_err());
+    for (i, (data, key)) in burst.iter().zip(keys.iter_mut()).enumerate().take(BATCH) {
+        if which >> i & 1 == 0 {
+            continue;
+        }
+        if plain.which >> i & 1 != 0 {
+            plain.keys[i].0.flow_key(key);
+        } else {
+            malformed += u32::from(dataplane::extract_to(data, meta, key, depth).is_err());
+        }
     }
     // Hashed in a pass of their own: by then the keys' stores have left
     // the store buffer, and the hashes of different keys overlap.
-    for (key, hash) in keys.iter().zip(hashes.iter_mut()).take(burst.len()) {
-        *hash = key.hash(0);
+    let mut p = which;
+    while p != 0 {
+        let i = p.trailing_zeros() as usize;
+        p &= p - 1;
+        hashes[i] = keys[i].hash(0);
+        tcp_flags[i] = keys[i].get(dataplane::Field::TCP_FLAGS) as u16;
     }
     malformed
 }
@@ -428,14 +521,33 @@ fn merge<'a>(flows: &mut [Option<&'a Arc<Megaflow>>; BATCH], found: &[Option<&'a
     }
 }
 
-/// Offers the megaflow hits to the microflow cache.
-fn offer(emc: &mut MicroflowCache, keys: &[MiniKey], hashes: &[u32; BATCH], found: &[Option<&Arc<Megaflow>>; BATCH], hits: u32) {
-    let mut p = hits;
-    while p != 0 {
-        let i = p.trailing_zeros() as usize;
-        p &= p - 1;
-        if let Some(f) = found[i] {
-            emc.offer(&keys[i], hashes[i], f);
+/// The microflow caches, to offer a burst's megaflow hits to.
+struct Caches<'a> {
+    emc: &'a mut MicroflowCache,
+    headers: &'a mut MicroflowCache<HeaderKey, u32>,
+    header_keys: &'a [(HeaderKey, u32); BATCH],
+    /// The packets with header keys (of whole keys).
+    plain: u32,
+}
+
+impl Caches<'_> {
+    /// Offers the megaflow hits (bitmap `hits`): plain packets' to the
+    /// cache keyed on header keys, with their keys' hashes; the others' to
+    /// the cache keyed on flow keys.
+    fn offer(self, keys: &[MiniKey], hashes: &[u32; BATCH], found: &[Option<&Arc<Megaflow>>; BATCH], hits: u32) {
+        let mut p = hits;
+        while p != 0 {
+            let i = p.trailing_zeros() as usize;
+            p &= p - 1;
+            let Some(f) = found[i] else {
+                continue;
+            };
+            if self.plain >> i & 1 != 0 {
+                let (h, hash) = &self.header_keys[i];
+                self.headers.offer(h, *hash, f, hashes[i]);
+            } else {
+                self.emc.offer(&keys[i], hashes[i], f, ());
+            }
         }
     }
 }
@@ -443,8 +555,8 @@ fn offer(emc: &mut MicroflowCache, keys: &[MiniKey], hashes: &[u32; BATCH], foun
 /// What sending a burst needs.
 struct Out<'a> {
     burst: &'a mut Burst,
-    keys: &'a [MiniKey],
     hashes: &'a [u32; BATCH],
+    tcp_flags: &'a [u16; BATCH],
     meta: &'a PacketMeta,
     txs: &'a mut [Option<TxBuffer>],
     translate: &'a dyn Translate,
@@ -455,8 +567,8 @@ impl Out<'_> {
     /// was counted lost), one batch per run of packets with one megaflow:
     /// its counters are updated once, and a lone output goes straight to
     /// the port's tx buffer.
-    fn send(&mut self, flows: &[Option<&Arc<Megaflow>>; BATCH], n: usize, stats: &mut PmdStatsSnapshot) {
-        let now = dataplane::clock_ms();
+    /// `now` is the clock of megaflow statistics ([`Switching::now`]).
+    fn send(&mut self, flows: &[Option<&Arc<Megaflow>>; BATCH], n: usize, now: u64, stats: &mut PmdStatsSnapshot) {
         let mut exec = Exec { txs: self.txs, stats, translate: self.translate };
         let mut mbufs = self.burst.drain();
         let mut i = 0;
@@ -472,15 +584,32 @@ impl Out<'_> {
             }
             let (mut bytes, mut tcp_flags) = (0u64, 0u16);
             let actions = flow.actions();
-            for k in i..j {
-                let Some(mbuf) = mbufs.next() else {
-                    break;
-                };
-                bytes += mbuf.data().len() as u64;
-                tcp_flags |= self.keys[k].get(dataplane::Field::TCP_FLAGS) as u16;
-                match **actions {
-                    [Action::Output(port)] => exec.output(port, mbuf),
-                    _ => dataplane::execute(&mut exec, mbuf, self.meta, self.hashes[k], actions),
+            // The common case, inline: a lone output to a port this thread
+            // sends on takes the run to one tx buffer.
+            let tx = match **actions {
+                [Action::Output(port)] => exec.txs.get_mut(port as usize).and_then(Option::as_mut),
+                _ => None,
+            };
+            match tx {
+                Some(tx) => {
+                    for k in i..j {
+                        let Some(mbuf) = mbufs.next() else {
+                            break;
+                        };
+                        bytes += mbuf.data().len() as u64;
+                        tcp_flags |= self.tcp_flags[k];
+                        tx.push_one(mbuf, exec.stats);
+                    }
+                }
+                None => {
+                    for k in i..j {
+                        let Some(mbuf) = mbufs.next() else {
+                            break;
+                        };
+                        bytes += mbuf.data().len() as u64;
+                        tcp_flags |= self.tcp_flags[k];
+                        dataplane::execute(&mut exec, mbuf, self.meta, self.hashes[k], actions);
+                    }
                 }
             }
             flow.stats().add((j - i) as u64, bytes, now, tcp_flags);
@@ -530,6 +659,9 @@ fn upcalls(
 
 impl Work for Switching {
     fn iterate(&mut self, burst: &mut Burst, stats: &mut PmdStatsSnapshot) -> usize {
+        if stats.iterations % CLOCK_EVERY == 0 {
+            self.now = dataplane::clock_ms();
+        }
         let mut received = 0;
         for q in 0..self.rxqs.len() {
             let (rxq, in_port) = &mut self.rxqs[q];

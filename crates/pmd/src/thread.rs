@@ -175,7 +175,7 @@ impl TxBuffer {
     }
 
     /// Takes one packet, sending when a full burst is pending.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_one(&mut self, packet: crate::mbuf::Mbuf, stats: &mut PmdStatsSnapshot) {
         if let Err(packet) = self.pending.push(packet) {
             self.flush(stats);
