@@ -182,7 +182,7 @@ pub type Credits = Arc<[Arc<Credit>]>;
 /// `repr(C)` with cache-line alignment keeps what a hit reads and writes
 /// in two cache lines: the dead flag, actions and counters in the first,
 /// the first eight masked words (what the lookup verifies) in the second;
-/// a lookup prefetches both ([`Megaflow::prefetch`]). (Without the
+/// a lookup prefetches both. (Without the
 /// alignment they straddle three lines about half the time, and a lookup
 /// over a million megaflows measured 10% slower.)
 #[repr(C, align(64))]
