@@ -60,6 +60,8 @@ pub struct MicroflowCache<K = MiniKey, V = ()> {
     /// Insert when a random `u32` is at most this (`u32::MAX / inv_prob`).
     threshold: Option<u32>,
     rng: u32,
+    /// Where [`MicroflowCache::release_dead`] goes on.
+    cursor: usize,
 }
 
 impl<K: CacheKey, V: Copy + Default> std::fmt::Debug for MicroflowCache<K, V> {
@@ -92,8 +94,14 @@ impl<K: CacheKey, V: Copy + Default> MicroflowCache<K, V> {
         }
         let slots = (0..entries).map(|_| Entry { hash: 0, value: V::default(), flow: None, key: K::default() }).collect();
         let bits = entries.trailing_zeros();
-        let mut cache =
-            MicroflowCache { entries: slots, index_mask: entries as u32 - 1, index_shift: bits, threshold: None, rng: 0x2545_F491 };
+        let mut cache = MicroflowCache {
+            entries: slots,
+            index_mask: entries as u32 - 1,
+            index_shift: bits,
+            threshold: None,
+            rng: 0x2545_F491,
+            cursor: 0,
+        };
         cache.set_insert_inv_prob(insert_inv_prob);
         Ok(cache)
     }
@@ -182,6 +190,24 @@ impl<K: CacheKey, V: Copy + Default> MicroflowCache<K, V> {
         e.flow = Some(Arc::clone(flow));
     }
 
+    /// Releases the dead megaflows of the next `count` slots (going round):
+    /// a dead megaflow's memory lives while an entry points at it, and a
+    /// large cache would otherwise keep many after a flush. Returns how
+    /// many were released.
+    pub fn release_dead(&mut self, count: usize) -> usize {
+        let len = self.entries.len();
+        let mut released = 0;
+        for _ in 0..count.min(len) {
+            let e = &mut self.entries[self.cursor];
+            if e.flow.as_ref().is_some_and(|f| f.is_dead()) {
+                e.flow = None;
+                released += 1;
+            }
+            self.cursor = (self.cursor + 1) & (len - 1);
+        }
+        released
+    }
+
     /// Empties every slot (for example when the PMD's megaflows are flushed).
     pub fn clear(&mut self) {
         for e in self.entries.iter_mut() {
@@ -228,6 +254,10 @@ mod tests {
         flow.kill();
         assert!(cache.lookup(&k, h).is_none());
         assert_eq!(cache.occupied(), 0);
+        // The entry still holds the dead megaflow until released.
+        assert_eq!(Arc::strong_count(&flow), 3);
+        assert_eq!(cache.release_dead(8) + cache.release_dead(8), 1);
+        assert_eq!(Arc::strong_count(&flow), 2);
     }
 
     #[test]

@@ -99,6 +99,12 @@ pub const REVALIDATE_MAX: usize = 1000;
 /// memory holds sixteen times the flows.
 pub const HEADER_CACHE_ENTRIES: usize = 1 << 17;
 
+/// Microflow cache slots checked for dead megaflows to release per
+/// [`Switching::maintain`], once megaflows died, for a round of
+/// [`RELEASE_ROUND`] slots (the larger cache's size).
+const RELEASE_CHUNK: usize = 1024;
+const RELEASE_ROUND: usize = HEADER_CACHE_ENTRIES;
+
 /// The switching loop reads the clock of megaflow statistics once per
 /// this many iterations (a system call's worth less per burst; 16
 /// iterations last far less than the millisecond it counts in).
@@ -177,6 +183,9 @@ pub struct Switching {
     acked: Arc<AtomicU64>,
     requests: mpsc::Receiver<Request>,
     last_sweep: u64,
+    /// Slots of the microflow caches still to release dead megaflows
+    /// from (see [`Switching::maintain`]).
+    release_left: usize,
     /// [`dataplane::clock_ms`], read every [`CLOCK_EVERY`] iterations.
     now: u64,
     pool: Option<Arc<crate::Mempool>>,
@@ -216,6 +225,7 @@ impl Switching {
             requests: rx,
             last_sweep: dataplane::clock_ms(),
             now: dataplane::clock_ms(),
+            release_left: 0,
             pool: None,
             action_lists: ActionLists::default(),
             headers: MicroflowCache::new(HEADER_CACHE_ENTRIES, config.emc_insert_inv_prob)?,
@@ -402,13 +412,18 @@ impl Switching {
                 }
                 Request::Execute { packet, in_port, actions } => self.execute(&packet, in_port, &actions, stats),
                 Request::Flush => {
-                    for f in self.megaflows.iter() {
-                        f.push_credits();
-                        f.kill();
-                    }
+                    self.retire_all();
                     self.megaflows.remove_dead();
                 }
             }
+        }
+        // After megaflows died, a little of the caches each time: every
+        // slot within about ten milliseconds at full load, a few
+        // microseconds at a time.
+        if self.release_left > 0 {
+            self.emc.release_dead(RELEASE_CHUNK);
+            self.headers.release_dead(RELEASE_CHUNK);
+            self.release_left = self.release_left.saturating_sub(RELEASE_CHUNK);
         }
         let now = dataplane::clock_ms();
         if now.saturating_sub(self.last_sweep) >= 1000 {
@@ -442,10 +457,7 @@ impl Switching {
     /// traffic installs what it needs again, within the upcall budget).
     fn revalidate(&mut self) {
         if self.megaflows.len() > REVALIDATE_MAX {
-            for f in self.megaflows.iter() {
-                f.push_credits();
-                f.kill();
-            }
+            self.retire_all();
             self.megaflows = Classifier::new();
             return;
         }
@@ -454,9 +466,19 @@ impl Switching {
             if t.actions != *f.actions() || !t.mask.is_subset_of(f.mask()) {
                 f.push_credits();
                 f.kill();
+                self.release_left = RELEASE_ROUND;
             }
         }
         self.megaflows.remove_dead();
+    }
+
+    /// Kills every megaflow, its counters passed on first.
+    fn retire_all(&mut self) {
+        for f in self.megaflows.iter() {
+            f.push_credits();
+            f.kill();
+        }
+        self.release_left = RELEASE_ROUND;
     }
 
     /// Pushes counters to the rules, removes idle megaflows, re-ranks.
@@ -467,6 +489,7 @@ impl Switching {
             let since = if used == 0 { f.created() } else { used };
             if now.saturating_sub(since) >= self.config.idle_ms {
                 f.kill();
+                self.release_left = RELEASE_ROUND;
             }
         }
         self.megaflows.remove_dead();
