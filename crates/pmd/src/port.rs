@@ -104,11 +104,20 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        let mut info = ffi::rte_eth_dev_info::default();
         // SAFETY: no queue handle is left (each holds this Arc), so no thread
-        // polls the port; stopping and closing it is then allowed.
+        // polls the port; stopping and closing it is then allowed. The
+        // device pointer comes from DPDK for this valid port and stays
+        // valid after the close, until it is removed: removed, as OVS does,
+        // so that the same device arguments can be probed again (a
+        // virtual device's name stays taken until then).
         unsafe {
+            let device = if ffi::rte_eth_dev_info_get(self.id, &mut info) == 0 { info.device } else { std::ptr::null_mut() };
             ffi::rte_eth_dev_stop(self.id);
             ffi::rte_eth_dev_close(self.id);
+            if !device.is_null() {
+                ffi::rte_dev_remove(device);
+            }
         }
     }
 }

@@ -105,6 +105,10 @@ pub const HEADER_CACHE_ENTRIES: usize = 1 << 17;
 const RELEASE_CHUNK: usize = 1024;
 const RELEASE_ROUND: usize = HEADER_CACHE_ENTRIES;
 
+/// Slowly polled queues ([`Switching::poll_slowly`]) are polled once per
+/// this many iterations: about every 6 µs when idle, 60 µs at full load.
+pub const SLOW_EVERY: u64 = 64;
+
 /// The switching loop reads the clock of megaflow statistics once per
 /// this many iterations (a system call's worth less per burst; 16
 /// iterations last far less than the millisecond it counts in).
@@ -174,6 +178,7 @@ pub struct PolledQueues {
 /// A PMD thread's switching work: its rx queues, its tx buffers, its caches.
 pub struct Switching {
     rxqs: Vec<(RxQueue, u32)>,
+    slow_rxqs: Vec<(RxQueue, u32)>,
     txs: Vec<Option<TxBuffer>>,
     translate: Arc<dyn Translate>,
     config: SwitchConfig,
@@ -215,6 +220,7 @@ impl Switching {
         acked.store(version, Ordering::Release);
         let work = Switching {
             rxqs: Vec::new(),
+            slow_rxqs: Vec::new(),
             txs: Vec::new(),
             translate,
             config,
@@ -248,6 +254,13 @@ impl Switching {
         self.rxqs.push((rxq, in_port));
     }
 
+    /// Polls `rxq` once every [`SLOW_EVERY`] iterations: a port of little
+    /// traffic whose empty poll costs (a bridge's local tap device), as
+    /// OVS polls such ports outside its PMD threads.
+    pub fn poll_slowly(&mut self, rxq: RxQueue, in_port: u32) {
+        self.slow_rxqs.push((rxq, in_port));
+    }
+
     /// Sends what is output to datapath port `port` on `queue`.
     pub fn output(&mut self, port: u32, queue: crate::port::TxQueue) {
         let i = port as usize;
@@ -260,7 +273,7 @@ impl Switching {
     /// Gives back the queues (packets still buffered are freed).
     pub fn into_queues(self) -> PolledQueues {
         let tx = self.txs.into_iter().enumerate().filter_map(|(i, t)| Some((i as u32, t?.into_queue()))).collect();
-        PolledQueues { rx: self.rxqs, tx }
+        PolledQueues { rx: self.rxqs.into_iter().chain(self.slow_rxqs).collect(), tx }
     }
 
     /// Handles one rx burst received on `in_port`.
@@ -720,8 +733,12 @@ impl Work for Switching {
             self.now = dataplane::clock_ms();
         }
         let mut received = 0;
-        for q in 0..self.rxqs.len() {
-            let (rxq, in_port) = &mut self.rxqs[q];
+        let slow = if stats.iterations % SLOW_EVERY == 0 { self.slow_rxqs.len() } else { 0 };
+        for q in 0..self.rxqs.len() + slow {
+            let (rxq, in_port) = match self.rxqs.get_mut(q) {
+                Some(fast) => fast,
+                None => &mut self.slow_rxqs[q - self.rxqs.len()],
+            };
             let in_port = *in_port;
             let n = rxq.rx(burst);
             if n == 0 {

@@ -659,7 +659,7 @@ impl Switch {
                 bridge.name, bridge.datapath_type
             )),
             "dpdk" => self.open_dpdk(&name, map_get(get("options").as_ref(), "dpdk-devargs")),
-            "internal" if local => self.open_tap(&name, bridge.mac),
+            "internal" if local => self.open_local(&name, bridge.mac),
             "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
             "" | "system" => {
                 Err("interfaces of type \"system\" (kernel devices) are not supported by ferrovs' userspace datapath".to_owned())
@@ -676,12 +676,13 @@ impl Switch {
                 let port_no = if local { ofproto::wire::OFPP13_LOCAL } else { ofport as u32 };
                 let down = self.mgmt.get(&bridge.name).is_some_and(|m| m.port_down(port_no));
                 columns.push(("admin_state", str_datum(if down { "down" } else { "up" })));
-                if let Some(tap) = self.taps.get(&name) {
-                    columns.push(("link_state", str_datum(if tap.is_up() { "up" } else { "down" })));
-                    columns.push(("mac_in_use", opt_str_datum(tap.mac().ok().map(mac_string).as_deref())));
+                if local {
+                    // The kernel's view of the device, whoever made it.
+                    let up = crate::tap::is_up(&name);
+                    columns.push(("link_state", str_datum(if up { "up" } else { "down" })));
+                    columns.push(("mac_in_use", opt_str_datum(crate::tap::mac(&name).ok().map(mac_string).as_deref())));
                     columns.push(("mtu", int_datum(1500)));
-                }
-                if let Some(open) = self.ports.get(&name) {
+                } else if let Some(open) = self.ports.get(&name) {
                     let link = open.port.link().ok();
                     columns.push(("link_state", str_datum(if link.is_some_and(|l| l.up) { "up" } else { "down" })));
                     let speed = link.map(|l| i64::from(l.speed_mbps) * 1_000_000).filter(|&s| s > 0);
@@ -784,11 +785,19 @@ impl Switch {
             let mut xports = Vec::new();
             let mut normal = Vec::new();
             for d in desired.iter().filter(|d| &d.bridge == bridge && names.contains(&d.name)) {
-                let Some(ofport) = d.port_desc().map(|p| p.port_no).and_then(|p| u16::try_from(p).ok()) else {
+                let Some(port_no) = d.port_desc().map(|p| p.port_no) else {
                     continue;
                 };
+                // OpenFlow 1.0 numbers in the tables (LOCAL is 0xfffe there).
+                let ofport = match port_no {
+                    ofproto::wire::OFPP13_LOCAL => ofproto::xlate::port::LOCAL,
+                    p => match u16::try_from(p) {
+                        Ok(p) => p,
+                        Err(_) => continue,
+                    },
+                };
                 let odp = self.dp.odp(&d.name);
-                let config = m.port_config(u32::from(ofport));
+                let config = m.port_config(port_no);
                 let no_flood = config & NO_FLOOD != 0;
                 let no_fwd = config & (NO_FWD | crate::ofmgmt::PORT_DOWN) != 0;
                 xports.push(XPort { ofport, odp, no_flood, no_fwd });
@@ -823,7 +832,10 @@ impl Switch {
         wanted.sort();
         let mut queues: HashMap<String, crate::datapath::Queues> =
             self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
-        if let Err(e) = self.dp.poll(eal, pool, core, config, wanted, &mut queues) {
+        // The bridges' local tap devices are polled slowly (their names
+        // are the bridges').
+        let slow: BTreeSet<String> = self.mgmt.keys().cloned().collect();
+        if let Err(e) = self.dp.poll(eal, pool, core, config, wanted, &slow, &mut queues) {
             crate::log::warn(&format!("cannot start the PMD thread on core {core}: {e}"));
         }
         for m in self.mgmt.values() {
@@ -875,13 +887,36 @@ impl Switch {
         }
     }
 
+    /// Opens the bridge's local port `name`. With DPDK it is a DPDK
+    /// `net_tap` device (a kernel tap named after the bridge, with `mac`)
+    /// that the PMD thread polls like any port, so that the kernel's
+    /// packets reach the tables and `output:LOCAL` reaches the kernel;
+    /// without DPDK there is no datapath, and the tap device only stands.
+    fn open_local(&mut self, name: &str, mac: Option<[u8; 6]>) -> Result<(), String> {
+        if self.eal.is_none() || self.pool.is_none() {
+            return self.open_tap(name, mac);
+        }
+        // A tap device made before DPDK started gives way to DPDK's.
+        self.taps.remove(name);
+        let vdev: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let devargs = format!("net_tap_{vdev},iface={name}");
+        let opening = self.ports.get(name).is_none_or(|p| p.devargs != devargs);
+        self.open_dpdk(name, Some(devargs))?;
+        // As OVS leaves a bridge's internal interface: administratively
+        // down until the host brings it up (`ip link set br0 up`); DPDK
+        // brought it up when it started the device.
+        if let Some(open) = self.ports.get(name).filter(|_| opening) {
+            if let Err(e) = open.port.set_link(false) {
+                crate::log::warn(&format!("{name}: {e}"));
+            }
+        }
+        set_local_mac(name, mac)
+    }
+
     /// Creates (or keeps) the bridge's local tap device with `mac`.
     fn open_tap(&mut self, name: &str, mac: Option<[u8; 6]>) -> Result<(), String> {
-        if let Some(tap) = self.taps.get(name) {
-            if let Some(mac) = mac.filter(|m| tap.mac().ok().as_ref() != Some(m)) {
-                tap.set_mac(mac).map_err(|e| format!("could not set the MAC of {name}: {e}"))?;
-            }
-            return Ok(());
+        if self.taps.contains_key(name) {
+            return set_local_mac(name, mac);
         }
         let tap = crate::tap::Tap::create(name, mac).map_err(|e| format!("could not create tap device {name}: {e}"))?;
         crate::log::info(&format!("{}: created the bridge's local tap device", tap.name()));
@@ -944,6 +979,15 @@ impl Switch {
         };
         self.ofports.insert(name.to_owned(), p);
         p
+    }
+}
+
+/// Gives the kernel device `name` (the local port) `mac`, if it has
+/// another.
+fn set_local_mac(name: &str, mac: Option<[u8; 6]>) -> Result<(), String> {
+    match mac.filter(|m| crate::tap::mac(name).ok().as_ref() != Some(m)) {
+        Some(m) => crate::tap::set_mac(name, m).map_err(|e| format!("could not set the MAC of {name}: {e}")),
+        None => Ok(()),
     }
 }
 

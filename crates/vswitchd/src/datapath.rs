@@ -15,7 +15,7 @@
 //! default the last core the process may use). Adding or removing a DPDK
 //! port restarts it, so its megaflows start again from empty.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -481,7 +481,9 @@ impl Datapath {
     /// Polls exactly the ports `wanted` (name, datapath number) on
     /// `core`, restarting the PMD thread when that changed. The thread
     /// takes the queues it needs from `queues` and gives them back there
-    /// when it stops.
+    /// when it stops. The ports named in `slow` are polled slowly
+    /// ([`pmd::Switching::poll_slowly`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn poll(
         &mut self,
         eal: &Eal,
@@ -489,6 +491,7 @@ impl Datapath {
         core: usize,
         config: SwitchConfig,
         wanted: Vec<(String, u32)>,
+        slow: &BTreeSet<String>,
         queues: &mut HashMap<String, Queues>,
     ) -> Result<(), String> {
         if self.running.as_ref().is_some_and(|(t, p, c)| *p == wanted && t.core() == core && *c == config) {
@@ -505,7 +508,11 @@ impl Datapath {
                 continue;
             };
             for rx in q.rx {
-                work.poll(rx, *odp);
+                if slow.contains(name) {
+                    work.poll_slowly(rx, *odp);
+                } else {
+                    work.poll(rx, *odp);
+                }
             }
             // One PMD thread: it uses the first tx queue; the port keeps
             // the others.

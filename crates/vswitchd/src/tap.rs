@@ -1,10 +1,13 @@
-//! The bridge's local port: a kernel tap device named after the bridge, as
-//! OVS's userspace datapath creates it (`/dev/net/tun`, `IFF_TAP |
-//! IFF_NO_PI`), with the bridge's MAC address and brought up.
+//! The bridge's local port without DPDK: a kernel tap device named after
+//! the bridge, as OVS's userspace datapath creates it (`/dev/net/tun`,
+//! `IFF_TAP | IFF_NO_PI`), with the bridge's MAC address. With DPDK the
+//! local port is DPDK's own `net_tap` device, which the PMD thread polls
+//! (`daemon.rs`); the functions here read and set either's MAC and state
+//! by name.
 //!
 //! The device lives as long as the [`Tap`] (the descriptor is its only
-//! owner). Packets are not read from or written to it yet: like the DPDK
-//! ports, it waits for the switching path.
+//! owner). Without DPDK there is no datapath: no packet is read from or
+//! written to it.
 //!
 //! # Unsafe
 //!
@@ -71,9 +74,47 @@ fn if_ioctl(request: libc::Ioctl, ifr: &mut libc::ifreq) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets the MAC address of network device `name`.
+pub fn set_mac(name: &str, mac: [u8; 6]) -> io::Result<()> {
+    let mut ifr = ifreq(name)?;
+    // SAFETY: writing the `ifru_hwaddr` member of the union, which
+    // SIOCSIFHWADDR reads; all its fields are plain data.
+    unsafe {
+        ifr.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
+        for (dst, src) in ifr.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac) {
+            *dst = src as libc::c_char;
+        }
+    }
+    if_ioctl(libc::SIOCSIFHWADDR, &mut ifr)
+}
+
+/// The MAC address of network device `name`.
+pub fn mac(name: &str) -> io::Result<[u8; 6]> {
+    let mut ifr = ifreq(name)?;
+    if_ioctl(libc::SIOCGIFHWADDR, &mut ifr)?;
+    // SAFETY: SIOCGIFHWADDR filled the `ifru_hwaddr` member.
+    let data = unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_data };
+    Ok(std::array::from_fn(|i| data[i] as u8))
+}
+
+/// Whether network device `name` is up and running.
+pub fn is_up(name: &str) -> bool {
+    let Ok(mut ifr) = ifreq(name) else {
+        return false;
+    };
+    if if_ioctl(libc::SIOCGIFFLAGS, &mut ifr).is_err() {
+        return false;
+    }
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
+    let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+    let both = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    flags & both == both
+}
+
 impl Tap {
-    /// Creates tap device `name`, sets its MAC to `mac` when given, and
-    /// brings it up.
+    /// Creates tap device `name` and sets its MAC to `mac` when given. As
+    /// OVS leaves a bridge's internal interface, it is administratively
+    /// down until the host brings it up.
     pub fn create(name: &str, mac: Option<[u8; 6]>) -> io::Result<Tap> {
         let file = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open("/dev/net/tun")?;
         let mut ifr = ifreq(name)?;
@@ -85,56 +126,15 @@ impl Tap {
             return Err(io::Error::last_os_error());
         }
         let tap = Tap { name: name.to_owned(), _file: file };
-        if let Some(mac) = mac {
-            tap.set_mac(mac)?;
+        if let Some(m) = mac {
+            set_mac(name, m)?;
         }
-        tap.set_up()?;
         Ok(tap)
     }
 
     /// The device's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// Sets the MAC address.
-    pub fn set_mac(&self, mac: [u8; 6]) -> io::Result<()> {
-        let mut ifr = ifreq(&self.name)?;
-        // SAFETY: writing the `ifru_hwaddr` member of the union, which
-        // SIOCSIFHWADDR reads; all its fields are plain data.
-        unsafe {
-            ifr.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
-            for (dst, src) in ifr.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac) {
-                *dst = src as libc::c_char;
-            }
-        }
-        if_ioctl(libc::SIOCSIFHWADDR, &mut ifr)
-    }
-
-    /// The MAC address.
-    pub fn mac(&self) -> io::Result<[u8; 6]> {
-        let mut ifr = ifreq(&self.name)?;
-        if_ioctl(libc::SIOCGIFHWADDR, &mut ifr)?;
-        // SAFETY: SIOCGIFHWADDR filled the `ifru_hwaddr` member.
-        let data = unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_data };
-        Ok(std::array::from_fn(|i| data[i] as u8))
-    }
-
-    fn flags(&self) -> io::Result<libc::c_short> {
-        let mut ifr = ifreq(&self.name)?;
-        if_ioctl(libc::SIOCGIFFLAGS, &mut ifr)?;
-        // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
-        Ok(unsafe { ifr.ifr_ifru.ifru_flags })
-    }
-
-    fn set_up(&self) -> io::Result<()> {
-        set_admin(&self.name, true)
-    }
-
-    /// Whether the device is up and running.
-    pub fn is_up(&self) -> bool {
-        self.flags()
-            .is_ok_and(|f| f & (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short == (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short)
     }
 }
 

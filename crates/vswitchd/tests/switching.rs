@@ -584,3 +584,41 @@ fn a_conjunctive_match_from_ovs_ofctl_takes_only_packets_that_hit_every_clause()
     let sources: Vec<[u8; 4]> = read_frames(&bed.path("p2.out.pcap")).unwrap().iter().map(|f| [f[26], f[27], f[28], f[29]]).collect();
     assert_eq!(sources, vec![[10, 0, 0, 1], [10, 0, 0, 2]]);
 }
+
+/// The bridge's local port is a tap device the datapath polls: frames
+/// sent to LOCAL reach the kernel, and what the kernel sends on the
+/// device (here its ARP requests) reaches the tables.
+#[test]
+fn the_local_port_carries_frames_between_the_kernel_and_the_tables() {
+    let bed = Bed::start("local");
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=LOCAL"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=LOCAL,actions=output:2"]);
+    write_frames(&bed.path("in.pcap"), flows_to(10, [192, 0, 2, 1])).unwrap();
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    // bash: its /dev/udp sends a datagram.
+    let sh = |script: &str| {
+        let out = bed.sw.in_netns("bash").args(["-c", script]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Down, as OVS leaves it, until the host brings it up.
+    assert!(!sh("ip link show br0").contains(",UP"), "{}", sh("ip link show br0"));
+    sh("ip link set br0 up && ip addr add 192.0.2.1/24 dev br0");
+    bed.eventually(10, "the kernel's br0 receiving port 1's frames", || {
+        // /proc/net, not /sys: sysfs shows the namespace that mounted it.
+        sh("awk '$1 == \"br0:\" { print $3 }' /proc/net/dev").trim().parse::<u64>().is_ok_and(|n| n >= 100)
+    });
+    // A datagram to a neighbour the kernel does not know: it asks by ARP,
+    // out of br0.
+    bed.eventually(10, "an ARP request from the kernel out of port 2", || {
+        sh("echo hello > /dev/udp/192.0.2.2/9 2>/dev/null; true");
+        bed.tx(2) > 0
+    });
+    bed.sw.vsctl(&["del-port", "br0", "p2"]);
+    let frames = read_frames(&bed.path("p2.out.pcap")).unwrap();
+    let asks = |f: &Vec<u8>| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 1] && f[38..42] == [192, 0, 2, 2];
+    assert!(frames.iter().any(asks), "no ARP request for 192.0.2.2 among {} frames", frames.len());
+    let counters = bed.ofctl(&["dump-ports", "br0", "LOCAL"]);
+    assert!(!counters.contains("rx pkts=0,"), "{counters}");
+}
