@@ -254,7 +254,7 @@ impl Switching {
         self.rxqs.push((rxq, in_port));
     }
 
-    /// Polls `rxq` once every [`SLOW_EVERY`] iterations: a port of little
+    /// Polls `rxq` once every 64 iterations (`SLOW_EVERY`): a port of little
     /// traffic whose empty poll costs (a bridge's local tap device), as
     /// OVS polls such ports outside its PMD threads.
     pub fn poll_slowly(&mut self, rxq: RxQueue, in_port: u32) {
