@@ -353,7 +353,7 @@ impl Switching {
             let mut both = flows;
             merge(&mut both, &found, hits);
             out.send(&both, n, self.now, stats);
-            let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, header_keys: &self.header_keys, plain };
+            let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, plain: Plain { which: plain, keys: &self.header_keys } };
             caches.offer(&self.keys, &self.hashes, &found, hits);
             return;
         }
@@ -380,7 +380,7 @@ impl Switching {
         let mut out =
             Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
         out.send(&flows, n, self.now, stats);
-        let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, header_keys: &self.header_keys, plain };
+        let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, plain: Plain { which: plain, keys: &self.header_keys } };
         caches.offer(&self.keys, &self.hashes, &found, hits);
     }
 
@@ -571,9 +571,8 @@ fn merge<'a>(flows: &mut [Option<&'a Arc<Megaflow>>; BATCH], found: &[Option<&'a
 struct Caches<'a> {
     emc: &'a mut MicroflowCache,
     headers: &'a mut MicroflowCache<HeaderKey, u32>,
-    header_keys: &'a [(HeaderKey, u32); BATCH],
-    /// The packets with header keys (of whole keys).
-    plain: u32,
+    /// The packets with header keys.
+    plain: Plain<'a>,
 }
 
 impl Caches<'_> {
@@ -588,8 +587,8 @@ impl Caches<'_> {
             let Some(f) = found[i] else {
                 continue;
             };
-            if self.plain >> i & 1 != 0 {
-                let (h, hash) = &self.header_keys[i];
+            if self.plain.which >> i & 1 != 0 {
+                let (h, hash) = &self.plain.keys[i];
                 self.headers.offer(h, *hash, f, hashes[i]);
             } else {
                 self.emc.offer(&keys[i], hashes[i], f, ());
