@@ -100,10 +100,9 @@ pub const REVALIDATE_MAX: usize = 1000;
 pub const HEADER_CACHE_ENTRIES: usize = 1 << 17;
 
 /// Microflow cache slots checked for dead megaflows to release per
-/// [`Switching::maintain`], once megaflows died, for a round of
-/// [`RELEASE_ROUND`] slots (the larger cache's size).
+/// [`Switching::maintain`], once megaflows died, for a round of the
+/// larger cache's size.
 const RELEASE_CHUNK: usize = 1024;
-const RELEASE_ROUND: usize = HEADER_CACHE_ENTRIES;
 
 /// Slowly polled queues ([`Switching::poll_slowly`]) are polled once per
 /// this many iterations: about every 6 µs when idle, 60 µs at full load.
@@ -474,12 +473,13 @@ impl Switching {
             self.megaflows = Classifier::new();
             return;
         }
+        let round = self.release_round();
         for f in self.megaflows.iter() {
             let t = self.translate.translate(&f.key(), true);
             if t.actions != *f.actions() || !t.mask.is_subset_of(f.mask()) {
                 f.push_credits();
                 f.kill();
-                self.release_left = RELEASE_ROUND;
+                self.release_left = round;
             }
         }
         self.megaflows.remove_dead();
@@ -491,18 +491,25 @@ impl Switching {
             f.push_credits();
             f.kill();
         }
-        self.release_left = RELEASE_ROUND;
+        self.release_left = self.release_round();
+    }
+
+    /// Slots to release dead megaflows from after some died: a round of
+    /// the larger cache.
+    fn release_round(&self) -> usize {
+        self.headers.capacity().max(self.emc.capacity())
     }
 
     /// Pushes counters to the rules, removes idle megaflows, re-ranks.
     fn sweep(&mut self, now: u64) {
+        let round = self.release_round();
         for f in self.megaflows.iter() {
             f.push_credits();
             let used = f.stats().snapshot().used;
             let since = if used == 0 { f.created() } else { used };
             if now.saturating_sub(since) >= self.config.idle_ms {
                 f.kill();
-                self.release_left = RELEASE_ROUND;
+                self.release_left = round;
             }
         }
         self.megaflows.remove_dead();
@@ -540,7 +547,9 @@ fn extract(
             continue;
         }
         if plain.which >> i & 1 != 0 {
-            plain.keys[i].0.flow_key(key);
+            let header = &plain.keys[i].0;
+            header.flow_key(key);
+            tcp_flags[i] = header.tcp_flags();
         } else {
             malformed += u32::from(dataplane::extract_to(data, meta, key, depth).is_err());
         }
@@ -552,7 +561,9 @@ fn extract(
         let i = p.trailing_zeros() as usize;
         p &= p - 1;
         hashes[i] = keys[i].hash(0);
-        tcp_flags[i] = keys[i].get(dataplane::Field::TCP_FLAGS) as u16;
+        if plain.which >> i & 1 == 0 {
+            tcp_flags[i] = keys[i].get(dataplane::Field::TCP_FLAGS) as u16;
+        }
     }
     malformed
 }

@@ -889,8 +889,8 @@ impl Switch {
 
     /// Opens the bridge's local port `name`. With DPDK it is a DPDK
     /// `net_tap` device (a kernel tap named after the bridge, with `mac`)
-    /// that the PMD thread polls like any port, so that the kernel's
-    /// packets reach the tables and `output:LOCAL` reaches the kernel;
+    /// that the PMD thread polls slowly (`refresh_datapath`), so that the
+    /// kernel's packets reach the tables and `output:LOCAL` reaches the kernel;
     /// without DPDK there is no datapath, and the tap device only stands.
     fn open_local(&mut self, name: &str, mac: Option<[u8; 6]>) -> Result<(), String> {
         if self.eal.is_none() || self.pool.is_none() {
