@@ -71,12 +71,36 @@ const FUNCTIONS: &[&str] = &[
     "rte_eth_promiscuous_enable",
     "rte_eth_rx_burst",
     "rte_eth_tx_burst",
+    "rte_eth_dev_set_mtu",
+    "rte_eth_dev_get_mtu",
+    // vhost-user
+    "rte_vhost_driver_register",
+    "rte_vhost_driver_unregister",
+    "rte_vhost_driver_callback_register",
+    "rte_vhost_driver_disable_features",
+    "rte_vhost_driver_start",
+    "rte_vhost_get_ifname",
+    "rte_vhost_get_negotiated_features",
+    "rte_vhost_get_numa_node",
+    "rte_vhost_get_vring_num",
+    "rte_vhost_enable_guest_notification",
+    "rte_vhost_enqueue_burst",
+    "rte_vhost_dequeue_burst",
     // hand shim
     "ferrovs_rte_errno",
 ];
 
 /// Types and constants used by name.
-const TYPES: &[&str] = &["rte_mbuf", "rte_mempool", "rte_eth_conf", "rte_eth_dev_info", "rte_eth_stats", "rte_eth_link", "rte_ether_addr"];
+const TYPES: &[&str] = &[
+    "rte_mbuf",
+    "rte_mempool",
+    "rte_eth_conf",
+    "rte_eth_dev_info",
+    "rte_eth_stats",
+    "rte_eth_link",
+    "rte_ether_addr",
+    "rte_vhost_device_ops",
+];
 const VARS: &[&str] = &[
     "RTE_MAX_ETHPORTS",
     "RTE_MBUF_DEFAULT_BUF_SIZE",
@@ -87,6 +111,7 @@ const VARS: &[&str] = &[
     "SOCKET_ID_ANY",
     "LCORE_ID_ANY",
     "RTE_VER_.*",
+    "RTE_VHOST_USER_.*",
 ];
 
 fn main() {

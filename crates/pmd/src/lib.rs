@@ -33,6 +33,7 @@ mod mempool;
 mod port;
 mod switch;
 mod thread;
+pub mod vhost;
 
 pub use cpumask::{CpuMask, CpuMaskError};
 pub use eal::{Eal, EalError};

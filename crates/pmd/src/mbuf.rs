@@ -230,6 +230,18 @@ impl Burst {
         self.len -= n;
     }
 
+    /// Frees the first `n` buffers (a device copied them) and moves the
+    /// rest to the front.
+    pub(crate) fn free_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        if n > 0 {
+            // SAFETY: slots 0..n hold owned buffers; they are freed once
+            // and forgotten at once.
+            unsafe { ffi::rte_pktmbuf_free_bulk(self.mbufs.as_mut_ptr(), n as u32) };
+        }
+        self.consume_front(n);
+    }
+
     /// Moves every buffer of `other` to the end of this burst, as far as
     /// room allows; returns how many moved.
     pub fn append(&mut self, other: &mut Burst) -> usize {

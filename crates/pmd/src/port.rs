@@ -5,9 +5,12 @@ use std::ffi::CString;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::eal::{strerror, Eal, EalError};
 use crate::mbuf::Burst;
 use crate::mempool::Mempool;
+use crate::vhost::{Device, Handle, Mode, VhostError, VhostStatus};
 
 /// An error opening or driving a port.
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +56,14 @@ pub struct PortConfig {
     pub rxq_size: u16,
     /// Descriptors per transmit queue (adjusted to the device's limits).
     pub txq_size: u16,
+    /// The MTU to set (`None`: the driver's).
+    pub mtu: Option<u16>,
 }
 
 impl Default for PortConfig {
     /// One queue each way of 2048 descriptors, as OVS's defaults.
     fn default() -> Self {
-        Self { n_rxq: 1, n_txq: 1, rxq_size: 2048, txq_size: 2048 }
+        Self { n_rxq: 1, n_txq: 1, rxq_size: 2048, txq_size: 2048, mtu: None }
     }
 }
 
@@ -92,6 +97,9 @@ pub struct PortStats {
     pub tx_errors: u64,
     /// Receive failures for lack of mbufs.
     pub rx_nombuf: u64,
+    /// Packets the device had no room for (a vhost-user guest's full
+    /// ring).
+    pub tx_dropped: u64,
 }
 
 #[derive(Debug)]
@@ -122,26 +130,55 @@ impl Drop for Shared {
     }
 }
 
-/// The control handle of a started ethdev port. The port is stopped and
-/// closed when this handle and all its queues are gone.
+/// The control handle of a started port: an ethdev port (stopped and
+/// closed when this handle and all its queues are gone) or a vhost-user
+/// device (unregistered then).
 #[derive(Debug, Clone)]
 pub struct Port {
-    shared: Arc<Shared>,
+    dev: PortDev,
+}
+
+#[derive(Debug, Clone)]
+enum PortDev {
+    Eth(Arc<Shared>),
+    Vhost(Arc<Device>),
+}
+
+/// What a queue handle moves packets through.
+#[derive(Debug)]
+enum QueueDev {
+    Eth(Arc<Shared>),
+    Vhost(Handle),
+}
+
+impl QueueDev {
+    fn name(&self) -> &str {
+        match self {
+            QueueDev::Eth(s) => &s.name,
+            QueueDev::Vhost(h) => h.socket().to_str().unwrap_or("vhost-user"),
+        }
+    }
 }
 
 /// A receive queue: one thread at a time polls it (`Send`, not `Sync`).
 #[derive(Debug)]
 pub struct RxQueue {
-    shared: Arc<Shared>,
+    dev: QueueDev,
     queue: u16,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
-/// A transmit queue: one thread at a time sends on it (`Send`, not `Sync`).
+/// A transmit queue: one thread at a time sends on it (`Send`, not
+/// `Sync`). An ethdev queue that threads must share (the port has fewer
+/// queues than threads) takes a lock around each burst, as OVS's XPS
+/// does; a vhost-user ring is locked by DPDK's vhost library itself.
 #[derive(Debug)]
 pub struct TxQueue {
-    shared: Arc<Shared>,
+    dev: QueueDev,
     queue: u16,
+    shared_lock: Option<Arc<AtomicBool>>,
+    /// Made by [`TxQueue::share`] (the port does not count it).
+    copy: bool,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
@@ -170,11 +207,14 @@ impl Port {
         if rc != 0 {
             return Err(fail("rte_eth_dev_info_get", rc));
         }
-        for (kind, asked, max) in [("rx", config.n_rxq, info.max_rx_queues), ("tx", config.n_txq, info.max_tx_queues)] {
-            if asked > max {
-                return Err(PortError::TooManyQueues { port: name, kind, asked, max });
-            }
+        if config.n_rxq > info.max_rx_queues {
+            return Err(PortError::TooManyQueues { port: name, kind: "rx", asked: config.n_rxq, max: info.max_rx_queues });
         }
+        // Fewer transmit queues than asked is fine: threads then share
+        // them (`TxQueue::share`).
+        let mut config = config.clone();
+        config.n_txq = config.n_txq.clamp(1, info.max_tx_queues.max(1));
+        let config = &config;
         let conf = ffi::rte_eth_conf::default();
         // SAFETY: valid port, stopped (just probed); `conf` outlives the call.
         let rc = unsafe { ffi::rte_eth_dev_configure(id, config.n_rxq, config.n_txq, &conf) };
@@ -207,32 +247,103 @@ impl Port {
                 return Err(fail("rte_eth_tx_queue_setup", rc));
             }
         }
+        if let Some(mtu) = config.mtu {
+            // SAFETY: valid configured port.
+            let rc = unsafe { ffi::rte_eth_dev_set_mtu(id, mtu) };
+            if rc != 0 {
+                return Err(fail("rte_eth_dev_set_mtu", rc));
+            }
+        }
         // SAFETY: valid port with all queues set up.
         let rc = unsafe { ffi::rte_eth_dev_start(id) };
         if rc != 0 {
             return Err(fail("rte_eth_dev_start", rc));
         }
         let shared = Arc::new(Shared { id, name, _pool: pool, _eal: eal.clone() });
-        let rxqs = (0..config.n_rxq).map(|queue| RxQueue { shared: shared.clone(), queue, _not_sync: PhantomData }).collect();
-        let txqs = (0..config.n_txq).map(|queue| TxQueue { shared: shared.clone(), queue, _not_sync: PhantomData }).collect();
-        Ok((Port { shared }, rxqs, txqs))
+        let rxqs = (0..config.n_rxq).map(|queue| RxQueue { dev: QueueDev::Eth(shared.clone()), queue, _not_sync: PhantomData }).collect();
+        let txqs = (0..config.n_txq)
+            .map(|queue| TxQueue { dev: QueueDev::Eth(shared.clone()), queue, shared_lock: None, copy: false, _not_sync: PhantomData })
+            .collect();
+        Ok((Port { dev: PortDev::Eth(shared) }, rxqs, txqs))
     }
 
-    /// DPDK's port id.
-    pub fn id(&self) -> u16 {
-        self.shared.id
+    /// Starts a vhost-user device on `socket` (`Client`: connect to the
+    /// VM's server and reconnect whenever it restarts; `Server`: create
+    /// the socket), with `n_rxq` receive and `n_txq` transmit handles;
+    /// received packets are allocated from `pool`.
+    pub fn open_vhost(
+        socket: &std::path::Path,
+        mode: Mode,
+        pool: Arc<Mempool>,
+        n_rxq: u16,
+        n_txq: u16,
+    ) -> Result<(Port, Vec<RxQueue>, Vec<TxQueue>), VhostError> {
+        let dev = Device::start(socket, mode, pool)?;
+        let (rx, tx) = dev.queues(n_rxq, n_txq);
+        let rxqs =
+            rx.into_iter().enumerate().map(|(q, h)| RxQueue { dev: QueueDev::Vhost(h), queue: q as u16, _not_sync: PhantomData }).collect();
+        let txqs = tx
+            .into_iter()
+            .enumerate()
+            .map(|(q, h)| TxQueue { dev: QueueDev::Vhost(h), queue: q as u16, shared_lock: None, copy: false, _not_sync: PhantomData })
+            .collect();
+        Ok((Port { dev: PortDev::Vhost(dev) }, rxqs, txqs))
     }
 
-    /// The device name (the devargs up to the first comma).
+    /// DPDK's ethdev port id (`None` for a vhost-user device).
+    pub fn id(&self) -> Option<u16> {
+        match &self.dev {
+            PortDev::Eth(s) => Some(s.id),
+            PortDev::Vhost(_) => None,
+        }
+    }
+
+    /// The device name (the devargs up to the first comma), or the
+    /// vhost-user socket path.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        match &self.dev {
+            PortDev::Eth(s) => &s.name,
+            PortDev::Vhost(d) => d.socket().to_str().unwrap_or("vhost-user"),
+        }
     }
 
-    /// The link, without waiting for it to settle.
+    /// A vhost-user device's state (`None` for an ethdev port).
+    pub fn vhost(&self) -> Option<VhostStatus> {
+        match &self.dev {
+            PortDev::Eth(_) => None,
+            PortDev::Vhost(d) => Some(d.status()),
+        }
+    }
+
+    /// The MTU the device has.
+    pub fn mtu(&self) -> Option<u16> {
+        let PortDev::Eth(s) = &self.dev else {
+            return None;
+        };
+        let mut mtu = 0u16;
+        // SAFETY: valid port; `mtu` is a writable local.
+        (unsafe { ffi::rte_eth_dev_get_mtu(s.id, &mut mtu) } == 0).then_some(mtu)
+    }
+
+    fn eth(&self, call: &'static str) -> Result<u16, PortError> {
+        match &self.dev {
+            PortDev::Eth(s) => Ok(s.id),
+            PortDev::Vhost(d) => {
+                Err(PortError::Dpdk { port: d.socket().display().to_string(), call, message: "not a call a vhost-user port takes".into() })
+            }
+        }
+    }
+
+    /// The link, without waiting for it to settle. A vhost-user port is
+    /// up while a guest is attached.
     pub fn link(&self) -> Result<LinkState, PortError> {
+        if let PortDev::Vhost(d) = &self.dev {
+            return Ok(LinkState { up: d.status().connected, speed_mbps: 0, full_duplex: true });
+        }
+        let id = self.eth("rte_eth_link_get_nowait")?;
         let mut link = ffi::rte_eth_link::default();
         // SAFETY: valid started port; `link` is a writable local.
-        let rc = unsafe { ffi::rte_eth_link_get_nowait(self.shared.id, &mut link) };
+        let rc = unsafe { ffi::rte_eth_link_get_nowait(id, &mut link) };
         if rc != 0 {
             return Err(self.error("rte_eth_link_get_nowait", rc));
         }
@@ -241,12 +352,13 @@ impl Port {
 
     /// Sets the link administratively up or down (OpenFlow's PORT_DOWN).
     pub fn set_link(&self, up: bool) -> Result<(), PortError> {
+        let id = self.eth("rte_eth_dev_set_link_up")?;
         // SAFETY: valid started port; the call takes only the port id.
         let rc = unsafe {
             if up {
-                ffi::rte_eth_dev_set_link_up(self.shared.id)
+                ffi::rte_eth_dev_set_link_up(id)
             } else {
-                ffi::rte_eth_dev_set_link_down(self.shared.id)
+                ffi::rte_eth_dev_set_link_down(id)
             }
         };
         if rc != 0 {
@@ -257,9 +369,10 @@ impl Port {
 
     /// The port's MAC address.
     pub fn mac(&self) -> Result<[u8; 6], PortError> {
+        let id = self.eth("rte_eth_macaddr_get")?;
         let mut mac = ffi::rte_ether_addr::default();
         // SAFETY: valid port; `mac` is a writable local.
-        let rc = unsafe { ffi::rte_eth_macaddr_get(self.shared.id, &mut mac) };
+        let rc = unsafe { ffi::rte_eth_macaddr_get(id, &mut mac) };
         if rc != 0 {
             return Err(self.error("rte_eth_macaddr_get", rc));
         }
@@ -268,10 +381,14 @@ impl Port {
 
     /// The driver's counters.
     pub fn stats(&self) -> Result<PortStats, PortError> {
+        if let PortDev::Vhost(d) = &self.dev {
+            return Ok(d.stats());
+        }
+        let id = self.eth("rte_eth_stats_get")?;
         let mut s = ffi::rte_eth_stats::default();
         // SAFETY: valid port; `s` is a writable local. Reading stats while
         // PMD threads poll is allowed by ethdev.
-        let rc = unsafe { ffi::rte_eth_stats_get(self.shared.id, &mut s) };
+        let rc = unsafe { ffi::rte_eth_stats_get(id, &mut s) };
         if rc != 0 {
             return Err(self.error("rte_eth_stats_get", rc));
         }
@@ -284,18 +401,19 @@ impl Port {
             rx_errors: s.ierrors,
             tx_errors: s.oerrors,
             rx_nombuf: s.rx_nombuf,
+            tx_dropped: 0,
         })
     }
 
     fn error(&self, call: &'static str, rc: i32) -> PortError {
-        PortError::Dpdk { port: self.shared.name.clone(), call, message: strerror(-rc) }
+        PortError::Dpdk { port: self.name().to_owned(), call, message: strerror(-rc) }
     }
 }
 
 impl RxQueue {
     /// The port's device name.
     pub fn port_name(&self) -> &str {
-        &self.shared.name
+        self.dev.name()
     }
 
     /// The queue index.
@@ -306,6 +424,10 @@ impl RxQueue {
     /// Receives into an empty `burst`; returns the packets received.
     #[inline]
     pub fn rx(&mut self, burst: &mut Burst) -> usize {
+        let shared = match &mut self.dev {
+            QueueDev::Eth(s) => s,
+            QueueDev::Vhost(h) => return h.rx(burst),
+        };
         if !burst.is_empty() {
             return 0;
         }
@@ -314,7 +436,7 @@ impl RxQueue {
         // at most BURST_SIZE owned mbufs into the empty burst's slots.
         unsafe {
             let slots = burst.slots();
-            let n = ffi::rte_eth_rx_burst(self.shared.id, self.queue, slots.as_mut_ptr(), slots.len() as u16);
+            let n = ffi::rte_eth_rx_burst(shared.id, self.queue, slots.as_mut_ptr(), slots.len() as u16);
             burst.set_filled(usize::from(n));
             usize::from(n)
         }
@@ -324,7 +446,26 @@ impl RxQueue {
 impl TxQueue {
     /// The port's device name.
     pub fn port_name(&self) -> &str {
-        &self.shared.name
+        self.dev.name()
+    }
+
+    /// A second handle on this queue for another thread. On an ethdev
+    /// queue both then lock around each burst; a vhost-user ring is locked
+    /// by the vhost library.
+    pub fn share(&mut self) -> TxQueue {
+        let (dev, lock) = match &self.dev {
+            QueueDev::Eth(s) => {
+                let lock = self.shared_lock.get_or_insert_with(|| Arc::new(AtomicBool::new(false))).clone();
+                (QueueDev::Eth(Arc::clone(s)), Some(lock))
+            }
+            QueueDev::Vhost(h) => (QueueDev::Vhost(h.twin()), None),
+        };
+        TxQueue { dev, queue: self.queue, shared_lock: lock, copy: true, _not_sync: PhantomData }
+    }
+
+    /// Whether [`TxQueue::share`] made this handle.
+    pub fn is_copy(&self) -> bool {
+        self.copy
     }
 
     /// The queue index.
@@ -336,14 +477,28 @@ impl TxQueue {
     /// burst, those it refused stay in it. Returns the number sent.
     #[inline]
     pub fn tx(&mut self, burst: &mut Burst) -> usize {
+        let shared = match &mut self.dev {
+            QueueDev::Eth(s) => s,
+            QueueDev::Vhost(h) => return h.tx(burst),
+        };
         let pkts = burst.filled_mut();
         if pkts.is_empty() {
             return 0;
         }
-        // SAFETY: this handle is the queue's only user; the port is started
-        // and kept open by `shared`; `pkts` are owned valid mbufs, and the
-        // ones DPDK reports taken are removed from the burst at once.
-        let sent = unsafe { ffi::rte_eth_tx_burst(self.shared.id, self.queue, pkts.as_mut_ptr(), pkts.len() as u16) };
+        let lock = self.shared_lock.as_deref();
+        if let Some(lock) = lock {
+            while lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                std::hint::spin_loop();
+            }
+        }
+        // SAFETY: this handle is the queue's only user, or holds the lock
+        // its sharers take; the port is started and kept open by `shared`;
+        // `pkts` are owned valid mbufs, and the ones DPDK reports taken are
+        // removed from the burst at once.
+        let sent = unsafe { ffi::rte_eth_tx_burst(shared.id, self.queue, pkts.as_mut_ptr(), pkts.len() as u16) };
+        if let Some(lock) = lock {
+            lock.store(false, Ordering::Release);
+        }
         burst.consume_front(usize::from(sent));
         usize::from(sent)
     }

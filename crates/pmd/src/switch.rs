@@ -34,6 +34,7 @@ use std::sync::{mpsc, Arc};
 use dataplane::actions::{Datapath, DropReason};
 use dataplane::{Action, Classifier, Credits, Depth, FlowKey, FlowMask, HeaderKey, Megaflow, MicroflowCache, MiniKey, PacketMeta, BATCH};
 
+use crate::eal::rdtsc;
 use crate::mbuf::{Burst, Mbuf};
 use crate::port::RxQueue;
 use crate::thread::{PmdStatsSnapshot, TxBuffer, Work};
@@ -176,9 +177,13 @@ pub struct PolledQueues {
 
 /// A PMD thread's switching work: its rx queues, its tx buffers, its caches.
 pub struct Switching {
-    rxqs: Vec<(RxQueue, u32)>,
-    slow_rxqs: Vec<(RxQueue, u32)>,
+    rxqs: Vec<(RxQueue, u32, Arc<AtomicU64>)>,
+    slow_rxqs: Vec<(RxQueue, u32, Arc<AtomicU64>)>,
     txs: Vec<Option<TxBuffer>>,
+    /// Patch ports: the peer of each datapath port that is one.
+    patches: Vec<Option<u32>>,
+    /// Packets output to patch ports, waiting to enter their peers.
+    handover: Handover,
     translate: Arc<dyn Translate>,
     config: SwitchConfig,
     emc: MicroflowCache,
@@ -221,6 +226,8 @@ impl Switching {
             rxqs: Vec::new(),
             slow_rxqs: Vec::new(),
             txs: Vec::new(),
+            patches: Vec::new(),
+            handover: Handover::default(),
             translate,
             config,
             emc,
@@ -248,16 +255,29 @@ impl Switching {
         self.pool = Some(pool);
     }
 
-    /// Polls `rxq`, whose packets arrive on datapath port `in_port`.
-    pub fn poll(&mut self, rxq: RxQueue, in_port: u32) {
-        self.rxqs.push((rxq, in_port));
+    /// Polls `rxq`, whose packets arrive on datapath port `in_port`; the
+    /// TSC cycles its packets take (receiving and switching them) are
+    /// added to `load`.
+    pub fn poll(&mut self, rxq: RxQueue, in_port: u32, load: Arc<AtomicU64>) {
+        self.rxqs.push((rxq, in_port, load));
     }
 
     /// Polls `rxq` once every 64 iterations (`SLOW_EVERY`): a port of little
     /// traffic whose empty poll costs (a bridge's local tap device), as
     /// OVS polls such ports outside its PMD threads.
-    pub fn poll_slowly(&mut self, rxq: RxQueue, in_port: u32) {
-        self.slow_rxqs.push((rxq, in_port));
+    pub fn poll_slowly(&mut self, rxq: RxQueue, in_port: u32, load: Arc<AtomicU64>) {
+        self.slow_rxqs.push((rxq, in_port, load));
+    }
+
+    /// Makes datapath port `port` a patch port: what is output to it
+    /// enters the datapath again as received on `peer`, the same buffer
+    /// handed over (OVS's patch ports, between two bridges).
+    pub fn patch(&mut self, port: u32, peer: u32) {
+        let i = port as usize;
+        if self.patches.len() <= i {
+            self.patches.resize(i + 1, None);
+        }
+        self.patches[i] = Some(peer);
     }
 
     /// Sends what is output to datapath port `port` on `queue`.
@@ -272,7 +292,7 @@ impl Switching {
     /// Gives back the queues (packets still buffered are freed).
     pub fn into_queues(self) -> PolledQueues {
         let tx = self.txs.into_iter().enumerate().filter_map(|(i, t)| Some((i as u32, t?.into_queue()))).collect();
-        PolledQueues { rx: self.rxqs.into_iter().chain(self.slow_rxqs).collect(), tx }
+        PolledQueues { rx: self.rxqs.into_iter().chain(self.slow_rxqs).map(|(q, port, _)| (q, port)).collect(), tx }
     }
 
     /// Handles one rx burst received on `in_port`.
@@ -339,8 +359,8 @@ impl Switching {
             pending &= !micro_hits;
         }
         stats.emc_hits += u64::from(micro_hits.count_ones());
-        let mut out =
-            Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        let ports = Ports { txs: &mut self.txs, patches: &self.patches, handover: &mut self.handover };
+        let mut out = Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, ports, translate: &*self.translate };
         if pending == 0 {
             out.send(&flows, n, self.now, stats);
             return;
@@ -376,8 +396,8 @@ impl Switching {
             p &= p - 1;
             flows[i] = over_limit.next();
         }
-        let mut out =
-            Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, txs: &mut self.txs, translate: &*self.translate };
+        let ports = Ports { txs: &mut self.txs, patches: &self.patches, handover: &mut self.handover };
+        let mut out = Out { burst, hashes: &self.hashes, tcp_flags: &self.tcp_flags, meta: &meta, ports, translate: &*self.translate };
         out.send(&flows, n, self.now, stats);
         let caches = Caches { emc: &mut self.emc, headers: &mut self.headers, plain: Plain { which: plain, keys: &self.header_keys } };
         caches.offer(&self.keys, &self.hashes, &found, hits);
@@ -398,16 +418,13 @@ impl Switching {
         stats.megaflow_hits += n;
         flow.stats().add(n, bytes, self.now, 0);
         if let [Action::Output(port)] = **flow.actions() {
-            match self.txs.get_mut(port as usize).and_then(Option::as_mut) {
-                Some(tx) => tx.push(burst, stats),
-                None => {
-                    stats.dropped += n;
-                    burst.clear();
-                }
+            if let Some(tx) = self.txs.get_mut(port as usize).and_then(Option::as_mut) {
+                tx.push(burst, stats);
+                return true;
             }
-            return true;
         }
-        let mut exec = Exec { txs: &mut self.txs, stats, translate: &*self.translate };
+        let ports = Ports { txs: &mut self.txs, patches: &self.patches, handover: &mut self.handover };
+        let mut exec = Exec { ports, stats, translate: &*self.translate };
         for mbuf in burst.drain() {
             dataplane::execute(&mut exec, mbuf, meta, 0, flow.actions());
         }
@@ -457,8 +474,10 @@ impl Switching {
             stats.dropped += 1;
             return;
         };
-        let mut exec = Exec { txs: &mut self.txs, stats, translate: &*self.translate };
+        let ports = Ports { txs: &mut self.txs, patches: &self.patches, handover: &mut self.handover };
+        let mut exec = Exec { ports, stats, translate: &*self.translate };
         dataplane::execute(&mut exec, mbuf, &PacketMeta::new(in_port), 0, actions);
+        self.hand_over(stats);
         for tx in self.txs.iter_mut().flatten() {
             tx.flush(stats);
         }
@@ -614,7 +633,7 @@ struct Out<'a> {
     hashes: &'a [u32; BATCH],
     tcp_flags: &'a [u16; BATCH],
     meta: &'a PacketMeta,
-    txs: &'a mut [Option<TxBuffer>],
+    ports: Ports<'a>,
     translate: &'a dyn Translate,
 }
 
@@ -652,12 +671,13 @@ impl Out<'_> {
             i = j;
         }
         if let Some([Action::Output(port)]) = common.map(|c| &**c) {
-            if let Some(tx) = self.txs.get_mut(*port as usize).and_then(Option::as_mut) {
+            if let Some(tx) = self.ports.txs.get_mut(*port as usize).and_then(Option::as_mut) {
                 tx.push(self.burst, stats);
                 return;
             }
         }
-        let mut exec = Exec { txs: self.txs, stats, translate: self.translate };
+        let ports = Ports { txs: self.ports.txs, patches: self.ports.patches, handover: self.ports.handover };
+        let mut exec = Exec { ports, stats, translate: self.translate };
         for (k, mbuf) in self.burst.drain().enumerate().take(n) {
             let Some(flow) = flows[k] else {
                 continue;
@@ -745,7 +765,8 @@ impl Work for Switching {
         let mut received = 0;
         let slow = if stats.iterations % SLOW_EVERY == 0 { self.slow_rxqs.len() } else { 0 };
         for q in 0..self.rxqs.len() + slow {
-            let (rxq, in_port) = match self.rxqs.get_mut(q) {
+            let start = rdtsc();
+            let (rxq, in_port, _) = match self.rxqs.get_mut(q) {
                 Some(fast) => fast,
                 None => &mut self.slow_rxqs[q - self.rxqs.len()],
             };
@@ -756,6 +777,13 @@ impl Work for Switching {
             }
             received += n;
             self.switch(burst, in_port, stats);
+            self.hand_over(stats);
+            let load = match self.rxqs.get(q) {
+                Some(fast) => &fast.2,
+                None => &self.slow_rxqs[q - self.rxqs.len()].2,
+            };
+            // One writer: a load and a store, no locked instruction.
+            load.store(load.load(Ordering::Relaxed) + rdtsc().wrapping_sub(start), Ordering::Relaxed);
         }
         for tx in self.txs.iter_mut().flatten() {
             tx.flush(stats);
@@ -774,9 +802,77 @@ impl Work for Switching {
     }
 }
 
+/// How many times a packet may cross patch ports in one pass (a loop of
+/// patch ports is cut there, its packets counted as dropped by actions).
+const PATCH_HOPS: usize = 8;
+
+/// Packets output to patch ports, by the peer they enter.
+#[derive(Debug, Default)]
+struct Handover {
+    bursts: Vec<(u32, Burst)>,
+    /// Some burst holds packets.
+    pending: bool,
+}
+
+impl Handover {
+    /// Queues `packet` to enter on `peer`; false (the packet freed) when
+    /// that peer's burst is full.
+    fn push(&mut self, peer: u32, packet: Mbuf) -> bool {
+        self.pending = true;
+        let at = match self.bursts.iter().position(|(p, _)| *p == peer) {
+            Some(i) => i,
+            None => {
+                self.bursts.push((peer, Burst::new()));
+                self.bursts.len() - 1
+            }
+        };
+        self.bursts[at].1.push(packet).is_ok()
+    }
+}
+
+impl Switching {
+    /// Switches the packets handed over by patch ports, as received on
+    /// their peers, until none is left or [`PATCH_HOPS`] passes are done.
+    fn hand_over(&mut self, stats: &mut PmdStatsSnapshot) {
+        let mut hops = 0;
+        while self.handover.pending {
+            self.handover.pending = false;
+            if hops == PATCH_HOPS {
+                for (_, b) in &mut self.handover.bursts {
+                    stats.action_drops += b.len() as u64;
+                    b.clear();
+                }
+                return;
+            }
+            hops += 1;
+            for i in 0..self.handover.bursts.len() {
+                let (peer, mut burst) = {
+                    let (peer, b) = &mut self.handover.bursts[i];
+                    (*peer, std::mem::take(b))
+                };
+                if !burst.is_empty() {
+                    self.switch(&mut burst, peer, stats);
+                }
+                // Give the (empty) burst back unless the switch queued
+                // more for this peer meanwhile.
+                if self.handover.bursts[i].1.is_empty() {
+                    self.handover.bursts[i].1 = burst;
+                }
+            }
+        }
+    }
+}
+
+/// Where packets leave: tx buffers by datapath port, and patch ports.
+struct Ports<'a> {
+    txs: &'a mut [Option<TxBuffer>],
+    patches: &'a [Option<u32>],
+    handover: &'a mut Handover,
+}
+
 /// Where executed packets go.
 struct Exec<'a> {
-    txs: &'a mut [Option<TxBuffer>],
+    ports: Ports<'a>,
     stats: &'a mut PmdStatsSnapshot,
     translate: &'a dyn Translate,
 }
@@ -784,8 +880,16 @@ struct Exec<'a> {
 impl Datapath<Mbuf> for Exec<'_> {
     #[inline]
     fn output(&mut self, port: u32, packet: Mbuf) {
-        match self.txs.get_mut(port as usize).and_then(Option::as_mut) {
-            Some(tx) => tx.push_one(packet, self.stats),
+        if let Some(tx) = self.ports.txs.get_mut(port as usize).and_then(Option::as_mut) {
+            tx.push_one(packet, self.stats);
+            return;
+        }
+        match self.ports.patches.get(port as usize).copied().flatten() {
+            Some(peer) => {
+                if !self.ports.handover.push(peer, packet) {
+                    self.stats.action_drops += 1;
+                }
+            }
             None => self.stats.dropped += 1,
         }
     }
