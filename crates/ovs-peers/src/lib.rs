@@ -177,6 +177,40 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Starts the daemon `how` says on `ovsdb` (see [`Vswitchd`]).
+fn spawn_daemon(name: &str, ovsdb: &OvsdbServer, how: &(PathBuf, Vec<String>, Option<u32>)) -> Child {
+    let (bin, sub, cpu) = how;
+    let dir = ovsdb.dir().to_owned();
+    // The namespace's loopback is brought up, so controllers started in
+    // it with `in_netns` are reachable on 127.0.0.1; `exec` keeps the
+    // pid the daemon's.
+    let mut command = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string(), "unshare"]);
+            c
+        }
+        None => Command::new("unshare"),
+    };
+    let child = command
+        .args(["--net", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(bin)
+        .args(sub)
+        .arg(ovsdb.remote())
+        .arg(format!("--pidfile={}", dir.join("ovs-vswitchd.pid").display()))
+        .arg(format!("--unixctl={}", dir.join("ovs-vswitchd.ctl").display()))
+        .arg(format!("--log-file={}", dir.join("ovs-vswitchd.log").display()))
+        .env("OVS_RUNDIR", &dir)
+        .env("OVS_LOGDIR", &dir)
+        .env("OVS_DBDIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    wait_for(&dir.join("ovs-vswitchd.ctl"));
+    child
+}
+
 /// Where Debian's `openvswitch-switch-dpdk` installs OVS built with DPDK.
 pub const OVS_VSWITCHD_DPDK: &str = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk";
 
@@ -189,6 +223,8 @@ pub struct Vswitchd {
     ovsdb: OvsdbServer,
     child: Child,
     name: &'static str,
+    /// The program, its subcommand and its CPU, to start it again.
+    how: (PathBuf, Vec<String>, Option<u32>),
 }
 
 impl Vswitchd {
@@ -220,35 +256,23 @@ impl Vswitchd {
     fn start(name: &'static str, bin: &Path, sub: &[&str], cpu: Option<u32>) -> Vswitchd {
         let ovsdb = OvsdbServer::start();
         ovsdb.vsctl(&["init"]);
-        let dir = ovsdb.dir().to_owned();
-        // The namespace's loopback is brought up, so controllers started in
-        // it with `in_netns` are reachable on 127.0.0.1; `exec` keeps the
-        // pid the daemon's.
-        let mut command = match cpu {
-            Some(cpu) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", &cpu.to_string(), "unshare"]);
-                c
-            }
-            None => Command::new("unshare"),
-        };
-        let child = command
-            .args(["--net", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-            .arg(bin)
-            .args(sub)
-            .arg(ovsdb.remote())
-            .arg(format!("--pidfile={}", dir.join("ovs-vswitchd.pid").display()))
-            .arg(format!("--unixctl={}", dir.join("ovs-vswitchd.ctl").display()))
-            .arg(format!("--log-file={}", dir.join("ovs-vswitchd.log").display()))
-            .env("OVS_RUNDIR", &dir)
-            .env("OVS_LOGDIR", &dir)
-            .env("OVS_DBDIR", &dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        wait_for(&dir.join("ovs-vswitchd.ctl"));
-        Vswitchd { ovsdb, child, name }
+        let how = (bin.to_owned(), sub.iter().map(|s| s.to_string()).collect(), cpu);
+        let child = spawn_daemon(name, &ovsdb, &how);
+        Vswitchd { ovsdb, child, name, how }
+    }
+
+    /// Kills the daemon (SIGKILL, as a crash) and starts it again on the
+    /// same database and run directory.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir().join("ovs-vswitchd.ctl"));
+        self.child = spawn_daemon(self.name, &self.ovsdb, &self.how);
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// "ovs-vswitchd", "ovs-vswitchd-dpdk" or "ferrovs".

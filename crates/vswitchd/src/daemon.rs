@@ -277,6 +277,11 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
     }
     config.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "SSL"].map(String::from).to_vec();
     let mut idl = Idl::new(config);
+    let wake = dp.xlator().wake();
+    {
+        let wake = Arc::clone(&wake);
+        pmd::vhost::on_change(move || wake.notify_one());
+    }
     let mut switch = Switch { rundir, fail_open, dp, bridges, ..Switch::default() };
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
@@ -295,6 +300,10 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
                 Event::Disconnected { reason } => crate::log::warn(&format!("database connection lost: {reason}")),
             },
             () = switch.controller_changed.notified() => switch.reconcile(&mut idl).await,
+            () = wake.notified() => {
+                switch.reconcile(&mut idl).await;
+                switch.report(&report);
+            }
             _ = exit_rx.recv() => break,
         }
     }
@@ -302,7 +311,8 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
 
 /// An opened DPDK port and the queues the PMD thread does not hold.
 struct OpenPort {
-    devargs: String,
+    /// How it was opened: the devargs, or the vhost-user mode and socket.
+    spec: String,
     port: Port,
     /// Receive queues: how many the port has.
     n_rxq: usize,
@@ -346,6 +356,10 @@ struct Switch {
     dp: crate::datapath::Datapath,
     /// Each bridge's side of the datapath, for `fdb/show`.
     bridges: Bridges,
+    /// Patch ports and their peers.
+    patches: BTreeMap<String, String>,
+    /// `other_config:vhost-sock-dir` as read when DPDK started.
+    vhost_dir: Option<Result<PathBuf, String>>,
 }
 
 use crate::dpctl::Bridges;
@@ -582,6 +596,8 @@ impl Switch {
         }
         let wanted: BTreeSet<String> =
             interfaces.iter().filter_map(|(u, _)| string(replica.value("Interface", u, "name").as_ref())).collect();
+        self.dp.set_cores(pmd_cores(other_config.as_ref()).len());
+        self.patches.clear();
         self.ports.retain(|name, _| wanted.contains(name));
         self.taps.retain(|name, _| wanted.contains(name));
         self.failed.retain(|name, _| wanted.contains(name));
@@ -590,7 +606,8 @@ impl Switch {
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
         self.refresh_mgmt(replica, &desired);
-        self.refresh_datapath(other_config.as_ref());
+        let rebalance = self.dp.xlator().take_rebalance();
+        self.refresh_datapath(replica, other_config.as_ref(), rebalance);
         self.controller_status(replica, &mut ops);
         for d in desired {
             update_changed(&mut ops, replica, "Interface", &d.uuid, d.columns);
@@ -626,6 +643,13 @@ impl Switch {
         if let Some(mem) = map_get(other_config, "dpdk-socket-mem") {
             args.extend(["--socket-mem".to_owned(), mem]);
         }
+        self.vhost_dir = map_get(other_config, "vhost-sock-dir").map(|d| {
+            if std::path::Path::new(&d).components().any(|c| c == std::path::Component::ParentDir) {
+                Err(format!("other_config:vhost-sock-dir={d} may not leave the run directory (\"..\")"))
+            } else {
+                Ok(self.rundir.join(d.trim_start_matches('/')))
+            }
+        });
         if let Some(extra) = map_get(other_config, "dpdk-extra") {
             args.extend(extra.split_whitespace().map(str::to_owned));
         }
@@ -652,13 +676,28 @@ impl Switch {
         let get = |col: &str| replica.value("Interface", &uuid, col);
         let name = string(get("name").as_ref())?;
         let kind = string(get("type").as_ref()).unwrap_or_default();
+        let options = get("options");
         let local = bridge.local;
         let result = match kind.as_str() {
             _ if bridge.datapath_type != "netdev" => Err(format!(
                 "bridge {} has datapath_type \"{}\": ferrovs runs only userspace bridges (datapath_type=netdev)",
                 bridge.name, bridge.datapath_type
             )),
-            "dpdk" => self.open_dpdk(&name, map_get(get("options").as_ref(), "dpdk-devargs")),
+            "dpdk" => {
+                let config = port_config(options.as_ref(), integer(get("mtu_request").as_ref()));
+                config.and_then(|c| self.open_dpdk(&name, map_get(options.as_ref(), "dpdk-devargs"), &c))
+            }
+            "dpdkvhostuserclient" => {
+                let path = map_get(options.as_ref(), "vhost-server-path")
+                    .map(PathBuf::from)
+                    .ok_or_else(|| "options:vhost-server-path is required for type dpdkvhostuserclient".to_owned());
+                self.open_vhost(&name, pmd::vhost::Mode::Client, path, n_rxq(options.as_ref()))
+            }
+            "patch" => self.open_patch(replica, &name, map_get(options.as_ref(), "peer")),
+            "dpdkvhostuser" => {
+                let path = self.vhost_sock_dir().map(|d| d.join(&name));
+                self.open_vhost(&name, pmd::vhost::Mode::Server, path, n_rxq(options.as_ref()))
+            }
             "internal" if local => self.open_local(&name, bridge.mac),
             "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
             "" | "system" => {
@@ -682,13 +721,26 @@ impl Switch {
                     columns.push(("link_state", str_datum(if up { "up" } else { "down" })));
                     columns.push(("mac_in_use", opt_str_datum(crate::tap::mac(&name).ok().map(mac_string).as_deref())));
                     columns.push(("mtu", int_datum(1500)));
+                } else if kind == "patch" {
+                    columns.push(("link_state", str_datum("up")));
+                    columns.push((
+                        "status",
+                        Datum::Map(BTreeMap::from([(
+                            Atom::String("peer".into()),
+                            Atom::String(self.patches.get(&name).cloned().unwrap_or_default()),
+                        )])),
+                    ));
+                } else if let Some(vhost) = self.ports.get(&name).and_then(|p| p.port.vhost()) {
+                    columns.push(("link_state", str_datum(if vhost.connected { "up" } else { "down" })));
+                    columns.push(("status", vhost_status(&vhost)));
+                    columns.push(("mtu", int_datum(1500)));
                 } else if let Some(open) = self.ports.get(&name) {
                     let link = open.port.link().ok();
                     columns.push(("link_state", str_datum(if link.is_some_and(|l| l.up) { "up" } else { "down" })));
                     let speed = link.map(|l| i64::from(l.speed_mbps) * 1_000_000).filter(|&s| s > 0);
                     columns.push(("link_speed", speed.map_or_else(Datum::empty, int_datum)));
                     columns.push(("mac_in_use", opt_str_datum(open.port.mac().ok().map(mac_string).as_deref())));
-                    columns.push(("mtu", int_datum(1500)));
+                    columns.push(("mtu", int_datum(open.port.mtu().map_or(1500, i64::from))));
                 }
             }
             Err(error) => {
@@ -779,7 +831,7 @@ impl Switch {
         /// PORT_MOD bits: OpenFlow 1.0's NO_FLOOD, and NO_FWD.
         const NO_FLOOD: u32 = 1 << 4;
         const NO_FWD: u32 = 1 << 5;
-        let names: BTreeSet<String> = self.ports.keys().cloned().collect();
+        let names: BTreeSet<String> = self.ports.keys().chain(self.patches.keys()).cloned().collect();
         self.dp.retain(|n| names.contains(n));
         for (bridge, m) in &self.mgmt {
             let mut xports = Vec::new();
@@ -810,17 +862,13 @@ impl Switch {
         }
     }
 
-    /// Runs the PMD thread over every DPDK port.
-    fn refresh_datapath(&mut self, other_config: Option<&Datum>) {
+    /// Runs the PMD threads over every DPDK port (see
+    /// [`crate::datapath::Datapath::poll`]); `rebalance` assigns the
+    /// receive queues again by their loads.
+    fn refresh_datapath(&mut self, replica: &Replica, other_config: Option<&Datum>, rebalance: bool) {
         let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
             return;
         };
-        let usable = pmd::CpuMask::usable_cores();
-        let core = map_get(other_config, "pmd-cpu-mask")
-            .and_then(|m| pmd::CpuMask::parse(&m).ok())
-            .and_then(|m| m.cores().iter().copied().find(|c| usable.contains(c)))
-            .or_else(|| usable.last().copied())
-            .unwrap_or(0);
         let mut config = pmd::SwitchConfig::default();
         if let Some(p) = map_get(other_config, "emc-insert-inv-prob").and_then(|v| v.parse().ok()) {
             config.emc_insert_inv_prob = p;
@@ -828,15 +876,42 @@ impl Switch {
         if let Some(l) = map_get(other_config, "flow-limit").and_then(|v| v.parse().ok()) {
             config.flow_limit = l;
         }
-        let mut wanted: Vec<(String, u32)> = self.ports.keys().map(|n| (n.clone(), self.dp.odp(n))).collect();
-        wanted.sort();
-        let mut queues: HashMap<String, crate::datapath::Queues> =
-            self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
+        let assign = match map_get(other_config, "pmd-rxq-assign") {
+            None => crate::rxq::Assign::default(),
+            Some(a) => crate::rxq::Assign::parse(&a).unwrap_or_else(|| {
+                crate::log::warn(&format!("other_config:pmd-rxq-assign={a} is not cycles, roundrobin or group: using cycles"));
+                crate::rxq::Assign::default()
+            }),
+        };
         // The bridges' local tap devices are polled slowly (their names
         // are the bridges').
-        let slow: BTreeSet<String> = self.mgmt.keys().cloned().collect();
-        if let Err(e) = self.dp.poll(eal, pool, core, config, wanted, &slow, &mut queues) {
-            crate::log::warn(&format!("cannot start the PMD thread on core {core}: {e}"));
+        let mut ports = Vec::new();
+        let mut names: Vec<&String> = self.ports.keys().collect();
+        names.sort();
+        for name in names {
+            let affinity = replica
+                .rows("Interface")
+                .find(|(_, row)| string(row.get("name")).as_ref() == Some(name))
+                .and_then(|(_, row)| map_get(row.get("other_config"), "pmd-rxq-affinity"))
+                .map(|a| {
+                    crate::rxq::parse_affinity(&a).unwrap_or_else(|e| {
+                        crate::log::warn(&format!("{name}: {e}"));
+                        BTreeMap::new()
+                    })
+                })
+                .unwrap_or_default();
+            ports.push(crate::datapath::DpPort { name: name.clone(), odp: 0, slow: self.mgmt.contains_key(name), affinity });
+        }
+        for p in &mut ports {
+            p.odp = self.dp.odp(&p.name);
+        }
+        let patches: Vec<(String, String)> = self.patches.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
+        let patches = patches.iter().map(|(a, b)| (self.dp.odp(a), self.dp.odp(b))).collect();
+        let plan = crate::datapath::Plan { cores: pmd_cores(other_config), config, assign, ports, patches };
+        let mut queues: HashMap<String, crate::datapath::Queues> =
+            self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
+        if let Err(e) = self.dp.poll(eal, pool, plan, rebalance, &mut queues) {
+            crate::log::warn(&format!("cannot start the PMD threads: {e}"));
         }
         for m in self.mgmt.values() {
             m.publish();
@@ -900,8 +975,8 @@ impl Switch {
         self.taps.remove(name);
         let vdev: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let devargs = format!("net_tap_{vdev},iface={name}");
-        let opening = self.ports.get(name).is_none_or(|p| p.devargs != devargs);
-        self.open_dpdk(name, Some(devargs))?;
+        let opening = self.ports.get(name).is_none_or(|p| p.spec != devargs);
+        self.open_dpdk(name, Some(devargs), &PortConfig::default())?;
         // As OVS leaves a bridge's internal interface: administratively
         // down until the host brings it up (`ip link set br0 up`); DPDK
         // brought it up when it started the device.
@@ -924,41 +999,122 @@ impl Switch {
         Ok(())
     }
 
-    fn open_dpdk(&mut self, name: &str, devargs: Option<String>) -> Result<(), String> {
+    fn open_dpdk(&mut self, name: &str, devargs: Option<String>, config: &PortConfig) -> Result<(), String> {
         let Some(devargs) = devargs else {
             return Err("options:dpdk-devargs is required for type dpdk".to_owned());
         };
-        let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
+        let spec = format!("{devargs} {config:?}");
+        // A transmit queue per PMD thread; not part of the spec, so that a
+        // new pmd-cpu-mask does not reopen the port (threads share what
+        // there is).
+        let config = PortConfig { n_txq: self.dp.tx_queues_wanted(), ..config.clone() };
+        self.open_port(name, spec, |eal, pool| {
+            let (port, rx, tx) = Port::open(eal, &devargs, pool, &config).map_err(|e| format!("could not open {devargs}: {e}"))?;
+            crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id().unwrap_or_default()));
+            Ok((port, rx, tx))
+        })
+    }
+
+    /// Opens the vhost-user interface `name` on `socket`, a client of
+    /// the VM's server or a server itself.
+    fn open_vhost(&mut self, name: &str, mode: pmd::vhost::Mode, socket: Result<PathBuf, String>, n_rxq: u16) -> Result<(), String> {
+        let socket = socket?;
+        let spec = format!("{mode:?} {} {n_rxq}", socket.display());
+        let n_txq = self.dp.tx_queues_wanted();
+        self.open_port(name, spec, |_, pool| {
+            let opened = Port::open_vhost(&socket, mode, pool, n_rxq, n_txq).map_err(|e| e.to_string())?;
+            crate::log::info(&format!(
+                "{name}: vhost-user {} on {}",
+                if mode == pmd::vhost::Mode::Client { "client" } else { "server" },
+                socket.display()
+            ));
+            Ok(opened)
+        })
+    }
+
+    /// Stops the PMD threads, giving each open port its queues back (the
+    /// queues of ports closed meanwhile are dropped, which closes them).
+    fn stop_datapath(&mut self) {
+        let mut queues = HashMap::new();
+        self.dp.stop(&mut queues);
+        for (name, q) in queues {
+            if let Some(p) = self.ports.get_mut(&name) {
+                p.queues.rx.extend(q.rx);
+                p.queues.tx.extend(q.tx);
+            }
+        }
+    }
+
+    /// Opens (or keeps, when `spec` is unchanged) port `name` with `open`;
+    /// a failure is remembered and not retried until `spec` changes.
+    #[allow(clippy::type_complexity)]
+    fn open_port(
+        &mut self,
+        name: &str,
+        spec: String,
+        open: impl FnOnce(&Eal, Arc<Mempool>) -> Result<(Port, Vec<pmd::RxQueue>, Vec<pmd::TxQueue>), String>,
+    ) -> Result<(), String> {
+        if self.eal.is_none() || self.pool.is_none() {
             return Err(match &self.eal_error {
                 Some(e) => format!("DPDK failed to start: {e}"),
                 None => "DPDK is not initialised: set other_config:dpdk-init=true on the Open_vSwitch row".to_owned(),
             });
-        };
-        if self.ports.get(name).is_some_and(|p| p.devargs == devargs) {
+        }
+        if self.ports.get(name).is_some_and(|p| p.spec == spec) {
             return Ok(());
         }
         if let Some((tried, error)) = self.failed.get(name) {
-            if *tried == devargs {
+            if *tried == spec {
                 return Err(error.clone());
             }
         }
-        self.ports.remove(name);
-        match Port::open(eal, &devargs, Arc::clone(pool), &PortConfig::default()) {
+        // The old port goes first: its socket or device may be the new one's.
+        if self.ports.contains_key(name) {
+            self.stop_datapath();
+            self.ports.remove(name);
+        }
+        let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
+            return Err("DPDK is not initialised".to_owned());
+        };
+        match open(eal, Arc::clone(pool)) {
             Ok((port, rxqs, txqs)) => {
-                crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id()));
                 self.failed.remove(name);
                 let n_rxq = rxqs.len();
                 let queues = crate::datapath::Queues { rx: rxqs, tx: txqs };
-                self.ports.insert(name.to_owned(), OpenPort { devargs, port, n_rxq, queues });
+                self.ports.insert(name.to_owned(), OpenPort { spec, port, n_rxq, queues });
                 Ok(())
             }
-            Err(e) => {
-                let error = format!("could not open {devargs}: {e}");
+            Err(error) => {
                 crate::log::warn(&format!("{name}: {error}"));
-                self.failed.insert(name.to_owned(), (devargs, error.clone()));
+                self.failed.insert(name.to_owned(), (spec, error.clone()));
                 Err(error)
             }
         }
+    }
+
+    /// Makes `name` a patch port to `peer`, which must be a patch port
+    /// of another bridge whose own peer is `name` (as OVS requires).
+    fn open_patch(&mut self, replica: &Replica, name: &str, peer: Option<String>) -> Result<(), String> {
+        let peer = peer.ok_or("options:peer is required for type patch")?;
+        if peer == name {
+            return Err(format!("the peer of patch port {name} may not be itself"));
+        }
+        let row = replica.rows("Interface").find(|(_, row)| string(row.get("name")).as_deref() == Some(peer.as_str()));
+        let Some((_, row)) = row else {
+            return Err(format!("the peer {peer} of patch port {name} does not exist"));
+        };
+        if string(row.get("type")).as_deref() != Some("patch") || map_get(row.get("options"), "peer").as_deref() != Some(name) {
+            return Err(format!("the peer {peer} of patch port {name} is not a patch port with options:peer={name}"));
+        }
+        self.patches.insert(name.to_owned(), peer);
+        Ok(())
+    }
+
+    /// Where `dpdkvhostuser` sockets go: `other_config:vhost-sock-dir`
+    /// under the run directory, else the run directory. Read when DPDK
+    /// starts, as OVS reads it (a change needs a restart).
+    fn vhost_sock_dir(&self) -> Result<PathBuf, String> {
+        self.vhost_dir.clone().unwrap_or_else(|| Ok(self.rundir.clone()))
     }
 
     /// The interface's OpenFlow port number: kept once given; the request
@@ -980,6 +1136,72 @@ impl Switch {
         self.ofports.insert(name.to_owned(), p);
         p
     }
+}
+
+/// `Interface.status` of a vhost-user port, with OVS's keys.
+fn vhost_status(v: &pmd::vhost::VhostStatus) -> Datum {
+    let mut m = vec![
+        ("mode", if v.mode == pmd::vhost::Mode::Client { "client" } else { "server" }.to_owned()),
+        ("socket", v.socket.display().to_string()),
+        ("status", if v.connected { "connected" } else { "disconnected" }.to_owned()),
+    ];
+    if v.connected {
+        m.push(("num_of_vrings", v.vrings.to_string()));
+        m.push(("n_rxq", (v.vrings / 2).to_string()));
+        m.push(("numa", v.numa.to_string()));
+        m.push(("features", format!("0x{:016x}", v.features)));
+    }
+    Datum::Map(m.into_iter().map(|(k, v)| (Atom::String(k.to_owned()), Atom::String(v))).collect())
+}
+
+/// The cores of `other_config:pmd-cpu-mask` this process may use; by
+/// default the last usable core (core 0 stays the control thread's).
+fn pmd_cores(other_config: Option<&Datum>) -> Vec<usize> {
+    let usable = pmd::CpuMask::usable_cores();
+    let cores: Vec<usize> = map_get(other_config, "pmd-cpu-mask")
+        .and_then(|m| pmd::CpuMask::parse(&m).ok())
+        .map(|m| m.cores().iter().copied().filter(|c| usable.contains(c)).collect())
+        .unwrap_or_default();
+    if cores.is_empty() {
+        return usable.last().map(|&c| vec![c]).unwrap_or_default();
+    }
+    cores
+}
+
+/// The largest MTU the shared pool's buffers carry: 2 048 bytes of data
+/// less an Ethernet header, a VLAN tag and the CRC.
+const MAX_MTU: u16 = 2048 - 14 - 4 - 4;
+
+/// `options:n_rxq` (1 when absent or not a number of 1 to 32).
+fn n_rxq(options: Option<&Datum>) -> u16 {
+    map_get(options, "n_rxq").and_then(|n| n.parse().ok()).filter(|n| (1..=pmd::vhost::MAX_QUEUE_PAIRS).contains(n)).unwrap_or(1)
+}
+
+/// A `dpdk` interface's queues and MTU from its options (`n_rxq`,
+/// `n_rxq_desc`, `n_txq_desc`) and `mtu_request`, as OVS reads them:
+/// descriptor counts are powers of two up to 4096. The shared pool's
+/// buffers hold 2 048-byte frames, so the MTU is at most [`MAX_MTU`].
+fn port_config(options: Option<&Datum>, mtu_request: Option<i64>) -> Result<PortConfig, String> {
+    let mut config = PortConfig { n_rxq: n_rxq(options), ..PortConfig::default() };
+    if let Some(mtu) = mtu_request {
+        match u16::try_from(mtu) {
+            Ok(m) if (68..=MAX_MTU).contains(&m) => config.mtu = Some(m),
+            _ => {
+                return Err(format!(
+                    "mtu_request={mtu} is not supported: ferrovs' buffers hold frames of an MTU from 68 to {MAX_MTU} (no jumbo frames yet)"
+                ))
+            }
+        }
+    }
+    for (key, slot) in [("n_rxq_desc", &mut config.rxq_size), ("n_txq_desc", &mut config.txq_size)] {
+        if let Some(v) = map_get(options, key) {
+            match v.parse::<u16>() {
+                Ok(n) if n.is_power_of_two() && n <= 4096 => *slot = n,
+                _ => return Err(format!("options:{key}={v} is not a power of two from 1 to 4096")),
+            }
+        }
+    }
+    Ok(config)
 }
 
 /// Gives the kernel device `name` (the local port) `mac`, if it has

@@ -11,11 +11,14 @@
 //! then acknowledges it; [`Xlator::synced`] waits for that, and the
 //! OpenFlow connection waits on it before answering a barrier.
 //!
-//! One PMD thread, on the first core of `other_config:pmd-cpu-mask` (by
-//! default the last core the process may use). Adding or removing a DPDK
-//! port restarts it, so its megaflows start again from empty.
+//! PMD threads run on the cores of `other_config:pmd-cpu-mask` (by
+//! default the last core the process may use), one per core that has a
+//! receive queue to poll ([`crate::rxq`] assigns them). Each has its own
+//! megaflows and caches. A change of ports, cores or assignment stops
+//! every thread and starts them again (one pause of about a millisecond;
+//! their megaflows start again from empty).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,6 +63,10 @@ pub struct Xlator {
     /// Packets queued for controllers, and those the full queue dropped.
     to_controller: AtomicU64,
     to_controller_lost: AtomicU64,
+    /// `dpif-netdev/pmd-rxq-rebalance` asked for a new assignment.
+    rebalance: std::sync::atomic::AtomicBool,
+    /// Wakes the control thread's reconciliation.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// Packets the PMD threads may have waiting for the control thread.
@@ -74,8 +81,10 @@ pub struct PmdInfo {
     pub stats: Arc<PmdStats>,
     /// Its switching loop.
     pub handle: SwitchHandle,
-    /// The ports it polls: name and datapath number.
-    pub ports: Vec<(String, u32)>,
+    /// Its receive queues and their loads.
+    pub loads: Vec<RxqLoad>,
+    /// It polls only queues pinned to it (`pmd-rxq-affinity`).
+    pub isolated: bool,
 }
 
 impl Default for Xlator {
@@ -92,6 +101,8 @@ impl Default for Xlator {
             packet_ins_rx: Mutex::new(Some(rx)),
             to_controller: AtomicU64::new(0),
             to_controller_lost: AtomicU64::new(0),
+            rebalance: std::sync::atomic::AtomicBool::new(false),
+            wake: Arc::default(),
         }
     }
 }
@@ -151,6 +162,25 @@ impl Xlator {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+    }
+
+    /// Asks for the receive queues to be assigned again by their loads
+    /// (`dpif-netdev/pmd-rxq-rebalance`), at the next reconciliation,
+    /// which this wakes.
+    pub fn request_rebalance(&self) {
+        self.rebalance.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether a rebalance was asked for since the last call.
+    pub fn take_rebalance(&self) -> bool {
+        self.rebalance.swap(false, Ordering::AcqRel)
+    }
+
+    /// Notified when the datapath wants a reconciliation (a rebalance, a
+    /// vhost-user guest attaching or leaving).
+    pub fn wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.wake)
     }
 
     /// The running PMD threads.
@@ -436,7 +466,7 @@ impl Drop for BridgeDp {
     }
 }
 
-/// A DPDK port's queues, handed to the PMD thread and back.
+/// A DPDK port's queues, handed to the PMD threads and back.
 #[derive(Debug, Default)]
 pub struct Queues {
     /// Receive queues.
@@ -445,16 +475,58 @@ pub struct Queues {
     pub tx: Vec<TxQueue>,
 }
 
-/// Ports by name and datapath number.
-type Ports = Vec<(String, u32)>;
+/// A port as the PMD threads see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpPort {
+    /// The interface's name.
+    pub name: String,
+    /// Its datapath number.
+    pub odp: u32,
+    /// Polled slowly ([`pmd::Switching::poll_slowly`]): a bridge's local port.
+    pub slow: bool,
+    /// `other_config:pmd-rxq-affinity`: queue → core.
+    pub affinity: BTreeMap<u16, usize>,
+}
 
-/// The PMD thread and what it polls.
+/// What the PMD threads are planned from; while it stays the same, the
+/// threads keep running.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// The cores of `pmd-cpu-mask` this process may use.
+    pub cores: Vec<usize>,
+    /// The switching loops' settings.
+    pub config: SwitchConfig,
+    /// `pmd-rxq-assign`.
+    pub assign: crate::rxq::Assign,
+    /// The ports with queues.
+    pub ports: Vec<DpPort>,
+    /// Patch ports: (datapath port, peer's datapath port).
+    pub patches: Vec<(u32, u32)>,
+}
+
+/// A receive queue's measured load, shared with the thread polling it.
+#[derive(Debug, Clone)]
+pub struct RxqLoad {
+    /// The interface's name.
+    pub port: String,
+    /// The queue index.
+    pub queue: u16,
+    /// TSC cycles its packets took since the thread started.
+    pub cycles: Arc<AtomicU64>,
+}
+
+/// The PMD threads and what they poll.
 #[derive(Debug, Default)]
 pub struct Datapath {
     xlator: Arc<Xlator>,
-    running: Option<(PmdThread<Switching>, Ports, SwitchConfig)>,
+    running: Vec<PmdThread<Switching>>,
+    plan: Option<Plan>,
+    /// Each queue's load in the running threads (by port and queue).
+    loads: Vec<RxqLoad>,
     odp: BTreeMap<String, u32>,
     next_odp: u32,
+    /// The cores PMD threads may run on, for [`Datapath::tx_queues_wanted`].
+    cores: usize,
 }
 
 impl Datapath {
@@ -478,86 +550,161 @@ impl Datapath {
         self.odp.retain(|n, _| keep(n));
     }
 
-    /// Polls exactly the ports `wanted` (name, datapath number) on
-    /// `core`, restarting the PMD thread when that changed. The thread
-    /// takes the queues it needs from `queues` and gives them back there
-    /// when it stops. The ports named in `slow` are polled slowly
-    /// ([`pmd::Switching::poll_slowly`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Says how many cores PMD threads may run on.
+    pub fn set_cores(&mut self, n: usize) {
+        self.cores = n;
+    }
+
+    /// Transmit queues a port should have: one per possible PMD thread,
+    /// so that none needs a lock.
+    pub fn tx_queues_wanted(&self) -> u16 {
+        u16::try_from(self.cores.clamp(1, 64)).unwrap_or(1)
+    }
+
+    /// Runs PMD threads as `plan` says, unless they already run by it and
+    /// no `rebalance` is asked for: the threads are stopped (their queues
+    /// given back to `queues`), the receive queues assigned to the cores
+    /// ([`crate::rxq::assign`], with the loads the stopped threads
+    /// measured), and one thread started per core that got a queue. Each
+    /// thread sends on a transmit queue of every port of its own, or
+    /// shares one (with a lock) when the port has fewer queues than there
+    /// are threads.
     pub fn poll(
         &mut self,
         eal: &Eal,
         pool: &Arc<pmd::Mempool>,
-        core: usize,
-        config: SwitchConfig,
-        wanted: Vec<(String, u32)>,
-        slow: &BTreeSet<String>,
+        plan: Plan,
+        rebalance: bool,
         queues: &mut HashMap<String, Queues>,
     ) -> Result<(), String> {
-        if self.running.as_ref().is_some_and(|(t, p, c)| *p == wanted && t.core() == core && *c == config) {
+        if !rebalance && self.plan.as_ref() == Some(&plan) {
             return Ok(());
         }
+        let measured: HashMap<(String, u16), u64> =
+            self.loads.iter().map(|l| ((l.port.clone(), l.queue), l.cycles.load(Ordering::Relaxed))).collect();
         self.stop(queues);
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let (mut work, handle) = Switching::new(Arc::clone(&self.xlator) as Arc<dyn Translate>, config).map_err(|e| e.to_string())?;
-        work.set_pool(Arc::clone(pool));
-        for (name, odp) in &wanted {
-            let Some(q) = queues.get_mut(name).map(std::mem::take) else {
+        self.plan = Some(plan.clone());
+        // Every receive queue, in port and queue order.
+        let mut rxqs: Vec<(usize, RxQueue)> = Vec::new();
+        let mut wanted = Vec::new();
+        for (i, port) in plan.ports.iter().enumerate() {
+            let Some(q) = queues.get_mut(&port.name) else {
                 continue;
             };
-            for rx in q.rx {
-                if slow.contains(name) {
-                    work.poll_slowly(rx, *odp);
-                } else {
-                    work.poll(rx, *odp);
+            let mut rx = std::mem::take(&mut q.rx);
+            rx.sort_by_key(RxQueue::queue);
+            for r in rx {
+                wanted.push(crate::rxq::Rxq {
+                    port: port.name.clone(),
+                    queue: r.queue(),
+                    load: measured.get(&(port.name.clone(), r.queue())).copied().unwrap_or(0),
+                    pinned: port.affinity.get(&r.queue()).copied(),
+                });
+                rxqs.push((i, r));
+            }
+        }
+        if rxqs.is_empty() {
+            return Ok(());
+        }
+        let placed = crate::rxq::assign(&wanted, &plan.cores, plan.assign);
+        crate::log::info(&format!("receive queues assigned to cores {:?} by {}", plan.cores, plan.assign.name()));
+        let mut threads: BTreeMap<usize, Vec<(usize, RxQueue)>> = BTreeMap::new();
+        for ((i, r), core) in rxqs.into_iter().zip(placed) {
+            // No core at all: the queue goes back to its port unpolled.
+            match core {
+                Some(core) => threads.entry(core).or_default().push((i, r)),
+                None => queues.entry(plan.ports[i].name.clone()).or_default().rx.push(r),
+            }
+        }
+        // Transmit queues: one per thread, shared when there are fewer.
+        let n = threads.len();
+        let mut txs: Vec<Vec<(u32, TxQueue)>> = (0..n).map(|_| Vec::new()).collect();
+        for port in &plan.ports {
+            let Some(q) = queues.get_mut(&port.name) else {
+                continue;
+            };
+            let mut own = std::mem::take(&mut q.tx);
+            if own.is_empty() {
+                continue;
+            }
+            let have = own.len();
+            let shares: Vec<TxQueue> = (have..n).map(|k| own[k % have].share()).collect();
+            let rest = own.split_off(n.min(have));
+            let mut all = own.into_iter().chain(shares);
+            for t in &mut txs {
+                if let Some(tx) = all.next() {
+                    t.push((port.odp, tx));
                 }
             }
-            // One PMD thread: it uses the first tx queue; the port keeps
-            // the others.
-            let mut tx = q.tx.into_iter();
-            if let Some(first) = tx.next() {
-                work.output(*odp, first);
+            q.tx = rest;
+        }
+        let mut infos = Vec::new();
+        for ((core, polled), tx) in threads.into_iter().zip(txs) {
+            let (mut work, handle) =
+                Switching::new(Arc::clone(&self.xlator) as Arc<dyn Translate>, plan.config).map_err(|e| e.to_string())?;
+            work.set_pool(Arc::clone(pool));
+            let first = self.loads.len();
+            let mut names = Vec::new();
+            let isolated = polled.iter().any(|(i, r)| plan.ports[*i].affinity.get(&r.queue()) == Some(&core));
+            for (i, r) in polled {
+                let port = &plan.ports[i];
+                let load = RxqLoad { port: port.name.clone(), queue: r.queue(), cycles: Arc::default() };
+                if port.slow {
+                    work.poll_slowly(r, port.odp, Arc::clone(&load.cycles));
+                } else {
+                    work.poll(r, port.odp, Arc::clone(&load.cycles));
+                }
+                names.push((port.name.clone(), port.odp));
+                self.loads.push(load);
             }
-            queues.entry(name.clone()).or_default().tx.extend(tx);
+            for (odp, t) in tx {
+                work.output(odp, t);
+            }
+            for &(port, peer) in &plan.patches {
+                work.patch(port, peer);
+            }
+            let thread = PmdThread::spawn(eal, core, work).map_err(|e| e.to_string())?;
+            names.dedup();
+            crate::log::info(&format!(
+                "PMD thread on core {core} polls {}",
+                names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            let loads = self.loads[first..].to_vec();
+            infos.push(PmdInfo { core, stats: thread.stats_handle(), handle, loads, isolated });
+            self.running.push(thread);
         }
-        let thread = PmdThread::spawn(eal, core, work).map_err(|e| e.to_string())?;
-        crate::log::info(&format!(
-            "PMD thread on core {core} polls {}",
-            wanted.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-        ));
         if let Ok(mut p) = self.xlator.pmds.lock() {
-            *p = vec![PmdInfo { core, stats: thread.stats_handle(), handle, ports: wanted.clone() }];
+            *p = infos;
         }
-        self.running = Some((thread, wanted, config));
         Ok(())
     }
 
-    /// Stops the PMD thread, giving its queues back to `queues`.
+    /// Stops the PMD threads, giving their queues back to `queues` (the
+    /// shared copies of transmit queues are dropped).
     pub fn stop(&mut self, queues: &mut HashMap<String, Queues>) {
-        let Some((thread, ports, _)) = self.running.take() else {
-            return;
-        };
-        if let Ok(mut p) = self.xlator.pmds.lock() {
-            p.clear();
-        }
-        let Some((work, _)) = thread.stop() else {
-            crate::log::warn("the PMD thread had panicked; its ports are closed");
-            return;
-        };
-        let pmd::PolledQueues { rx, tx } = work.into_queues();
-        let names: HashMap<u32, String> = ports.into_iter().map(|(n, odp)| (odp, n)).collect();
-        for (q, odp) in rx {
-            if let Some(name) = names.get(&odp) {
-                queues.entry(name.clone()).or_default().rx.push(q);
+        let infos = self.xlator.pmds.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        self.plan = None;
+        self.loads.clear();
+        let names: HashMap<u32, String> = self.odp.iter().map(|(n, &odp)| (odp, n.clone())).collect();
+        for thread in self.running.drain(..) {
+            let core = thread.core();
+            let Some((work, _)) = thread.stop() else {
+                crate::log::warn(&format!("the PMD thread on core {core} had panicked; its ports are closed"));
+                continue;
+            };
+            let pmd::PolledQueues { rx, tx } = work.into_queues();
+            for (q, odp) in rx {
+                if let Some(name) = names.get(&odp) {
+                    queues.entry(name.clone()).or_default().rx.push(q);
+                }
+            }
+            for (odp, q) in tx.into_iter().filter(|(_, q)| !q.is_copy()) {
+                if let Some(name) = names.get(&odp) {
+                    queues.entry(name.clone()).or_default().tx.push(q);
+                }
             }
         }
-        for (odp, q) in tx {
-            if let Some(name) = names.get(&odp) {
-                queues.entry(name.clone()).or_default().tx.push(q);
-            }
-        }
+        drop(infos);
     }
 }
 

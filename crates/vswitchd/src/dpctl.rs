@@ -1,5 +1,6 @@
 //! The datapath's management commands, in OVS's formats:
 //! `dpif-netdev/pmd-stats-show`, `pmd-stats-clear`, `pmd-rxq-show`,
+//! `pmd-rxq-rebalance`,
 //! `dpctl/dump-flows`, `ofproto/trace` and `fdb/show`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,17 @@ pub fn register(commands: &mut Commands, xlator: &Arc<Xlator>, bridges: &Bridges
     );
     let x = Arc::clone(xlator);
     commands.register("dpif-netdev/pmd-rxq-show", "[-pmd core] [dp]", 0, 3, Arc::new(move |_| Ok(rxq_show(&x))));
+    let x = Arc::clone(xlator);
+    commands.register(
+        "dpif-netdev/pmd-rxq-rebalance",
+        "[dp]",
+        0,
+        1,
+        Arc::new(move |_| {
+            x.request_rebalance();
+            Ok("pmd rxq rebalance requested.\n".to_owned())
+        }),
+    );
     let x = Arc::clone(xlator);
     commands.register(
         "dpctl/dump-flows",
@@ -135,6 +147,8 @@ fn pmd_stats(x: &Xlator, cleared: &Mutex<HashMap<usize, PmdStatsSnapshot>>) -> S
     out
 }
 
+/// `dpif-netdev/pmd-rxq-show`: each thread's queues with the share of
+/// the thread's cycles their packets took since it started.
 fn rxq_show(x: &Xlator) -> String {
     let pmds = x.pmds();
     if pmds.is_empty() {
@@ -142,11 +156,19 @@ fn rxq_show(x: &Xlator) -> String {
     }
     let mut out = String::new();
     for p in pmds {
+        let s = p.stats.snapshot();
+        let total = s.busy_cycles + s.idle_cycles;
+        let percent = |cycles: u64| cycles.saturating_mul(100).checked_div(total).unwrap_or(0).min(100);
         let _ = writeln!(out, "pmd thread numa_id 0 core_id {}:", p.core);
-        let _ = writeln!(out, "  isolated : false");
-        for (name, _) in &p.ports {
-            let _ = writeln!(out, "  port: {name:<16} queue-id:  0 (enabled)   pmd usage: NOT AVAIL");
+        let _ = writeln!(out, "  isolated : {}", p.isolated);
+        let mut queues = 0;
+        for l in &p.loads {
+            let usage = percent(l.cycles.load(std::sync::atomic::Ordering::Relaxed));
+            queues += usage;
+            let _ = writeln!(out, "  port: {:<16} queue-id: {:>2} (enabled)   pmd usage: {usage:>2} %", l.port, l.queue);
         }
+        // Busy cycles no queue's packets account for.
+        let _ = writeln!(out, "  overhead: {:>2} %", percent(s.busy_cycles).saturating_sub(queues));
     }
     out
 }

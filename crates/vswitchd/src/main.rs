@@ -17,6 +17,7 @@ mod dpctl;
 mod log;
 mod ofmgmt;
 mod pidfile;
+mod rxq;
 mod stats;
 mod tap;
 mod unixctl;

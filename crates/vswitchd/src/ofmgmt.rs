@@ -119,7 +119,7 @@ impl SwitchView for BridgeView {
                     rx_bytes: s.rx_bytes,
                     tx_bytes: s.tx_bytes,
                     rx_dropped: s.rx_missed + s.rx_nombuf,
-                    tx_dropped: 0,
+                    tx_dropped: s.tx_dropped,
                     rx_errors: s.rx_errors,
                     tx_errors: s.tx_errors,
                 })

@@ -22,6 +22,7 @@ pub fn interface(s: &pmd::PortStats) -> Datum {
         ("rx_errors", s.rx_errors),
         ("tx_packets", s.tx_packets),
         ("tx_bytes", s.tx_bytes),
+        ("tx_dropped", s.tx_dropped),
         ("tx_errors", s.tx_errors),
     ];
     Datum::Map(pairs.into_iter().map(|(k, v)| (Atom::String(k.to_owned()), Atom::Integer(i64::try_from(v).unwrap_or(i64::MAX)))).collect())

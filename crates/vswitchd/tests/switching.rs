@@ -622,3 +622,154 @@ fn the_local_port_carries_frames_between_the_kernel_and_the_tables() {
     let counters = bed.ofctl(&["dump-ports", "br0", "LOCAL"]);
     assert!(!counters.contains("rx pkts=0,"), "{counters}");
 }
+
+#[test]
+fn a_patch_pair_carries_frames_from_one_bridge_into_the_other() {
+    let bed = Bed::start("patch");
+    let sent = flows_to(16, [10, 1, 0, 1]);
+    write_frames(&bed.path("in.pcap"), &sent).unwrap();
+    bed.sw.vsctl(&["add-br", "br1", "--", "set", "bridge", "br1", "datapath_type=netdev"]);
+    bed.sw.vsctl(&[
+        "add-port",
+        "br0",
+        "patch-a",
+        "--",
+        "set",
+        "Interface",
+        "patch-a",
+        "type=patch",
+        "options:peer=patch-b",
+        "ofport_request=9",
+        "--",
+        "add-port",
+        "br1",
+        "patch-b",
+        "--",
+        "set",
+        "Interface",
+        "patch-b",
+        "type=patch",
+        "options:peer=patch-a",
+        "ofport_request=7",
+    ]);
+    let out = bed.path("q2.out.pcap");
+    bed.sw.vsctl(&[
+        "add-port",
+        "br1",
+        "q2",
+        "--",
+        "set",
+        "Interface",
+        "q2",
+        "type=dpdk",
+        &format!("options:dpdk-devargs=net_pcap22,tx_pcap={}", out.display()),
+        "ofport_request=2",
+    ]);
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:9"]);
+    bed.ofctl(&["del-flows", "br1"]);
+    // br1's rule sees the packet enter on its patch port.
+    bed.ofctl(&["add-flow", "br1", "in_port=7,udp,actions=mod_nw_tos:32,output:2"]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    let br1_tx = || number_after(&bed.ofctl(&["dump-ports", "br1", "2"]), "tx pkts=");
+    bed.eventually(10, "frames through the patch pair", || br1_tx() > 1000);
+    // Both bridges' rules count them (passed on once a second).
+    for br in ["br0", "br1"] {
+        bed.eventually(5, &format!("{br}'s rule counting"), || number_after(&bed.ofctl(&["dump-flows", br]), "n_packets=") > 1000);
+    }
+    // A patch port without a matching peer says so; the pair works on.
+    bed.sw.vsctl(&["add-port", "br0", "patch-x", "--", "set", "Interface", "patch-x", "type=patch", "options:peer=nowhere"]);
+    let error = bed.sw.vsctl(&["get", "Interface", "patch-x", "error"]);
+    assert!(error.contains("peer nowhere") && error.contains("does not exist"), "{error}");
+    let before = br1_tx();
+    bed.eventually(5, "the pair still forwarding", || br1_tx() > before + 1000);
+    bed.sw.vsctl(&["del-port", "br1", "q2"]);
+    let got = read_frames(&out).unwrap();
+    assert!(got.len() > 1000);
+    for f in &got {
+        assert_eq!(f[15], 32, "br1's rule set the TOS");
+        assert!(
+            sent.iter().any(|s| s[..15] == f[..15] && s[16..24] == f[16..24] && s[26..] == f[26..]),
+            "a frame changed beyond TOS and checksum"
+        );
+    }
+}
+
+/// The `pmd-rxq-show` block of the thread on `core`.
+fn pmd_block(show: &str, core: usize) -> String {
+    let head = format!("core_id {core}:");
+    show.split("pmd thread").find(|b| b.contains(&head)).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn queues_spread_over_the_pmd_threads_of_the_mask_and_follow_affinity() {
+    let bed = Bed::start("pmds");
+    bed.sw.vsctl(&["set", "open_vswitch", ".", "other_config:pmd-cpu-mask=0x3", "other_config:pmd-rxq-assign=roundrobin"]);
+    bed.ofctl(&["del-flows", "br0"]);
+    // net_null devices receive without end: two queues on n1, one on n2.
+    bed.sw.vsctl(&[
+        "add-port",
+        "br0",
+        "n1",
+        "--",
+        "set",
+        "Interface",
+        "n1",
+        "type=dpdk",
+        "options:dpdk-devargs=net_null1",
+        "options:n_rxq=2",
+        "options:n_rxq_desc=512",
+        "ofport_request=1",
+        "--",
+        "add-port",
+        "br0",
+        "n2",
+        "--",
+        "set",
+        "Interface",
+        "n2",
+        "type=dpdk",
+        "options:dpdk-devargs=net_null2",
+        "ofport_request=2",
+    ]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=2,actions=output:1"]);
+    let show = || bed.sw.appctl(&["dpif-netdev/pmd-rxq-show"]);
+    let text = show();
+    // Round robin over cores 0 and 1, in port order: the local port br0
+    // → 0, n1 q0 → 1, n1 q1 → 0, n2 q0 → 1.
+    assert!(pmd_block(&text, 0).contains("port: n1               queue-id:  1"), "{text}");
+    assert!(pmd_block(&text, 1).contains("port: n1               queue-id:  0"), "{text}");
+    assert!(pmd_block(&text, 1).contains("port: n2               queue-id:  0"), "{text}");
+    bed.eventually(10, "both threads forwarding", || {
+        let s = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+        s.split("pmd thread").skip(1).all(|b| number_after(b, "packets received: ") > 10_000)
+    });
+    // Each queue's measured share of its thread.
+    bed.eventually(5, "a queue's load", || {
+        show().split("pmd usage:").skip(1).any(|r| r.split_whitespace().next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) > 0)
+    });
+
+    // Pinned: n2's queue to core 1, which then polls it alone.
+    bed.sw.vsctl(&["set", "Interface", "n2", "other_config:pmd-rxq-affinity=0:1"]);
+    let text = show();
+    let one = pmd_block(&text, 1);
+    assert!(one.contains("isolated : true") && one.contains("port: n2") && !one.contains("port: n1"), "{text}");
+    assert_eq!(pmd_block(&text, 0).matches("queue-id").count(), 3, "{text}");
+    assert_eq!(bed.sw.appctl(&["dpif-netdev/pmd-rxq-rebalance"]), "pmd rxq rebalance requested.\n");
+    let before = bed.tx(1);
+    bed.eventually(5, "traffic after the rebalance", || bed.tx(1) > before + 10_000);
+
+    // One core again: one thread polls everything.
+    bed.sw.vsctl(&["set", "open_vswitch", ".", "other_config:pmd-cpu-mask=0x2"]);
+    let text = show();
+    assert_eq!(text.matches("pmd thread").count(), 1, "{text}");
+    assert_eq!(text.matches("queue-id").count(), 4, "{text}");
+    // Settings that cannot be get errors.
+    bed.sw.vsctl(&["set", "Interface", "n2", "mtu_request=9000"]);
+    let error = bed.sw.vsctl(&["get", "Interface", "n2", "error"]);
+    assert!(error.contains("mtu_request=9000"), "{error}");
+    bed.sw.vsctl(&["set", "Interface", "n1", "options:n_rxq_desc=1000"]);
+    let error = bed.sw.vsctl(&["get", "Interface", "n1", "error"]);
+    assert!(error.contains("n_rxq_desc=1000"), "{error}");
+}
