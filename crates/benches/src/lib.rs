@@ -10,5 +10,6 @@ pub mod flows;
 pub use ovs_peers::Vswitchd;
 pub mod io;
 pub mod pcap;
+pub mod pvp;
 pub mod switch;
 pub mod testpmd;

@@ -172,24 +172,9 @@ pub fn run_switch(bench: &SwitchBench, who: &Contender, scenario: Scenario, flow
         _ => (flows, false),
     };
     let pcap = write_pcap(&bench.dir, scenario, packets)?;
-    let sw = match who {
-        Contender::Ferrovs(bin) => Vswitchd::start_ferrovs(bin),
-        Contender::Ovs => Vswitchd::start_ovs_dpdk(),
-        Contender::Testpmd => return Err("testpmd is not a switch".to_owned()),
-    };
-    let prefix = format!("ferrovs-bench-switch-{}-{round}-{}", std::process::id(), who.name());
-    let mask = |core: usize| format!("{:#x}", 1u64 << core);
-    sw.vsctl(&[
-        "set",
-        "open_vswitch",
-        ".",
-        "other_config:dpdk-init=true",
-        &format!("other_config:dpdk-lcore-mask={}", mask(bench.main_core)),
-        &format!("other_config:pmd-cpu-mask={}", mask(bench.pmd_core)),
-        &format!("other_config:dpdk-extra=--in-memory --no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
-        "other_config:flow-limit=4000000",
-    ]);
-    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
+    let sw =
+        start_switch(who, bench.main_core, bench.pmd_core, &format!("ferrovs-bench-switch-{}-{round}-{}", std::process::id(), who.name()))?;
+    sw.vsctl(&["set", "open_vswitch", ".", "other_config:flow-limit=4000000"]);
     let port = |name: &str, ofport: &str, devargs: &str| {
         let devargs = format!("options:dpdk-devargs={devargs}");
         let ofport = format!("ofport_request={ofport}");
@@ -198,13 +183,7 @@ pub fn run_switch(bench: &SwitchBench, who: &Contender, scenario: Scenario, flow
     port("p2", "2", "net_null0,no-rx=1");
     let flows_file = bench.dir.join(format!("{}.flows", scenario.name()));
     std::fs::write(&flows_file, scenario.flows()).map_err(|e| e.to_string())?;
-    let ofctl = |args: &[&str]| -> Result<String, String> {
-        let out = sw.ofctl(args);
-        if !out.status.success() {
-            return Err(format!("{}: ovs-ofctl {args:?}: {}", sw.name(), String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let ofctl = |args: &[&str]| ofctl(&sw, args);
     ofctl(&["del-flows", "br0"])?;
     ofctl(&["add-flows", "br0", &flows_file.display().to_string()])?;
     // The traffic starts once the rules are in (this measures forwarding,
@@ -236,7 +215,40 @@ pub fn run_switch(bench: &SwitchBench, who: &Contender, scenario: Scenario, flow
     })
 }
 
-fn tail(log: &str) -> String {
+/// Starts `who` with DPDK (`--in-memory`, EAL file prefix `prefix`),
+/// main threads on `main_core`, the PMD thread on `pmd_core`, and bridge
+/// `br0` (`netdev`, `fail_mode=secure`).
+pub fn start_switch(who: &Contender, main_core: usize, pmd_core: usize, prefix: &str) -> Result<Vswitchd, String> {
+    let sw = match who {
+        Contender::Ferrovs(bin) => Vswitchd::start_ferrovs(bin),
+        Contender::Ovs => Vswitchd::start_ovs_dpdk(),
+        Contender::Testpmd => return Err("testpmd is not a switch".to_owned()),
+    };
+    let mask = |core: usize| format!("{:#x}", 1u64 << core);
+    sw.vsctl(&[
+        "set",
+        "open_vswitch",
+        ".",
+        "other_config:dpdk-init=true",
+        &format!("other_config:dpdk-lcore-mask={}", mask(main_core)),
+        &format!("other_config:pmd-cpu-mask={}", mask(pmd_core)),
+        &format!("other_config:dpdk-extra=--in-memory --no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
+    ]);
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
+    Ok(sw)
+}
+
+/// `ovs-ofctl ARGS` against `sw`: its output, or an error naming the switch.
+pub fn ofctl(sw: &Vswitchd, args: &[&str]) -> Result<String, String> {
+    let out = sw.ofctl(args);
+    if !out.status.success() {
+        return Err(format!("{}: ovs-ofctl {args:?}: {}", sw.name(), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last three lines of a log.
+pub fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(3)..].join(" | ")
 }

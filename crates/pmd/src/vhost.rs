@@ -18,8 +18,9 @@
 //! - `vring_state_changed`: the guest enabled or disabled a queue;
 //! - `destroy_device`: the guest went away. The id is withdrawn, and the
 //!   callback returns only once no PMD thread is inside a call with the
-//!   old id: each queue handle marks itself busy around its call
-//!   (sequentially consistent store, then load of the id), so that the
+//!   old id: each queue handle marks itself busy around its call (the
+//!   mark ordered before its load of the id by `membarrier` on the
+//!   withdrawing side, or a fence where the kernel lacks it), so that the
 //!   library can free the guest's memory map safely.
 //!
 //! A device unregistered (its [`Device`] dropped, after every queue
@@ -54,6 +55,28 @@ const DISABLED_FEATURES: u64 = (1 << 0) | (1 << 1) | (0xff << 7);
 
 /// Retries of an enqueue that made progress, as OVS's `VHOST_ENQ_RETRY_NUM`.
 const ENQUEUE_RETRIES: u32 = 8;
+
+/// `membarrier(2)` commands (linux/membarrier.h).
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+/// Whether this process registered for private expedited `membarrier`
+/// (Linux 4.14 and later), so that a handle's busy mark and its read of
+/// the guest's id need no fence on the PMD thread: the rare withdrawal
+/// pays instead (userspace RCU's asymmetric fences). Registered when the
+/// first device starts.
+static ASYMMETRIC: OnceLock<bool> = OnceLock::new();
+
+fn asymmetric() -> bool {
+    ASYMMETRIC.get().copied().unwrap_or(false)
+}
+
+fn register_membarrier() {
+    ASYMMETRIC.get_or_init(|| {
+        // SAFETY: a plain system call with no pointer arguments.
+        unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
+    });
+}
 
 /// An error registering a vhost-user device.
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +276,8 @@ impl Device {
             remove_stale(socket).map_err(|e| bad(&e))?;
         }
         let path = CString::new(socket.as_os_str().as_encoded_bytes()).map_err(|_| bad("contains a NUL byte"))?;
+        // Before any handle exists: every handle then sees the same mode.
+        register_membarrier();
         let dev = Arc::new(Device {
             path,
             socket: socket.to_owned(),
@@ -358,6 +383,12 @@ impl Device {
     /// call that may use it.
     fn withdraw(&self) {
         self.vid.store(-1, Ordering::SeqCst);
+        if asymmetric() {
+            // Every thread of the process passes a full barrier: a handle
+            // either had its busy mark visible, or reads -1 next.
+            // SAFETY: a plain system call with no pointer arguments.
+            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+        }
         for slots in [&self.rx_slots, &self.tx_slots] {
             let Ok(slots) = slots.lock() else {
                 continue;
@@ -463,11 +494,20 @@ impl Handle {
     }
 
     /// Marks the handle busy and gives the guest's id, or `None` (not
-    /// busy) when no guest is attached.
+    /// busy) when no guest is attached. The mark must be visible before
+    /// the id is read: with `membarrier` (see [`asymmetric`]) the
+    /// withdrawing side forces that order on every thread, and the
+    /// handle needs no fence of its own; without it, a fence.
     #[inline]
     fn enter(&self) -> Option<c_int> {
-        self.slot.busy.store(1, Ordering::SeqCst);
-        let vid = self.dev.vid.load(Ordering::SeqCst);
+        let vid = if asymmetric() {
+            self.slot.busy.store(1, Ordering::Relaxed);
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+            self.dev.vid.load(Ordering::Relaxed)
+        } else {
+            self.slot.busy.store(1, Ordering::SeqCst);
+            self.dev.vid.load(Ordering::SeqCst)
+        };
         if vid < 0 {
             self.slot.busy.store(0, Ordering::Release);
             return None;

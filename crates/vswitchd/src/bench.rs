@@ -26,6 +26,11 @@ pub enum Bench {
     /// ferrovs against Open vSwitch with DPDK (and testpmd's ceiling) on
     /// net_pcap → port 1 → the scenario's flows → port 2 (net_null).
     Switch(SwitchArgs),
+    /// Between VMs' vhost-user ports (testpmd with net_virtio_user as the
+    /// VM sides): a generator's two devices through the switch both ways,
+    /// or with --loopback through a VM forwarding back; ferrovs against
+    /// Open vSwitch with DPDK.
+    Pvp(PvpArgs),
     /// Writes a pcap of N distinct 64-byte UDP flows (what `bench io`
     /// replays), for `net_pcap` ports of your own.
     Pcap(PcapArgs),
@@ -53,24 +58,53 @@ pub struct SwitchArgs {
     /// Distinct flows of the traffic, comma-separated (not for setup).
     #[arg(long, default_value = "1,1000,100000", value_delimiter = ',')]
     flows: Vec<u32>,
-    /// Seconds measured per run.
-    #[arg(long, default_value_t = 5.0)]
-    seconds: f64,
-    /// Seconds of traffic before measuring (the pcap loads, megaflows settle).
-    #[arg(long, default_value_t = 3.0)]
-    warmup: f64,
-    /// Runs per contender and scenario (the median is reported).
-    #[arg(long, default_value_t = 1)]
-    rounds: usize,
-    /// The PMD thread's core; the main threads run on the other one.
-    #[arg(long, default_value_t = 1)]
-    pmd_core: usize,
+    #[command(flatten)]
+    run: RunArgs,
     /// Print one JSON object per scenario and flow count.
     #[arg(long)]
     json: bool,
     /// Write an SVG bar chart of the ratios to FILE.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PvpArgs {
+    /// Also run Open vSwitch with DPDK (`ovs`), alternating with ferrovs.
+    #[arg(long, value_enum)]
+    vs: Vec<PvpPeer>,
+    /// Distinct flows the generator sends.
+    #[arg(long, default_value_t = 1000)]
+    flows: u32,
+    /// Through a VM that forwards every frame back (each crosses the
+    /// switch twice).
+    #[arg(long)]
+    loopback: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How long and where the switch benches run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Seconds of traffic before measuring (megaflows settle).
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Runs per contender (and scenario); the median is reported.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// The PMD thread's core; the main threads run on the other one.
+    #[arg(long, default_value_t = 1)]
+    pmd_core: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PvpPeer {
+    /// Open vSwitch with DPDK (ovs-vswitchd-dpdk).
+    Ovs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,23 +180,87 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
         Bench::Io(args) => run_io(&args),
         Bench::Flows(args) => run_flows(&args),
         Bench::Switch(args) => run_switch(&args),
+        Bench::Pvp(args) => run_pvp(&args),
         Bench::Pcap(args) => benches::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
     }
 }
 
+/// The core that is not `pmd_core`, checking it is one.
+fn main_core_beside(pmd_core: usize) -> Result<usize, BenchError> {
+    let usable = CpuMask::usable_cores();
+    if !usable.contains(&pmd_core) {
+        return Err(BenchError::Usage(format!("--pmd-core {pmd_core} is not a core of this machine")));
+    }
+    Ok(usable.iter().copied().find(|&c| c != pmd_core).unwrap_or(pmd_core))
+}
+
+fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
+    use benches::pvp::{self, PvpBench};
+    use benches::switch::{median, Contender, Figure, Scenario};
+    if !(args.run.seconds > 0.0 && args.run.warmup >= 0.0) || args.run.rounds == 0 || args.flows == 0 {
+        return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds and --flows at least 1".into()));
+    }
+    let main_core = main_core_beside(args.run.pmd_core)?;
+    let bench = PvpBench {
+        seconds: args.run.seconds,
+        warmup: args.run.warmup,
+        flows: args.flows,
+        loopback: args.loopback,
+        main_core,
+        pmd_core: args.run.pmd_core,
+    };
+    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let mut contenders = vec![Contender::Ferrovs(exe)];
+    if args.vs.contains(&PvpPeer::Ovs) {
+        contenders.push(Contender::Ovs);
+    }
+    let path = if args.loopback {
+        "gen port 1 -> switch -> vm (io) -> switch -> gen port 2"
+    } else {
+        "gen port 1 <-> switch <-> gen port 2 (both ways)"
+    };
+    eprintln!("{path}; {}", bench.pinning());
+    let mut figures = Vec::new();
+    for round in 0..args.run.rounds {
+        for who in &contenders {
+            eprintln!("round {}/{}: {}", round + 1, args.run.rounds, who.name());
+            let value = pvp::run(&bench, who, round).map_err(BenchError::Round)?;
+            eprintln!("  {value:.2} Mpps");
+            // The switch table's median, under the `simple` label.
+            figures.push(Figure { scenario: Scenario::Simple, flows: args.flows, contender: who.name(), value });
+        }
+    }
+    let f = median(&figures, Scenario::Simple, args.flows, "ferrovs");
+    let o = median(&figures, Scenario::Simple, args.flows, "ovs-dpdk");
+    println!(
+        "{path}, {} flows, 64-byte frames; {} s per run after {} s of warm-up, median of {} round(s)",
+        args.flows, args.run.seconds, args.run.warmup, args.run.rounds
+    );
+    println!("pinning: {}", bench.pinning());
+    println!("{:<10}{:>12}{:>12}{:>8}  unit", "mode", "ferrovs", "ovs-dpdk", "ratio");
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    let ratio = match (f, o) {
+        (Some(f), Some(o)) if o > 0.0 => format!("{:.2}x", f / o),
+        _ => "-".to_owned(),
+    };
+    println!("{:<10}{:>12}{:>12}{:>8}  Mpps forwarded", if args.loopback { "loopback" } else { "p2p" }, num(f), num(o), ratio);
+    Ok(())
+}
+
 fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
     use benches::switch::{self, Contender, Figure, Scenario, SwitchBench};
-    if !(args.seconds > 0.0 && args.warmup >= 0.0) || args.rounds == 0 {
+    if !(args.run.seconds > 0.0 && args.run.warmup >= 0.0) || args.run.rounds == 0 {
         return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds at least 1".into()));
     }
-    let usable = CpuMask::usable_cores();
-    if !usable.contains(&args.pmd_core) {
-        return Err(BenchError::Usage(format!("--pmd-core {} is not a core of this machine", args.pmd_core)));
-    }
-    let main_core = usable.iter().copied().find(|&c| c != args.pmd_core).unwrap_or(args.pmd_core);
+    let main_core = main_core_beside(args.run.pmd_core)?;
     let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
-    let bench =
-        SwitchBench { dir: scratch.path().to_owned(), seconds: args.seconds, warmup: args.warmup, main_core, pmd_core: args.pmd_core };
+    let bench = SwitchBench {
+        dir: scratch.path().to_owned(),
+        seconds: args.run.seconds,
+        warmup: args.run.warmup,
+        main_core,
+        pmd_core: args.run.pmd_core,
+    };
     let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
     let mut contenders = vec![Contender::Ferrovs(exe)];
     if args.vs.contains(&SwitchPeer::Ovs) {
@@ -191,16 +289,16 @@ fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
             runs.extend(args.flows.iter().map(|&n| (s, n)));
         }
     }
-    eprintln!("main threads on core {main_core}, the PMD thread (testpmd's forwarding core) on core {}", args.pmd_core);
+    eprintln!("main threads on core {main_core}, the PMD thread (testpmd's forwarding core) on core {}", args.run.pmd_core);
     let mut figures = Vec::new();
-    for round in 0..args.rounds {
+    for round in 0..args.run.rounds {
         for &(scenario, flows) in &runs {
             for who in &contenders {
                 // testpmd forwards without looking: no setup figure.
                 if *who == Contender::Testpmd && scenario == Scenario::Setup {
                     continue;
                 }
-                eprintln!("round {}/{}: {} {} flows: {}", round + 1, args.rounds, scenario.name(), flows, who.name());
+                eprintln!("round {}/{}: {} {} flows: {}", round + 1, args.run.rounds, scenario.name(), flows, who.name());
                 let value = match who {
                     Contender::Testpmd => switch::run_testpmd(&bench, scenario, flows, round),
                     _ => switch::run_switch(&bench, who, scenario, flows, round),
@@ -229,7 +327,7 @@ fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
     }
     println!(
         "{} s per run after {} s of warm-up, median of {} round(s); main threads on core {main_core}, PMD on core {}",
-        args.seconds, args.warmup, args.rounds, args.pmd_core
+        args.run.seconds, args.run.warmup, args.run.rounds, args.run.pmd_core
     );
     print!("{}", switch::table(&figures));
     Ok(())
