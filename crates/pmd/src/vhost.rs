@@ -334,7 +334,7 @@ impl Device {
                     if let Ok(mut s) = slots.lock() {
                         s.push(Arc::clone(&slot));
                     }
-                    Handle { dev: Arc::clone(self), slot, queue }
+                    Handle { dev: Arc::clone(self), slot, queue, rx: std::ptr::eq(slots, &self.rx_slots) }
                 })
                 .collect()
         };
@@ -476,6 +476,8 @@ pub struct Handle {
     dev: Arc<Device>,
     slot: Arc<Slot>,
     queue: u16,
+    /// A receive handle (else a transmit one).
+    rx: bool,
 }
 
 impl Handle {
@@ -490,7 +492,7 @@ impl Handle {
         if let Ok(mut s) = self.dev.tx_slots.lock() {
             s.push(Arc::clone(&slot));
         }
-        Handle { dev: Arc::clone(&self.dev), slot, queue: self.queue }
+        Handle { dev: Arc::clone(&self.dev), slot, queue: self.queue, rx: false }
     }
 
     /// Marks the handle busy and gives the guest's id, or `None` (not
@@ -561,7 +563,6 @@ impl Handle {
         let Some(vid) = self.enter() else {
             return 0;
         };
-        let bytes: usize = burst.iter().map(<[u8]>::len).sum();
         let pkts = burst.filled_mut();
         let total = pkts.len();
         let mut sent = 0;
@@ -576,11 +577,11 @@ impl Handle {
             }
         }
         self.leave();
-        let unsent_bytes: usize = burst.iter().skip(sent).map(<[u8]>::len).sum();
+        let bytes: usize = burst.iter().take(sent).map(<[u8]>::len).sum();
         burst.free_front(sent);
         let s = &self.slot;
         s.packets.store(s.packets.load(Ordering::Relaxed) + sent as u64, Ordering::Relaxed);
-        s.bytes.store(s.bytes.load(Ordering::Relaxed) + (bytes - unsent_bytes) as u64, Ordering::Relaxed);
+        s.bytes.store(s.bytes.load(Ordering::Relaxed) + bytes as u64, Ordering::Relaxed);
         s.dropped.store(s.dropped.load(Ordering::Relaxed) + (total - sent) as u64, Ordering::Relaxed);
         sent
     }
@@ -588,7 +589,6 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let rx = self.dev.rx_slots.lock().is_ok_and(|s| s.iter().any(|x| Arc::ptr_eq(x, &self.slot)));
-        self.dev.forget(&self.slot, rx);
+        self.dev.forget(&self.slot, self.rx);
     }
 }
