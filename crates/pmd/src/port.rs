@@ -280,8 +280,7 @@ impl Port {
     ) -> Result<(Port, Vec<RxQueue>, Vec<TxQueue>), VhostError> {
         let dev = Device::start(socket, mode, pool)?;
         let (rx, tx) = dev.queues(n_rxq, n_txq);
-        let rxqs =
-            rx.into_iter().enumerate().map(|(q, h)| RxQueue { dev: QueueDev::Vhost(h), queue: q as u16, _not_sync: PhantomData }).collect();
+        let rxqs = rx.into_iter().map(RxQueue::vhost).collect();
         let txqs = tx
             .into_iter()
             .enumerate()
@@ -312,6 +311,24 @@ impl Port {
         match &self.dev {
             PortDev::Eth(_) => None,
             PortDev::Vhost(d) => Some(d.status()),
+        }
+    }
+
+    /// For a vhost-user port: the guest's queue pairs (0 while no guest
+    /// is attached); `None` for an ethdev.
+    pub fn guest_queue_pairs(&self) -> Option<u16> {
+        match &self.dev {
+            PortDev::Eth(_) => None,
+            PortDev::Vhost(d) => Some(d.guest_queue_pairs()),
+        }
+    }
+
+    /// More receive queues of a vhost-user port, numbered `queues` (none
+    /// for an ethdev, whose queues are fixed when it starts).
+    pub fn more_rx_queues(&self, queues: std::ops::Range<u16>) -> Vec<RxQueue> {
+        match &self.dev {
+            PortDev::Eth(_) => Vec::new(),
+            PortDev::Vhost(d) => d.rx_queues(queues).into_iter().map(RxQueue::vhost).collect(),
         }
     }
 
@@ -411,6 +428,11 @@ impl Port {
 }
 
 impl RxQueue {
+    fn vhost(handle: Handle) -> Self {
+        let queue = handle.queue();
+        RxQueue { dev: QueueDev::Vhost(handle), queue, _not_sync: PhantomData }
+    }
+
     /// The port's device name.
     pub fn port_name(&self) -> &str {
         self.dev.name()

@@ -253,6 +253,9 @@ unsafe extern "C" fn vring_state_changed(vid: c_int, ring: u16, enable: c_int) -
     if let Some(flag) = dev.enabled.get(usize::from(ring)) {
         flag.store(enable != 0, Ordering::Relaxed);
     }
+    // A guest may set up queue pairs beyond the first after attaching.
+    // SAFETY: `vid` is the library's live device (we are in its callback).
+    dev.vrings.store(unsafe { ffi::rte_vhost_get_vring_num(vid) }, Ordering::Relaxed);
     dev.map_tx_rings();
     changed();
     0
@@ -327,18 +330,34 @@ impl Device {
 
     /// Handles for `n_rxq` receive and `n_txq` transmit queues.
     pub fn queues(self: &Arc<Self>, n_rxq: u16, n_txq: u16) -> (Vec<Handle>, Vec<Handle>) {
-        let make = |slots: &Mutex<Vec<Arc<Slot>>>, n: u16| -> Vec<Handle> {
-            (0..n)
-                .map(|queue| {
-                    let slot = Arc::new(Slot::default());
-                    if let Ok(mut s) = slots.lock() {
-                        s.push(Arc::clone(&slot));
-                    }
-                    Handle { dev: Arc::clone(self), slot, queue, rx: std::ptr::eq(slots, &self.rx_slots) }
-                })
-                .collect()
-        };
-        (make(&self.rx_slots, n_rxq.min(MAX_QUEUE_PAIRS)), make(&self.tx_slots, n_txq))
+        (self.handles(true, 0..n_rxq.min(MAX_QUEUE_PAIRS)), self.handles(false, 0..n_txq))
+    }
+
+    /// Receive handles for the queues in `queues` (beyond
+    /// [`MAX_QUEUE_PAIRS`] none), when the guest enables more of them.
+    pub fn rx_queues(self: &Arc<Self>, queues: std::ops::Range<u16>) -> Vec<Handle> {
+        self.handles(true, queues.start..queues.end.min(MAX_QUEUE_PAIRS))
+    }
+
+    fn handles(self: &Arc<Self>, rx: bool, queues: std::ops::Range<u16>) -> Vec<Handle> {
+        let slots = if rx { &self.rx_slots } else { &self.tx_slots };
+        queues
+            .map(|queue| {
+                let slot = Arc::new(Slot::default());
+                if let Ok(mut s) = slots.lock() {
+                    s.push(Arc::clone(&slot));
+                }
+                Handle { dev: Arc::clone(self), slot, queue, rx }
+            })
+            .collect()
+    }
+
+    /// The queue pairs the attached guest has, 0 while none is.
+    pub fn guest_queue_pairs(&self) -> u16 {
+        if self.vid.load(Ordering::Acquire) < 0 {
+            return 0;
+        }
+        self.vrings.load(Ordering::Relaxed) / 2
     }
 
     /// The socket path.
@@ -484,6 +503,11 @@ impl Handle {
     /// The device's socket path.
     pub fn socket(&self) -> &Path {
         &self.dev.socket
+    }
+
+    /// The queue's index.
+    pub fn queue(&self) -> u16 {
+        self.queue
     }
 
     /// Another transmit handle on the same queue, counted apart.

@@ -606,6 +606,7 @@ impl Switch {
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
 
         self.refresh_mgmt(replica, &desired);
+        self.follow_guest_queues();
         let rebalance = self.dp.xlator().take_rebalance();
         self.refresh_datapath(replica, other_config.as_ref(), rebalance);
         self.controller_status(replica, &mut ops);
@@ -1030,6 +1031,37 @@ impl Switch {
             ));
             Ok(opened)
         })
+    }
+
+    /// Polls as many receive queues of each vhost-user port as its guest
+    /// has queue pairs, as OVS does when a guest attaches or enables
+    /// queues; a port without a guest keeps the queues it has
+    /// (`options:n_rxq` until a guest first attaches).
+    fn follow_guest_queues(&mut self) {
+        let changed: Vec<(String, usize)> = self
+            .ports
+            .iter()
+            .filter_map(|(name, p)| {
+                let pairs = usize::from(p.port.guest_queue_pairs()?.min(pmd::vhost::MAX_QUEUE_PAIRS));
+                (pairs > 0 && pairs != p.n_rxq).then(|| (name.clone(), pairs))
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        // Every queue comes back to its port first.
+        self.stop_datapath();
+        for (name, want) in changed {
+            let Some(p) = self.ports.get_mut(&name) else {
+                continue;
+            };
+            p.queues.rx.retain(|q| usize::from(q.queue()) < want);
+            if want > p.n_rxq {
+                p.queues.rx.extend(p.port.more_rx_queues(p.n_rxq as u16..want as u16));
+            }
+            crate::log::info(&format!("{name}: the guest has {want} queue pair(s): polling {want} receive queue(s), not {}", p.n_rxq));
+            p.n_rxq = want;
+        }
     }
 
     /// Stops the PMD threads, giving each open port its queues back (the

@@ -41,8 +41,9 @@ struct Peer {
 
 /// What a peer's capture-file device does.
 enum Pcap<'a> {
-    /// Replays this file into the VM side, over and over.
-    Send(&'a Path),
+    /// Replays these files into the VM side, over and over: each file
+    /// into its own queue of the virtio device (one queue pair each).
+    Send(&'a [PathBuf]),
     /// Writes what the VM side receives to this file.
     Receive(&'a Path),
 }
@@ -54,19 +55,23 @@ impl Peer {
         let dir = socket.parent().unwrap();
         let stem = socket.file_name().unwrap().to_string_lossy().replace('.', "_");
         let prefix = format!("ferrovs-peer-{stem}-{}", std::process::id());
-        let pcap = match pcap {
-            Pcap::Send(f) => format!("net_pcap_{stem},rx_pcap={},infinite_rx=1", f.display()),
-            Pcap::Receive(f) => format!("net_pcap_{stem},tx_pcap={}", f.display()),
+        let (pcap, queues) = match pcap {
+            Pcap::Send(files) => {
+                let rx: String = files.iter().map(|f| format!("rx_pcap={},", f.display())).collect();
+                (format!("net_pcap_{stem},{rx}infinite_rx=1"), files.len())
+            }
+            Pcap::Receive(f) => (format!("net_pcap_{stem},tx_pcap={}", f.display()), 1),
         };
         let log = dir.join(format!("{stem}.testpmd.log"));
         let child = Command::new("dpdk-testpmd")
             .args(["--lcores", "0@0,1@0", "--no-pci", "--in-memory", "--single-file-segments", "-m", "256", "--log-level=error"])
             .arg(format!("--file-prefix={prefix}"))
             .arg("--vdev")
-            .arg(format!("net_virtio_user_{stem},path={},server={},queues=1", socket.display(), u8::from(server)))
+            .arg(format!("net_virtio_user_{stem},path={},server={},queues={queues}", socket.display(), u8::from(server)))
             .arg("--vdev")
             .arg(pcap)
             .args(["--", "--forward-mode=io", "--auto-start", "--nb-cores=1", "--total-num-mbufs=8192", "--no-mlockall"])
+            .args([format!("--rxq={queues}"), format!("--txq={queues}")])
             .stdin(Stdio::piped())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())
@@ -173,7 +178,7 @@ fn two_vms(name: &str) -> (Vswitchd, Vms) {
     let input = dir.join("in.pcap");
     write_frames(&input, frames()).unwrap();
     let (a, b, out) = (dir.join("a.sock"), dir.join("b.sock"), dir.join("out.pcap"));
-    let sender = Peer::start(&a, true, Pcap::Send(&input));
+    let sender = Peer::start(&a, true, Pcap::Send(&[input]));
     let receiver = Peer::start(&b, true, Pcap::Receive(&out));
     one_way(&sw);
     add_as_libvirt(&sw, "vhu0", &a, 1);
@@ -209,6 +214,37 @@ fn frames_from_a_vm_reach_another_vm_whole_through_ports_libvirt_adds() {
     assert!(got.iter().all(|f| sent.contains(f)), "a frame arrived changed");
     for f in &sent {
         assert!(got.contains(f), "a flow never arrived");
+    }
+}
+
+#[test]
+fn a_vm_with_two_queue_pairs_gets_both_of_its_transmit_queues_polled() {
+    let sw = switch("mq");
+    let dir = sw.dir().to_owned();
+    // Flows 0-7 leave the VM on its first queue, 8-15 on its second.
+    let (first, second) = (dir.join("q0.pcap"), dir.join("q1.pcap"));
+    write_frames(&first, (0..8).map(|i| udp_frame(i).to_vec())).unwrap();
+    write_frames(&second, (8..16).map(|i| udp_frame(i).to_vec())).unwrap();
+    let (a, b, out) = (dir.join("a.sock"), dir.join("b.sock"), dir.join("out.pcap"));
+    let sender = Peer::start(&a, true, Pcap::Send(&[first, second]));
+    let receiver = Peer::start(&b, true, Pcap::Receive(&out));
+    one_way(&sw);
+    // Added as libvirt adds it: no options:n_rxq, the guest decides.
+    add_as_libvirt(&sw, "vhu0", &a, 1);
+    add_as_libvirt(&sw, "vhu1", &b, 2);
+    eventually(&sw, 30, "vhu0's second queue polled", || {
+        sw.appctl(&["dpif-netdev/pmd-rxq-show"]).lines().any(|l| l.contains("port: vhu0 ") && l.contains("queue-id:  1"))
+    });
+    eventually(&sw, 30, "10 000 packets through", || tx(&sw, 2) > 10_000);
+    let status = interface(&sw, "vhu0", "status");
+    for key in ["n_rxq=\"2\"", "num_of_vrings=\"4\""] {
+        assert!(status.contains(key), "{key} not in {status}");
+    }
+    receiver.stop();
+    drop(sender);
+    let got = read_frames(&out).unwrap();
+    for i in 0..16 {
+        assert!(got.contains(&udp_frame(i).to_vec()), "flow {i} (queue {}) never arrived", i / 8);
     }
 }
 
