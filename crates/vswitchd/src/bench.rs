@@ -80,6 +80,11 @@ pub struct PvpArgs {
     /// switch twice).
     #[arg(long)]
     loopback: bool,
+    /// Descriptors in each of the VMs' virtio rings: a power of two from
+    /// 256 to 1024, as QEMU's `rx_queue_size`/`tx_queue_size` for
+    /// vhost-user.
+    #[arg(long, default_value_t = 1024)]
+    ring_size: u16,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -200,6 +205,9 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
     if !(args.run.seconds > 0.0 && args.run.warmup >= 0.0) || args.run.rounds == 0 || args.flows == 0 {
         return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds and --flows at least 1".into()));
     }
+    if !(256..=1024).contains(&args.ring_size) || !args.ring_size.is_power_of_two() {
+        return Err(BenchError::Usage("--ring-size must be 256, 512 or 1024 (what QEMU accepts for vhost-user)".into()));
+    }
     let main_core = main_core_beside(args.run.pmd_core)?;
     let bench = PvpBench {
         seconds: args.run.seconds,
@@ -208,6 +216,7 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
         loopback: args.loopback,
         main_core,
         pmd_core: args.run.pmd_core,
+        ring_size: args.ring_size,
     };
     let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
     let mut contenders = vec![Contender::Ferrovs(exe)];
@@ -233,8 +242,8 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
     let f = median(&figures, Scenario::Simple, args.flows, "ferrovs");
     let o = median(&figures, Scenario::Simple, args.flows, "ovs-dpdk");
     println!(
-        "{path}, {} flows, 64-byte frames; {} s per run after {} s of warm-up, median of {} round(s)",
-        args.flows, args.run.seconds, args.run.warmup, args.run.rounds
+        "{path}, {} flows, 64-byte frames, {}-descriptor virtio rings; {} s per run after {} s of warm-up, median of {} round(s)",
+        args.flows, args.ring_size, args.run.seconds, args.run.warmup, args.run.rounds
     );
     println!("pinning: {}", bench.pinning());
     println!("{:<10}{:>12}{:>12}{:>8}  unit", "mode", "ferrovs", "ovs-dpdk", "ratio");
