@@ -90,8 +90,9 @@ impl Drop for Vm {
     }
 }
 
-/// Starts testpmd with a `net_virtio_user` device as the server of each
-/// of `sockets`, forwarding as `mode` says, on `core`.
+/// Starts testpmd with a `net_virtio_user` device (rings of the bench's
+/// size) as the server of each of `sockets`, forwarding as `mode` says,
+/// on the bench's main core.
 fn vm(sockets: &[PathBuf], mode: &[&str], bench: &PvpBench, prefix: &str) -> Result<Vm, String> {
     let core = bench.main_core;
     let log = sockets[0].with_extension("log");
