@@ -314,15 +314,6 @@ impl Port {
         }
     }
 
-    /// For a vhost-user port: the guest's queue pairs (0 while no guest
-    /// is attached); `None` for an ethdev.
-    pub fn guest_queue_pairs(&self) -> Option<u16> {
-        match &self.dev {
-            PortDev::Eth(_) => None,
-            PortDev::Vhost(d) => Some(d.guest_queue_pairs()),
-        }
-    }
-
     /// More receive queues of a vhost-user port, numbered `queues` (none
     /// for an ethdev, whose queues are fixed when it starts).
     pub fn more_rx_queues(&self, queues: std::ops::Range<u16>) -> Vec<RxQueue> {

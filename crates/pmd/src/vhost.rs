@@ -352,14 +352,6 @@ impl Device {
             .collect()
     }
 
-    /// The queue pairs the attached guest has, 0 while none is.
-    pub fn guest_queue_pairs(&self) -> u16 {
-        if self.vid.load(Ordering::Acquire) < 0 {
-            return 0;
-        }
-        self.vrings.load(Ordering::Relaxed) / 2
-    }
-
     /// The socket path.
     pub fn socket(&self) -> &Path {
         &self.socket

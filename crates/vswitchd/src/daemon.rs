@@ -1042,7 +1042,8 @@ impl Switch {
             .ports
             .iter()
             .filter_map(|(name, p)| {
-                let pairs = usize::from(p.port.guest_queue_pairs()?.min(pmd::vhost::MAX_QUEUE_PAIRS));
+                let guest = p.port.vhost().filter(|v| v.connected)?;
+                let pairs = usize::from((guest.vrings / 2).min(pmd::vhost::MAX_QUEUE_PAIRS));
                 (pairs > 0 && pairs != p.n_rxq).then(|| (name.clone(), pairs))
             })
             .collect();
