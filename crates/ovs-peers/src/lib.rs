@@ -53,9 +53,14 @@ impl OvsdbServer {
     /// As [`OvsdbServer::start`], with more `ovsdb-server` arguments made
     /// from the directory (for example `--remote=pssl:…` and its key files).
     pub fn start_with(extra: impl FnOnce(&Path) -> Vec<String>) -> OvsdbServer {
+        Self::start_schema(Path::new(SCHEMA), extra)
+    }
+
+    /// As [`OvsdbServer::start_with`], serving a database of another schema.
+    pub fn start_schema(schema: &Path, extra: impl FnOnce(&Path) -> Vec<String>) -> OvsdbServer {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("conf.db");
-        let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(SCHEMA).status().expect("ovsdb-tool (run `make setup`)");
+        let ok = Command::new("ovsdb-tool").arg("create").arg(&db).arg(schema).status().expect("ovsdb-tool (run `make setup`)");
         assert!(ok.success(), "ovsdb-tool create failed");
         let extra = extra(dir.path());
         let child = spawn(dir.path(), &extra);

@@ -5,8 +5,8 @@
 //! # Invariants
 //!
 //! A row stores only columns whose value differs from the column type's
-//! default (empty set or map; 0, 0.0, false, "" or the all-zero UUID for
-//! a scalar), as `ovsdb-server` sends rows, so a replica kept up to date
+//! default (empty set or map for a minimum of 0; otherwise one element of
+//! 0, 0.0, false, "" or the all-zero UUID), as `ovsdb-server` sends rows, so a replica kept up to date
 //! by diffs equals one built from a fresh snapshot. Every table-update
 //! is checked against the schema before anything is applied: a bad one
 //! changes nothing and is an error (the session should then be dropped
@@ -66,22 +66,36 @@ pub struct Replica {
     changes: Vec<RowChange>,
 }
 
+/// The default value of a column type, as `ovsdb-server` leaves it out of
+/// rows: nothing for a type whose minimum is 0, otherwise one element
+/// of the atom types' defaults (so a set of 1..4 integers defaults to
+/// `{0}`, and a map of at least one pair to `{"": ""}` or the like).
 fn default_of(ty: &ColumnType) -> Datum {
-    if !ty.is_scalar() {
-        return if ty.is_map() { Datum::Map(BTreeMap::new()) } else { Datum::empty() };
-    }
-    Datum::scalar(match ty.key {
+    let atom = |t: AtomType| match t {
         AtomType::Integer => Atom::Integer(0),
         AtomType::Real => Atom::Real(0.0),
         AtomType::Boolean => Atom::Boolean(false),
         AtomType::String => Atom::String(String::new()),
         AtomType::Uuid => Atom::Uuid(Uuid(0)),
-    })
+    };
+    match (ty.min, ty.value) {
+        (0, Some(_)) => Datum::Map(BTreeMap::new()),
+        (0, None) => Datum::empty(),
+        (_, Some(value)) => Datum::Map(BTreeMap::from([(atom(ty.key), atom(value))])),
+        (_, None) => Datum::scalar(atom(ty.key)),
+    }
 }
 
 /// Applies an `update2` column diff to `old`.
+///
+/// Only a column that can hold more than one element (a set or map whose
+/// maximum is over 1) is sent as a diff: the elements added, removed or
+/// (for a map) given a new value. A column of at most one element, a
+/// scalar or an optional value such as `Port.tag` (0..1), is sent as its
+/// whole new value, `["set", []]` when it was cleared (as OVS's
+/// `ovsdb_datum_diff` does for a type that is not composite).
 fn apply_diff(old: Datum, diff: Datum, ty: &ColumnType) -> Datum {
-    if ty.is_scalar() {
+    if ty.max <= 1 {
         return diff;
     }
     match (old, diff) {
@@ -309,6 +323,30 @@ mod tests {
     }
 
     #[test]
+    fn an_optional_column_is_replaced_by_its_new_value_not_merged() {
+        // ovsdb-server sends the whole new value of a column of at most
+        // one element: `set Port p1 tag=20`, `tag=30`, then `clear tag`.
+        let s = Schema::from_json(&json!({"name": "T", "tables": {"Port": {"columns": {
+            "tag": {"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4095}, "min": 0, "max": 1}},
+            "one": {"type": {"key": "string", "value": "string", "min": 0, "max": 1}},
+            "ints": {"type": {"key": "integer", "min": 1, "max": 4}}
+        }}}}))
+        .unwrap();
+        let mut r = Replica::new(s);
+        let u: Uuid = U.parse().unwrap();
+        r.apply_update2(&json!({"Port": {U: {"insert": {"tag": 20, "one": ["map", [["a", "1"]]]}}}})).unwrap();
+        r.apply_update2(&json!({"Port": {U: {"modify": {"tag": 30, "one": ["map", [["b", "2"]]]}}}})).unwrap();
+        assert_eq!(r.value("Port", &u, "tag"), Some(Datum::scalar(Atom::Integer(30))));
+        assert_eq!(r.value("Port", &u, "one"), Datum::from_json(&json!(["map", [["b", "2"]]])).ok());
+        r.apply_update2(&json!({"Port": {U: {"modify": {"tag": ["set", []], "one": ["map", []]}}}})).unwrap();
+        assert_eq!(r.value("Port", &u, "tag"), Some(Datum::empty()));
+        assert_eq!(r.row("Port", &u), Some(&Row::new()), "cleared columns are left out, as in a snapshot");
+        // A set whose minimum is 1 defaults to one default element, which
+        // ovsdb-server leaves out of rows.
+        assert_eq!(r.value("Port", &u, "ints"), Some(Datum::scalar(Atom::Integer(0))));
+    }
+
+    #[test]
     fn bad_updates_change_nothing() {
         let mut r = Replica::new(schema());
         r.apply_update2(&json!({"B": {U: {"insert": {"name": "x"}}}})).unwrap();
@@ -321,8 +359,11 @@ mod tests {
             json!({"B": {U: {"insert": {"n": "string"}}}}),
             json!({"B": {U: {"frobnicate": {}}}}),
             json!({"B": {U: {"insert": {}, "delete": null}}}),
-            // A good update before a bad one in the same message: neither applies.
-            json!({"B": {"00000000-0000-0000-0000-000000000002": {"insert": {"name": "y"}}, U: {"modify": {"n": "bad"}}}}),
+            // A good update before a bad one in the same message: neither
+            // applies. (serde_json orders the row names, so the good one,
+            // named ...0000, is read first.)
+            json!({"B": {"00000000-0000-0000-0000-000000000000": {"insert": {"name": "y"}}, U: {"modify": {"n": "bad"}}}}),
+            json!({"B": {"00000000-0000-0000-0000-000000000000": {"modify": {"name": "z"}}, U: {"modify": {"n": "bad"}}}}),
         ] {
             assert!(r.apply_update2(&bad).is_err(), "{bad}");
             assert_eq!(r.contents(), &before, "{bad}");

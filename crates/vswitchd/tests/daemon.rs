@@ -80,6 +80,16 @@ impl Switch {
         self.ovsdb.vsctl(&all).trim().to_owned()
     }
 
+    /// `ovs-appctl` against the daemon's management socket; it must succeed.
+    fn appctl(&self, args: &[&str]) -> String {
+        let ctl = self.ctl();
+        let mut all = vec!["-t", ctl.to_str().unwrap()];
+        all.extend(args);
+        let out = self.run("ovs-appctl", &all);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.path("ovs-vswitchd.log")).unwrap_or_default()
     }
@@ -379,4 +389,61 @@ fn port_status_reaches_ovs_ofctl_monitor() {
     wait_for("OFPT_PORT_STATUS (OF1.3) (xid=0x0): DEL: 1(p0)");
     let _ = monitor.kill();
     let _ = monitor.wait();
+}
+
+/// The datapath actions of `ofproto/trace br0 FLOW`.
+fn traced(sw: &Switch, flow: &str) -> String {
+    let trace = sw.appctl(&["ofproto/trace", "br0", flow]);
+    trace.lines().find_map(|l| l.strip_prefix("Datapath actions: ")).unwrap_or_else(|| panic!("{trace}")).to_owned()
+}
+
+#[test]
+fn a_changed_or_cleared_port_tag_and_ofport_request_apply_at_once() {
+    // The replica once merged a new value of a 0..1 column into the old
+    // one: an access port moved from VLAN 20 to 30 became a trunk and let
+    // a VLAN-10 frame through to an access port of VLAN 10.
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    for (name, ofport, extra) in [("p1", "1", ""), ("p2", "2", "trunks=10,20"), ("p3", "3", "tag=10")] {
+        let devargs = format!("options:dpdk-devargs=net_null{ofport},no-rx=1");
+        let mut args = vec!["add-port", "br0", name];
+        if !extra.is_empty() {
+            args.push(extra);
+        }
+        args.extend(["--", "set", "Interface", name, "type=dpdk", &devargs]);
+        let request = format!("ofport_request={ofport}");
+        args.push(&request);
+        sw.vsctl(&args);
+    }
+    let tagged = "in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,dl_vlan=10";
+    sw.vsctl(&["set", "Port", "p1", "tag=20"]);
+    sw.vsctl(&["set", "Port", "p1", "tag=30"]);
+    assert_eq!(sw.get(&["port", "p1", "tag"]), "30");
+    assert_eq!(traced(&sw, tagged), "drop", "an access port of VLAN 30 drops a VLAN-10 frame");
+    sw.vsctl(&["clear", "Port", "p1", "tag"]);
+    let actions = traced(&sw, tagged);
+    // To the trunk p2 and the local port as it is, to p3 (VLAN 10) untagged.
+    assert!(actions.contains("pop_vlan") && actions.split(',').count() >= 3, "a trunk again: {actions}");
+    sw.vsctl(&["set", "Port", "p1", "tag=10"]);
+    let untagged = traced(&sw, "in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff");
+    assert!(untagged.contains("push_vlan(vid=10") && untagged.split(',').count() >= 3, "{untagged}");
+    assert_eq!(traced(&sw, tagged), "drop");
+    // ofport_request 3 -> 5 -> 7 (p3 gives 3 up first).
+    sw.vsctl(&["set", "Interface", "p3", "ofport_request=4"]);
+    sw.vsctl(&[
+        "add-port",
+        "br0",
+        "p4",
+        "--",
+        "set",
+        "Interface",
+        "p4",
+        "type=dpdk",
+        "options:dpdk-devargs=net_null4,no-rx=1",
+        "ofport_request=5",
+    ]);
+    for request in ["6", "7"] {
+        sw.vsctl(&["set", "Interface", "p4", &format!("ofport_request={request}")]);
+        assert_eq!(sw.get(&["interface", "p4", "ofport"]), request);
+    }
 }
