@@ -35,6 +35,11 @@ pub const DEFAULT_PORT: u16 = 6653;
 pub const DEFAULT_PROBE: Duration = Duration::from_secs(5);
 /// `max_backoff` when unset, as OVS.
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// How long a passive `pssl:` connection may take to finish its TLS
+/// handshake before it is closed.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The wait before a listener tries `accept` again after it failed.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Where a controller is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,27 +314,45 @@ impl Run {
                 })
                 .await
             }
-            Target::Ptcp(addr) => self.passive_tcp(&addr, None).await,
+            Target::Ptcp(addr) => Arc::new(self).passive_tcp(&addr, None).await,
             Target::Pssl(addr) => {
                 let Some(ssl) = tls else { return };
                 match ovsdb::ssl::server_config(&ssl) {
-                    Ok(c) => self.passive_tcp(&addr, Some(tokio_rustls::TlsAcceptor::from(c))).await,
+                    Ok(c) => Arc::new(self).passive_tcp(&addr, Some(tokio_rustls::TlsAcceptor::from(c))).await,
                     Err(e) => self.fail("VOID", e.to_string()),
                 }
             }
             Target::Punix(path) => match crate::unixctl::bind(&path) {
                 Ok(listener) => {
-                    self.set(|st| st.state = "LISTENING");
+                    let this = Arc::new(self);
+                    this.set(|st| st.state = "LISTENING");
+                    let mut sessions = tokio::task::JoinSet::new();
                     loop {
-                        match listener.accept().await {
-                            Ok((stream, _)) => self.session(Conn::Unix(stream)).await,
-                            Err(e) => return self.fail("VOID", e.to_string()),
-                        }
+                        let stream = tokio::select! {
+                            accepted = listener.accept() => match accepted {
+                                Ok((stream, _)) => stream,
+                                Err(e) => {
+                                    this.accept_failed(&e).await;
+                                    continue;
+                                }
+                            },
+                            Some(_) = sessions.join_next() => continue,
+                        };
+                        let run = Arc::clone(&this);
+                        sessions.spawn(async move { run.session(Conn::Unix(stream)).await });
                     }
                 }
                 Err(e) => self.fail("VOID", format!("{}: {e}", path.display())),
             },
         }
+    }
+
+    /// An `accept` that failed (out of file descriptors, say): logged,
+    /// and the listener tries again a little later, as OVS's does,
+    /// rather than stop listening.
+    async fn accept_failed(&self, e: &std::io::Error) {
+        crate::log::warn_limited("controller accept", &format!("{}<->{}: accept failed: {e}", self.bridge, self.config.target));
+        tokio::time::sleep(ACCEPT_RETRY).await;
     }
 
     /// Connects, runs the session, and backs off between attempts.
@@ -354,31 +377,46 @@ impl Run {
         }
     }
 
-    /// Accepts controllers on TCP (TLS with `tls`), one session each.
-    async fn passive_tcp(&self, addr: &str, tls: Option<tokio_rustls::TlsAcceptor>) {
+    /// Accepts controllers on TCP (TLS with `tls`), each connection a
+    /// session of its own beside the others, as OVS serves them. A TLS
+    /// handshake runs in its connection's task and must finish within
+    /// [`TLS_HANDSHAKE_TIMEOUT`], so a client that connects and says
+    /// nothing holds no one else up.
+    async fn passive_tcp(self: Arc<Self>, addr: &str, tls: Option<tokio_rustls::TlsAcceptor>) {
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => return self.fail("VOID", format!("{addr}: {e}")),
         };
         self.set(|st| st.state = "LISTENING");
+        // Dropped with this future when the target is reconfigured away:
+        // that aborts every session it holds.
+        let mut sessions = tokio::task::JoinSet::new();
         loop {
-            let stream = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => return self.fail("VOID", e.to_string()),
-            };
-            let conn = match &tls {
-                None => Conn::Tcp(stream),
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => Conn::TlsServer(Box::new(s)),
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
                     Err(e) => {
-                        self.fail("LISTENING", format!("TLS handshake: {e}"));
+                        self.accept_failed(&e).await;
                         continue;
                     }
                 },
+                Some(_) = sessions.join_next() => continue,
             };
-            // One at a time is enough for the tests and for OVS's usual
-            // single-controller set-ups; more would each need a task.
-            self.session(conn).await;
+            let (run, tls) = (Arc::clone(&self), tls.clone());
+            sessions.spawn(async move {
+                let conn = match tls {
+                    None => Conn::Tcp(stream),
+                    Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => Conn::TlsServer(Box::new(s)),
+                        Ok(Err(e)) => return run.fail("LISTENING", format!("TLS handshake: {e}")),
+                        Err(_) => {
+                            let secs = TLS_HANDSHAKE_TIMEOUT.as_secs();
+                            return run.fail("LISTENING", format!("TLS handshake not finished within {secs} s"));
+                        }
+                    },
+                };
+                run.session(conn).await
+            });
         }
     }
 

@@ -5,10 +5,11 @@
 //! is one module, `vswitchd`; syslog is accepted as a destination but not
 //! written to yet.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 static SEQ: AtomicU64 = AtomicU64::new(1);
@@ -88,6 +89,41 @@ pub fn warn(msg: &str) {
     line(WARN, msg);
 }
 
+/// Call sites whose messages are rate-limited: when each last wrote, and
+/// how many it has held back since.
+static LIMITED: Mutex<BTreeMap<&'static str, (Instant, u64)>> = Mutex::new(BTreeMap::new());
+
+/// The least time between two lines of one rate-limited call site.
+const LIMIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Logs at WARN, at most one line a second for each `site` (a name for
+/// the call site), as OVS's `VLOG_RATE_LIMIT_INIT`: a line written after
+/// some were held back says how many.
+pub fn warn_limited(site: &'static str, msg: &str) {
+    let now = Instant::now();
+    let suppressed = {
+        let Ok(mut sites) = LIMITED.lock() else { return };
+        match sites.get_mut(site) {
+            Some((last, held)) if now.duration_since(*last) < LIMIT_INTERVAL => {
+                *held += 1;
+                return;
+            }
+            Some((last, held)) => {
+                *last = now;
+                std::mem::take(held)
+            }
+            None => {
+                sites.insert(site, (now, 0));
+                0
+            }
+        }
+    };
+    match suppressed {
+        0 => line(WARN, msg),
+        n => line(WARN, &format!("{msg} ({n} messages like this held back in the last seconds)")),
+    }
+}
+
 fn line(level: usize, msg: &str) {
     let levels = DEST_LEVELS.lock().map(|g| *g).unwrap_or([INFO; 3]);
     let mut guard = FILE.lock().ok();
@@ -127,7 +163,6 @@ fn timestamp(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn vlog_set_and_list() {

@@ -308,7 +308,16 @@ async fn publish(shared: Shared) {
 /// Serves every connection on a unix listener (the management socket,
 /// `punix:` controllers), without inactivity probes.
 pub async fn accept_unix(listener: UnixListener, shared: Shared, name: String) {
-    while let Ok((stream, _)) = listener.accept().await {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors, say: keep listening.
+            Err(e) => {
+                crate::log::warn_limited("management accept", &format!("{name}: accept failed: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let (shared, name) = (shared.clone(), name.clone());
         tokio::spawn(async move {
             let conn = shared.connect();

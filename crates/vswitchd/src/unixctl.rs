@@ -95,8 +95,15 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 
 /// Serves connections from `listener` with `commands`.
 pub async fn serve(listener: UnixListener, commands: Arc<Commands>) {
-    while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(connection(stream, Arc::clone(&commands)));
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => drop(tokio::spawn(connection(stream, Arc::clone(&commands)))),
+            // Out of file descriptors, say: keep listening.
+            Err(e) => {
+                crate::log::warn_limited("unixctl accept", &format!("management socket: accept failed: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
