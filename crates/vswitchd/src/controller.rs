@@ -324,6 +324,9 @@ impl Run {
             }
             Target::Punix(path) => match crate::unixctl::bind(&path) {
                 Ok(listener) => {
+                    // Removed when the target is reconfigured away or the
+                    // daemon exits (this future is dropped either way).
+                    let _file = crate::unixctl::SocketFile(path.clone());
                     let this = Arc::new(self);
                     this.set(|st| st.state = "LISTENING");
                     let mut sessions = tokio::task::JoinSet::new();

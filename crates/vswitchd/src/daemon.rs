@@ -85,6 +85,9 @@ pub enum DaemonError {
     /// `--detach`: the background process did not start.
     #[error("the detached daemon did not start: {0}")]
     Detach(String),
+    /// The signal handlers could not be registered.
+    #[error("cannot handle signals: {0}")]
+    Signals(String),
 }
 
 fn env_dir(var: &str, default: &str) -> PathBuf {
@@ -133,8 +136,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         move |source| DaemonError::Io { what, path, source }
     };
     if let Some(log) = &paths.log_file {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(io("cannot open log file", log))?;
-        crate::log::to_file(file);
+        crate::log::to_file(log).map_err(io("cannot open log file", log))?;
     }
     let rt = runtime();
     let listener = {
@@ -146,10 +148,19 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         None => None,
     };
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
-    rt.block_on(serve(paths.rundir.clone(), paths.database.clone(), paths.ssl.clone(), listener));
+    let signals = {
+        let _guard = rt.enter();
+        crate::signals::Signals::new().map_err(|e| DaemonError::Signals(e.to_string()))?
+    };
+    let ended_by = rt.block_on(serve(paths.rundir.clone(), paths.database.clone(), paths.ssl.clone(), listener, signals));
+    // Every task's end: the bridges' `punix:` listeners remove their files.
+    drop(rt);
     crate::log::info("exiting");
     drop(pidfile);
     let _ = std::fs::remove_file(&paths.unixctl);
+    if let Some(signal) = ended_by {
+        crate::signals::raise_default(signal);
+    }
     Ok(())
 }
 
@@ -225,6 +236,7 @@ fn register_dump_flows(commands: &mut Commands, fail_open: &FailOpen) {
 fn register_commands(commands: &mut Commands, report: &Report) {
     commands.register("vlog/list", "", 0, 0, Arc::new(|_| Ok(crate::log::list())));
     commands.register("vlog/set", "{spec | PATTERN:destination:pattern}", 1, usize::MAX, Arc::new(crate::log::set));
+    commands.register("vlog/reopen", "", 0, 0, Arc::new(|_| crate::log::reopen()));
     let r = Arc::clone(report);
     commands.register(
         "memory/show",
@@ -239,7 +251,15 @@ fn register_commands(commands: &mut Commands, report: &Report) {
     );
 }
 
-async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>, listener: tokio::net::UnixListener) {
+/// Runs the switch until `ovs-appctl exit` (`None`) or a terminating
+/// signal (its number).
+async fn serve(
+    rundir: PathBuf,
+    database: String,
+    ssl: Option<ovsdb::SslConfig>,
+    listener: tokio::net::UnixListener,
+    mut signals: crate::signals::Signals,
+) -> Option<i32> {
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
     let report: Report = Arc::default();
     let mut commands = Commands::new();
@@ -304,7 +324,18 @@ async fn serve(rundir: PathBuf, database: String, ssl: Option<ovsdb::SslConfig>,
                 switch.reconcile(&mut idl).await;
                 switch.report(&report);
             }
-            _ = exit_rx.recv() => break,
+            _ = exit_rx.recv() => return None,
+            asked = signals.next() => match asked {
+                crate::signals::Asked::Terminate(n, name) => {
+                    crate::log::warn(&format!("terminating with signal {n} ({name})"));
+                    return Some(n);
+                }
+                crate::signals::Asked::ReopenLog => {
+                    if let Err(e) = crate::log::reopen() {
+                        crate::log::warn(&e);
+                    }
+                }
+            },
         }
     }
 }

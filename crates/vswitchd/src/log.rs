@@ -72,11 +72,40 @@ pub fn set(specs: &[String]) -> Result<String, String> {
     Ok(String::new())
 }
 
-/// Sends the log to `file` from now on.
-pub fn to_file(file: std::fs::File) {
+/// The log file's path, for [`reopen`].
+static PATH: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+/// Opens `path` for appending (creating it `0660` less the umask, as OVS
+/// creates its log) and sends the log there from now on.
+pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = open(path)?;
     if let Ok(mut f) = FILE.lock() {
         *f = Some(file);
     }
+    if let Ok(mut p) = PATH.lock() {
+        *p = Some(path.to_owned());
+    }
+    Ok(())
+}
+
+fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o660).open(path)
+}
+
+/// `vlog/reopen` and SIGHUP: opens the log file again by its name, so that
+/// `logrotate` can move the old one away. Without a log file there is
+/// nothing to do; a file that cannot be opened keeps the old one in use.
+pub fn reopen() -> Result<String, String> {
+    let Some(path) = PATH.lock().ok().and_then(|p| p.clone()) else {
+        return Ok(String::new());
+    };
+    let file = open(&path).map_err(|e| format!("{}: cannot reopen log file: {e}", path.display()))?;
+    if let Ok(mut f) = FILE.lock() {
+        *f = Some(file);
+    }
+    info("log file reopened");
+    Ok(String::new())
 }
 
 /// Logs at INFO.

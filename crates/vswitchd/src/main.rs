@@ -18,6 +18,7 @@ mod log;
 mod ofmgmt;
 mod pidfile;
 mod rxq;
+mod signals;
 mod stats;
 mod tap;
 mod unixctl;

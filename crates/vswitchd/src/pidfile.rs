@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A written, locked pidfile; removed when dropped.
@@ -22,7 +23,10 @@ impl Pidfile {
     /// place, as OVS does) and locks it.
     pub fn create(path: &Path) -> std::io::Result<Pidfile> {
         let tmp = path.with_extension("pid.tmp");
-        let mut file = File::create(&tmp)?;
+        // 0644 less the umask: nobody else may write a pid that
+        // `ovs-appctl -t` or an init script would then signal, even under
+        // `umask 000`.
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
         lock(&file)?;
         writeln!(file, "{}", std::process::id())?;
         file.sync_all()?;

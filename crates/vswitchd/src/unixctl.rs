@@ -84,13 +84,43 @@ impl Commands {
     }
 }
 
-/// Listens on `path` (replacing a stale socket) and answers requests until
-/// the task is dropped.
+/// Serialises the umask changes of [`bind`].
+static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Listens on `path` (replacing a stale socket). The socket is made
+/// `0770` less the umask, as OVS makes its sockets: only the owner and
+/// its group may connect (`ovs-appctl exit`, `ovs-ofctl add-flow`), even
+/// when the daemon was started under `umask 000`.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
-    UnixListener::bind(path)
+    // bind(2) creates the socket with 0777 less the umask, and a chmod
+    // after it would leave a moment when anyone may connect: so the umask
+    // is widened around the bind. Another thread creating a file at that
+    // moment only gets fewer permissions than it asked for.
+    let _guard = UMASK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: umask only sets the process's file mode creation mask and
+    // cannot fail; reading the old mask means setting one, and the old
+    // one is put back below.
+    let old = unsafe { libc::umask(0o007) };
+    // SAFETY: as above.
+    unsafe { libc::umask(old | 0o007) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    bound
+}
+
+/// A socket file removed when dropped (a listener's path, once the
+/// listener is gone).
+#[derive(Debug)]
+pub struct SocketFile(pub std::path::PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Serves connections from `listener` with `commands`.

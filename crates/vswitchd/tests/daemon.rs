@@ -19,6 +19,11 @@ struct Switch {
 
 impl Switch {
     fn start() -> Switch {
+        Self::start_under_umask("022")
+    }
+
+    /// As [`Switch::start`], the daemon started under `umask`.
+    fn start_under_umask(umask: &str) -> Switch {
         let ovsdb = OvsdbServer::start();
         ovsdb.vsctl(&["init"]);
         // EAL in this test's own memory, without PCI scanning.
@@ -32,8 +37,12 @@ impl Switch {
         ]);
         let mut sw = Switch { ovsdb, daemon: None };
         // In a network namespace of its own: the bridges' tap devices stay
-        // private to the test (unshare execs, so the pid is the daemon's).
-        let daemon = Command::new("unshare")
+        // private to the test (sh and unshare exec, so the pid is the
+        // daemon's).
+        let daemon = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg("unshare")
             .arg("--net")
             .arg(env!("CARGO_BIN_EXE_ferrovs"))
             .arg("vswitchd")
@@ -445,5 +454,81 @@ fn a_changed_or_cleared_port_tag_and_ofport_request_apply_at_once() {
     for request in ["6", "7"] {
         sw.vsctl(&["set", "Interface", "p4", &format!("ofport_request={request}")]);
         assert_eq!(sw.get(&["interface", "p4", "ofport"]), request);
+    }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Waits for the daemon to end; its exit status.
+fn ended(sw: &mut Switch) -> std::process::ExitStatus {
+    let mut daemon = sw.daemon.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not exit; log: {}", sw.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(sw: &Switch, signal: &str) {
+    let pid = sw.daemon.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill").args(["-s", signal, &pid]).status().unwrap().success());
+}
+
+#[test]
+fn sockets_and_files_keep_their_modes_under_umask_000_and_signals_clean_up() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut sw = Switch::start_under_umask("000");
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    let punix = sw.path("br0.controller");
+    sw.vsctl(&["set-controller", "br0", &format!("punix:{}", punix.display())]);
+    wait_for(&punix);
+    let files = [sw.ctl(), sw.path("br0.mgmt"), punix.clone(), sw.path("ovs-vswitchd.log"), sw.path("ovs-vswitchd.pid")];
+    let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
+    assert_eq!(modes, [0o770, 0o770, 0o770, 0o660, 0o644], "{files:?}");
+
+    // logrotate: the log is moved away, then SIGHUP or vlog/reopen.
+    std::fs::rename(sw.path("ovs-vswitchd.log"), sw.path("ovs-vswitchd.log.1")).unwrap();
+    kill(&sw, "HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sw.log().contains("log file reopened") {
+        assert!(Instant::now() < deadline, "SIGHUP did not reopen the log");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mode(&sw.path("ovs-vswitchd.log")), 0o660);
+    std::fs::rename(sw.path("ovs-vswitchd.log"), sw.path("ovs-vswitchd.log.2")).unwrap();
+    sw.appctl(&["vlog/reopen"]);
+    assert!(sw.log().contains("log file reopened"), "{}", sw.log());
+    assert_eq!(sw.appctl(&["version"]).lines().count(), 1, "still serving after SIGHUP");
+
+    kill(&sw, "TERM");
+    let status = ended(&mut sw);
+    assert_eq!(status.signal(), Some(15), "ended by the signal it was sent: {status:?}");
+    assert!(sw.log().contains("terminating with signal 15 (Terminated)"), "{}", sw.log());
+    for f in [sw.ctl(), sw.path("br0.mgmt"), punix.clone(), sw.path("ovs-vswitchd.pid")] {
+        assert!(!f.exists(), "{} left behind", f.display());
+    }
+
+    // SIGUSR1 ends it cleanly too; `ovs-appctl exit` removes the `punix:`
+    // socket as well.
+    for how in ["USR1", "exit"] {
+        let mut sw = Switch::start();
+        sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+        sw.vsctl(&["set-controller", "br0", &format!("punix:{}", punix.display())]);
+        wait_for(&punix);
+        match how {
+            "exit" => drop(sw.appctl(&["exit"])),
+            signal => kill(&sw, signal),
+        }
+        ended(&mut sw);
+        for f in [sw.ctl(), sw.path("br0.mgmt"), punix.clone(), sw.path("ovs-vswitchd.pid")] {
+            assert!(!f.exists(), "{how}: {} left behind", f.display());
+        }
     }
 }
