@@ -39,6 +39,6 @@ pub use cpumask::{CpuMask, CpuMaskError};
 pub use eal::{Eal, EalError};
 pub use mbuf::{Burst, Mbuf, BURST_SIZE};
 pub use mempool::{Mempool, MempoolConfig, MempoolError};
-pub use port::{LinkState, Port, PortConfig, PortError, PortStats, RxQueue, TxQueue};
+pub use port::{LinkState, Port, PortConfig, PortError, PortStats, RxQueue, TxQueue, WeakPort};
 pub use switch::{PolledQueues, SwitchConfig, SwitchHandle, Switching, Translate, Translation};
 pub use thread::{IoForward, PmdError, PmdStats, PmdStatsSnapshot, PmdThread, TxBuffer, Work};

@@ -31,17 +31,11 @@ pub enum PortError {
         /// DPDK's reason.
         message: String,
     },
-    /// The device cannot have the queues asked for.
-    #[error("port {port:?}: asked for {asked} {kind} queue(s), the device has at most {max}")]
-    TooManyQueues {
-        /// The port's device name.
-        port: String,
-        /// "rx" or "tx".
-        kind: &'static str,
-        /// Queues asked for.
-        asked: u16,
-        /// The device's limit.
-        max: u16,
+    /// DPDK has as many ethdev ports as it can hold.
+    #[error("DPDK holds at most {max} ethdev ports (RTE_MAX_ETHPORTS, fixed when DPDK was built) and all are in use")]
+    TooManyPorts {
+        /// DPDK's limit.
+        max: u32,
     },
 }
 
@@ -112,21 +106,73 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let mut info = ffi::rte_eth_dev_info::default();
-        // SAFETY: no queue handle is left (each holds this Arc), so no thread
-        // polls the port; stopping and closing it is then allowed. The
-        // device pointer comes from DPDK for this valid port and stays
-        // valid after the close, until it is removed: removed, as OVS does,
-        // so that the same device arguments can be probed again (a
-        // virtual device's name stays taken until then).
-        unsafe {
-            let device = if ffi::rte_eth_dev_info_get(self.id, &mut info) == 0 { info.device } else { std::ptr::null_mut() };
-            ffi::rte_eth_dev_stop(self.id);
-            ffi::rte_eth_dev_close(self.id);
-            if !device.is_null() {
-                ffi::rte_dev_remove(device);
-            }
+        // SAFETY: no queue handle is left (each holds this Arc), so no
+        // thread polls the port.
+        unsafe { close(self.id) };
+    }
+}
+
+/// Stops, closes and removes ethdev port `id`, as OVS does, so that the
+/// same device arguments can be probed again (a virtual device's name
+/// stays taken until it is removed).
+///
+/// # Safety
+///
+/// `id` is a port DPDK probed, and no thread polls any of its queues.
+unsafe fn close(id: u16) {
+    let mut info = ffi::rte_eth_dev_info::default();
+    // SAFETY: the caller's promise; the device pointer comes from DPDK for
+    // this valid port and stays valid after the close, until it is removed.
+    unsafe {
+        let device = if ffi::rte_eth_dev_info_get(id, &mut info) == 0 { info.device } else { std::ptr::null_mut() };
+        ffi::rte_eth_dev_stop(id);
+        ffi::rte_eth_dev_close(id);
+        if !device.is_null() {
+            ffi::rte_dev_remove(device);
         }
+    }
+}
+
+/// A port probed by [`Port::open`] and not yet handed out: closed and
+/// removed when dropped armed.
+struct Probed(Option<u16>);
+
+impl Probed {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Probed {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            // SAFETY: the port was probed by this open, and no queue handle
+            // of it exists yet.
+            unsafe { close(id) };
+        }
+    }
+}
+
+/// A port's handle that does not keep it open (for its counters and its
+/// link, read by whoever reports them): the port closes when its last
+/// [`Port`] and queues are gone, whatever weak handles remain.
+#[derive(Debug, Clone)]
+pub struct WeakPort(WeakDev);
+
+#[derive(Debug, Clone)]
+enum WeakDev {
+    Eth(std::sync::Weak<Shared>),
+    Vhost(std::sync::Weak<Device>),
+}
+
+impl WeakPort {
+    /// The port, while it is open.
+    pub fn upgrade(&self) -> Option<Port> {
+        let dev = match &self.0 {
+            WeakDev::Eth(w) => PortDev::Eth(w.upgrade()?),
+            WeakDev::Vhost(w) => PortDev::Vhost(w.upgrade()?),
+        };
+        Some(Port { dev })
     }
 }
 
@@ -191,6 +237,10 @@ impl Port {
         pool: Arc<Mempool>,
         config: &PortConfig,
     ) -> Result<(Port, Vec<RxQueue>, Vec<TxQueue>), PortError> {
+        // SAFETY: EAL is initialised (`eal` exists); this only counts ports.
+        if u32::from(unsafe { ffi::rte_eth_dev_count_avail() }) >= ffi::RTE_MAX_ETHPORTS {
+            return Err(PortError::TooManyPorts { max: ffi::RTE_MAX_ETHPORTS });
+        }
         eal.probe(devargs)?;
         let name = devargs.split(',').next().unwrap_or(devargs).to_string();
         let cname = CString::new(name.as_str()).map_err(|_| PortError::NotEthdev(name.clone()))?;
@@ -199,6 +249,9 @@ impl Port {
         if unsafe { ffi::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) } != 0 {
             return Err(PortError::NotEthdev(name));
         }
+        // Until the port is handed out, a failure closes and removes the
+        // device again, so the same devargs can be probed on the next try.
+        let probed = Probed(Some(id));
         let fail = |call: &'static str, rc: i32| PortError::Dpdk { port: name.clone(), call, message: strerror(-rc) };
 
         let mut info = ffi::rte_eth_dev_info::default();
@@ -207,12 +260,11 @@ impl Port {
         if rc != 0 {
             return Err(fail("rte_eth_dev_info_get", rc));
         }
-        if config.n_rxq > info.max_rx_queues {
-            return Err(PortError::TooManyQueues { port: name, kind: "rx", asked: config.n_rxq, max: info.max_rx_queues });
-        }
-        // Fewer transmit queues than asked is fine: threads then share
-        // them (`TxQueue::share`).
+        // Fewer queues than asked is fine, as in OVS: the device's
+        // receive queues are all polled (the caller sees how many it got),
+        // and threads share its transmit queues (`TxQueue::share`).
         let mut config = config.clone();
+        config.n_rxq = config.n_rxq.clamp(1, info.max_rx_queues.max(1));
         config.n_txq = config.n_txq.clamp(1, info.max_tx_queues.max(1));
         let config = &config;
         let conf = ffi::rte_eth_conf::default();
@@ -259,6 +311,7 @@ impl Port {
         if rc != 0 {
             return Err(fail("rte_eth_dev_start", rc));
         }
+        probed.disarm();
         let shared = Arc::new(Shared { id, name, _pool: pool, _eal: eal.clone() });
         let rxqs = (0..config.n_rxq).map(|queue| RxQueue { dev: QueueDev::Eth(shared.clone()), queue, _not_sync: PhantomData }).collect();
         let txqs = (0..config.n_txq)
@@ -287,6 +340,14 @@ impl Port {
             .map(|(q, h)| TxQueue { dev: QueueDev::Vhost(h), queue: q as u16, shared_lock: None, copy: false, _not_sync: PhantomData })
             .collect();
         Ok((Port { dev: PortDev::Vhost(dev) }, rxqs, txqs))
+    }
+
+    /// A handle that does not keep the port open.
+    pub fn downgrade(&self) -> WeakPort {
+        WeakPort(match &self.dev {
+            PortDev::Eth(s) => WeakDev::Eth(Arc::downgrade(s)),
+            PortDev::Vhost(d) => WeakDev::Vhost(Arc::downgrade(d)),
+        })
     }
 
     /// DPDK's ethdev port id (`None` for a vhost-user device).

@@ -133,8 +133,13 @@ fn bad_devargs_get_clear_errors_and_the_next_port_still_opens() {
     assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
     let err = Port::open(&eal, "net_null31,no-such-key=1", pool.clone(), &config).unwrap_err();
     assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
-    let err = Port::open(&eal, "net_null32", pool.clone(), &PortConfig { n_rxq: 5000, ..config.clone() }).unwrap_err();
-    assert!(matches!(err, PortError::TooManyQueues { .. }), "{err}");
+    // More receive queues than the device has: as many as it has, as in OVS.
+    let (wide, rx, _) = Port::open(&eal, "net_null32", pool.clone(), &PortConfig { n_rxq: 5000, ..config.clone() }).unwrap();
+    assert!(!rx.is_empty() && rx.len() < 5000, "{}", rx.len());
+    drop((wide, rx));
+    // Closed when its handles are gone: the same devargs open again.
+    let (again, _, _) = Port::open(&eal, "net_null32", pool.clone(), &config).unwrap();
+    drop(again);
     let (port, _, _) = Port::open(&eal, "net_null33", pool, &config).unwrap();
     assert_eq!(port.stats().unwrap(), pmd::PortStats::default());
 }

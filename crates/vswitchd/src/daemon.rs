@@ -627,7 +627,7 @@ impl Switch {
         }
         let wanted: BTreeSet<String> =
             interfaces.iter().filter_map(|(u, _)| string(replica.value("Interface", u, "name").as_ref())).collect();
-        self.dp.set_cores(pmd_cores(other_config.as_ref()).len());
+        self.dp.set_cores(pmd_cores(other_config.as_ref()).0.len());
         self.patches.clear();
         self.ports.retain(|name, _| wanted.contains(name));
         self.taps.retain(|name, _| wanted.contains(name));
@@ -716,19 +716,24 @@ impl Switch {
                 bridge.name, bridge.datapath_type
             )),
             "dpdk" => {
-                let config = port_config(options.as_ref(), integer(get("mtu_request").as_ref()));
-                config.and_then(|c| self.open_dpdk(&name, map_get(options.as_ref(), "dpdk-devargs"), &c))
+                let mut warnings = Vec::new();
+                let config = port_config(options.as_ref(), integer(get("mtu_request").as_ref()), &mut warnings);
+                self.open_dpdk(&name, map_get(options.as_ref(), "dpdk-devargs"), &config, &warnings)
             }
             "dpdkvhostuserclient" => {
                 let path = map_get(options.as_ref(), "vhost-server-path")
                     .map(PathBuf::from)
                     .ok_or_else(|| "options:vhost-server-path is required for type dpdkvhostuserclient".to_owned());
-                self.open_vhost(&name, pmd::vhost::Mode::Client, path, n_rxq(options.as_ref()))
+                let mut warnings = Vec::new();
+                let n = n_rxq(options.as_ref(), &mut warnings);
+                self.open_vhost(&name, pmd::vhost::Mode::Client, path, n, &warnings)
             }
             "patch" => self.open_patch(replica, &name, map_get(options.as_ref(), "peer")),
             "dpdkvhostuser" => {
                 let path = self.vhost_sock_dir().map(|d| d.join(&name));
-                self.open_vhost(&name, pmd::vhost::Mode::Server, path, n_rxq(options.as_ref()))
+                let mut warnings = Vec::new();
+                let n = n_rxq(options.as_ref(), &mut warnings);
+                self.open_vhost(&name, pmd::vhost::Mode::Server, path, n, &warnings)
             }
             "internal" if local => self.open_local(&name, bridge.mac),
             "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
@@ -776,6 +781,12 @@ impl Switch {
                 }
             }
             Err(error) => {
+                // An interface in error is not in the datapath: a port its
+                // last good configuration opened is closed.
+                if self.ports.contains_key(&name) {
+                    self.stop_datapath();
+                    self.ports.remove(&name);
+                }
                 self.ofports.remove(&name);
                 columns.push(("ofport", int_datum(-1)));
                 columns.push(("error", str_datum(&error)));
@@ -808,7 +819,7 @@ impl Switch {
             let counters = desired
                 .iter()
                 .filter(|d| d.bridge == name)
-                .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.clone())))
+                .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.downgrade())))
                 .collect();
             let view = crate::ofmgmt::BridgeView {
                 dpid,
@@ -939,7 +950,11 @@ impl Switch {
         }
         let patches: Vec<(String, String)> = self.patches.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
         let patches = patches.iter().map(|(a, b)| (self.dp.odp(a), self.dp.odp(b))).collect();
-        let plan = crate::datapath::Plan { cores: pmd_cores(other_config), config, assign, ports, patches };
+        let (cores, warning) = pmd_cores(other_config);
+        if let Some(w) = warning {
+            crate::log::warn(&w);
+        }
+        let plan = crate::datapath::Plan { cores, config, assign, ports, patches };
         let mut queues: HashMap<String, crate::datapath::Queues> =
             self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
         if let Err(e) = self.dp.poll(eal, pool, plan, rebalance, &mut queues) {
@@ -1008,7 +1023,7 @@ impl Switch {
         let vdev: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let devargs = format!("net_tap_{vdev},iface={name}");
         let opening = self.ports.get(name).is_none_or(|p| p.spec != devargs);
-        self.open_dpdk(name, Some(devargs), &PortConfig::default())?;
+        self.open_dpdk(name, Some(devargs), &PortConfig::default(), &[])?;
         // As OVS leaves a bridge's internal interface: administratively
         // down until the host brings it up (`ip link set br0 up`); DPDK
         // brought it up when it started the device.
@@ -1031,7 +1046,10 @@ impl Switch {
         Ok(())
     }
 
-    fn open_dpdk(&mut self, name: &str, devargs: Option<String>, config: &PortConfig) -> Result<(), String> {
+    /// Opens the DPDK port `name` (again when its devargs or
+    /// configuration changed), logging `warnings` about its options when
+    /// it does.
+    fn open_dpdk(&mut self, name: &str, devargs: Option<String>, config: &PortConfig, warnings: &[String]) -> Result<(), String> {
         let Some(devargs) = devargs else {
             return Err("options:dpdk-devargs is required for type dpdk".to_owned());
         };
@@ -1041,19 +1059,32 @@ impl Switch {
         // there is).
         let config = PortConfig { n_txq: self.dp.tx_queues_wanted(), ..config.clone() };
         self.open_port(name, spec, |eal, pool| {
+            warnings.iter().for_each(|w| crate::log::warn(&format!("{name}: {w}")));
             let (port, rx, tx) = Port::open(eal, &devargs, pool, &config).map_err(|e| format!("could not open {devargs}: {e}"))?;
             crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id().unwrap_or_default()));
+            if rx.len() < usize::from(config.n_rxq) {
+                let (asked, has) = (config.n_rxq, rx.len());
+                crate::log::warn(&format!("{name}: options:n_rxq={asked}, but {devargs} has {has} receive queue(s): polling {has}"));
+            }
             Ok((port, rx, tx))
         })
     }
 
     /// Opens the vhost-user interface `name` on `socket`, a client of
     /// the VM's server or a server itself.
-    fn open_vhost(&mut self, name: &str, mode: pmd::vhost::Mode, socket: Result<PathBuf, String>, n_rxq: u16) -> Result<(), String> {
+    fn open_vhost(
+        &mut self,
+        name: &str,
+        mode: pmd::vhost::Mode,
+        socket: Result<PathBuf, String>,
+        n_rxq: u16,
+        warnings: &[String],
+    ) -> Result<(), String> {
         let socket = socket?;
         let spec = format!("{mode:?} {} {n_rxq}", socket.display());
         let n_txq = self.dp.tx_queues_wanted();
         self.open_port(name, spec, |_, pool| {
+            warnings.iter().for_each(|w| crate::log::warn(&format!("{name}: {w}")));
             let opened = Port::open_vhost(&socket, mode, pool, n_rxq, n_txq).map_err(|e| e.to_string())?;
             crate::log::info(&format!(
                 "{name}: vhost-user {} on {}",
@@ -1219,53 +1250,75 @@ fn vhost_status(v: &pmd::vhost::VhostStatus) -> Datum {
 }
 
 /// The cores of `other_config:pmd-cpu-mask` this process may use; by
-/// default the last usable core (core 0 stays the control thread's).
-fn pmd_cores(other_config: Option<&Datum>) -> Vec<usize> {
+/// default the last usable core (core 0 stays the control thread's). A
+/// mask that is not hexadecimal or names no usable core gives the
+/// default too, and a warning.
+fn pmd_cores(other_config: Option<&Datum>) -> (Vec<usize>, Option<String>) {
     let usable = pmd::CpuMask::usable_cores();
-    let cores: Vec<usize> = map_get(other_config, "pmd-cpu-mask")
-        .and_then(|m| pmd::CpuMask::parse(&m).ok())
-        .map(|m| m.cores().iter().copied().filter(|c| usable.contains(c)).collect())
-        .unwrap_or_default();
+    let default = usable.last().map(|&c| vec![c]).unwrap_or_default();
+    let Some(mask) = map_get(other_config, "pmd-cpu-mask") else {
+        return (default, None);
+    };
+    let cores: Vec<usize> = match pmd::CpuMask::parse(&mask) {
+        Ok(m) => m.cores().iter().copied().filter(|c| usable.contains(c)).collect(),
+        Err(e) => return (default.clone(), Some(format!("other_config:pmd-cpu-mask={mask}: {e}: using core(s) {default:?}"))),
+    };
     if cores.is_empty() {
-        return usable.last().map(|&c| vec![c]).unwrap_or_default();
+        let why = format!("other_config:pmd-cpu-mask={mask} names none of the cores {usable:?} this process may use: using {default:?}");
+        return (default, Some(why));
     }
-    cores
+    (cores, None)
 }
 
 /// The largest MTU the shared pool's buffers carry: 2 048 bytes of data
 /// less an Ethernet header, a VLAN tag and the CRC.
 const MAX_MTU: u16 = 2048 - 14 - 4 - 4;
 
-/// `options:n_rxq` (1 when absent or not a number of 1 to 32).
-fn n_rxq(options: Option<&Datum>) -> u16 {
-    map_get(options, "n_rxq").and_then(|n| n.parse().ok()).filter(|n| (1..=pmd::vhost::MAX_QUEUE_PAIRS).contains(n)).unwrap_or(1)
+/// `options:n_rxq`: 1 when absent; a value that is not a number of 1 to
+/// 32 is 1 too, with a warning in `warnings` (as OVS warns and uses its
+/// default).
+fn n_rxq(options: Option<&Datum>, warnings: &mut Vec<String>) -> u16 {
+    let Some(v) = map_get(options, "n_rxq") else {
+        return 1;
+    };
+    let max = pmd::vhost::MAX_QUEUE_PAIRS;
+    match v.parse() {
+        Ok(n) if (1..=max).contains(&n) => n,
+        _ => {
+            warnings.push(format!("options:n_rxq={v} is not a number of queues from 1 to {max}: using 1"));
+            1
+        }
+    }
 }
 
 /// A `dpdk` interface's queues and MTU from its options (`n_rxq`,
 /// `n_rxq_desc`, `n_txq_desc`) and `mtu_request`, as OVS reads them:
-/// descriptor counts are powers of two up to 4096. The shared pool's
-/// buffers hold 2 048-byte frames, so the MTU is at most [`MAX_MTU`].
-fn port_config(options: Option<&Datum>, mtu_request: Option<i64>) -> Result<PortConfig, String> {
-    let mut config = PortConfig { n_rxq: n_rxq(options), ..PortConfig::default() };
+/// descriptor counts are powers of two up to 4096, the MTU at most
+/// [`MAX_MTU`] (the shared pool's buffers hold 2 048-byte frames). A
+/// value out of range does not take the port down, as in OVS: the
+/// default is used, and `warnings` says why.
+fn port_config(options: Option<&Datum>, mtu_request: Option<i64>, warnings: &mut Vec<String>) -> PortConfig {
+    let mut config = PortConfig { n_rxq: n_rxq(options, warnings), ..PortConfig::default() };
     if let Some(mtu) = mtu_request {
         match u16::try_from(mtu) {
             Ok(m) if (68..=MAX_MTU).contains(&m) => config.mtu = Some(m),
-            _ => {
-                return Err(format!(
-                    "mtu_request={mtu} is not supported: ferrovs' buffers hold frames of an MTU from 68 to {MAX_MTU} (no jumbo frames yet)"
-                ))
-            }
+            _ => warnings.push(format!(
+                "mtu_request={mtu} is not supported: ferrovs' buffers hold frames of an MTU from 68 to {MAX_MTU} (no jumbo frames yet); the MTU stays the device's"
+            )),
         }
     }
-    for (key, slot) in [("n_rxq_desc", &mut config.rxq_size), ("n_txq_desc", &mut config.txq_size)] {
+    let defaults = PortConfig::default();
+    for (key, slot, default) in
+        [("n_rxq_desc", &mut config.rxq_size, defaults.rxq_size), ("n_txq_desc", &mut config.txq_size, defaults.txq_size)]
+    {
         if let Some(v) = map_get(options, key) {
             match v.parse::<u16>() {
                 Ok(n) if n.is_power_of_two() && n <= 4096 => *slot = n,
-                _ => return Err(format!("options:{key}={v} is not a power of two from 1 to 4096")),
+                _ => warnings.push(format!("options:{key}={v} is not a power of two from 1 to 4096: using {default}")),
             }
         }
     }
-    Ok(config)
+    config
 }
 
 /// Gives the kernel device `name` (the local port) `mac`, if it has

@@ -26,8 +26,10 @@ pub struct BridgeView {
     pub ports: Vec<PortDesc>,
     /// Description.
     pub desc: Desc,
-    /// The DPDK ports by OpenFlow number, for their live counters.
-    pub counters: Vec<(u32, pmd::Port)>,
+    /// The DPDK ports by OpenFlow number, for their live counters (weak:
+    /// a port the daemon closes or reconfigures is not kept open by this
+    /// view).
+    pub counters: Vec<(u32, pmd::WeakPort)>,
     /// The OpenFlow versions `Bridge.protocols` allows (a version bitmap).
     pub versions: u32,
     /// What PORT_MOD changed: each port's configuration bits, and whom to
@@ -76,8 +78,8 @@ impl SwitchView for BridgeView {
         let new = (old & !mask) | (config & mask & CONFIG_BITS);
         if (old ^ new) & PORT_DOWN != 0 {
             let up = new & PORT_DOWN == 0;
-            let done = match self.counters.iter().find(|(n, _)| *n == port_no) {
-                Some((_, dpdk)) => dpdk.set_link(up).map_err(|e| e.to_string()),
+            let done = match self.counters.iter().find(|(n, _)| *n == port_no).and_then(|(_, p)| p.upgrade()) {
+                Some(dpdk) => dpdk.set_link(up).map_err(|e| e.to_string()),
                 None => crate::tap::set_admin(&port.name, up).map_err(|e| e.to_string()),
             };
             if let Err(e) = done {
@@ -111,7 +113,7 @@ impl SwitchView for BridgeView {
         self.counters
             .iter()
             .filter_map(|(port_no, port)| {
-                let s = port.stats().ok()?;
+                let s = port.upgrade()?.stats().ok()?;
                 Some(PortCounters {
                     port_no: *port_no,
                     rx_packets: s.rx_packets,

@@ -532,3 +532,121 @@ fn sockets_and_files_keep_their_modes_under_umask_000_and_signals_clean_up() {
         }
     }
 }
+
+/// Port `ofport`'s transmitted packets, live (`ovs-ofctl dump-ports`).
+fn tx_packets(sw: &Switch, ofport: &str) -> u64 {
+    let mgmt = format!("unix:{}", sw.path("br0.mgmt").display());
+    let out = sw.run("ovs-ofctl", &["dump-ports", &mgmt, ofport]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tx = text.split("tx pkts=").nth(1).and_then(|t| t.split(',').next());
+    tx.and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Waits until port `ofport` sends: two readings of its counter, the
+/// second larger.
+fn keeps_sending(sw: &Switch, ofport: &str, step: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = tx_packets(sw, ofport);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if tx_packets(sw, ofport) > first {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{step}: port {ofport} stopped sending at {first} packets; log: {}", sw.log());
+    }
+}
+
+#[test]
+fn reconfiguring_a_forwarding_port_keeps_it_forwarding_and_bad_values_fall_back_to_defaults() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
+    // net_null's receive queues never run dry: p1 -> p2 forwards at once.
+    sw.vsctl(&["add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk", "options:dpdk-devargs=net_null1", "ofport_request=1"]);
+    sw.vsctl(&[
+        "add-port",
+        "br0",
+        "p2",
+        "--",
+        "set",
+        "Interface",
+        "p2",
+        "type=dpdk",
+        "options:dpdk-devargs=net_null2,no-rx=1",
+        "ofport_request=2",
+    ]);
+    let mgmt = format!("unix:{}", sw.path("br0.mgmt").display());
+    assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "in_port=1,actions=output:2"]).status.success());
+    keeps_sending(&sw, "2", "p1 to p2");
+    let healthy = |sw: &Switch, step: &str| {
+        for (column, want) in [("error", "[]"), ("ofport", "2"), ("link_state", "up"), ("admin_state", "up")] {
+            assert_eq!(sw.get(&["interface", "p2", column]), want, "{step}: p2's {column}; log: {}", sw.log());
+        }
+    };
+    for (step, set, mtu) in [
+        ("a new MTU", "mtu_request=1400", "1400"),
+        ("more receive queues", "options:n_rxq=2", "1400"),
+        ("descriptor counts", "options:n_rxq_desc=512", "1400"),
+        ("n_rxq_desc=3 (no power of two: the default, with a warning)", "options:n_rxq_desc=3", "1400"),
+        ("an MTU the buffers cannot carry (the device's, with a warning)", "mtu_request=9000", "1500"),
+        ("back to the defaults", "mtu_request=1500", "1500"),
+    ] {
+        sw.vsctl(&["set", "Interface", "p2", set]);
+        healthy(&sw, step);
+        assert_eq!(sw.get(&["interface", "p2", "mtu"]), mtu, "{step}");
+        keeps_sending(&sw, "2", step);
+    }
+    sw.vsctl(&["remove", "Interface", "p2", "options", "n_rxq_desc"]);
+    healthy(&sw, "n_rxq_desc removed");
+    keeps_sending(&sw, "2", "n_rxq_desc removed");
+    // A port that fails and recovers gets its state columns back, and a
+    // port in error sends nothing.
+    sw.vsctl(&["remove", "Interface", "p2", "options", "dpdk-devargs"]);
+    assert!(sw.get(&["interface", "p2", "error"]).contains("dpdk-devargs is required"));
+    assert_eq!(sw.get(&["interface", "p2", "admin_state"]), "[]");
+    let dump = String::from_utf8_lossy(&sw.run("ovs-ofctl", &["dump-ports", &mgmt, "2"]).stdout).into_owned();
+    assert!(!dump.contains("port  2:"), "a port in error is not the bridge's: {dump}");
+    let rxqs = sw.appctl(&["dpif-netdev/pmd-rxq-show"]);
+    assert!(!rxqs.contains("port: p2"), "a port in error is closed: {rxqs}");
+    sw.vsctl(&["set", "Interface", "p2", "options:dpdk-devargs=net_null2,no-rx=1"]);
+    healthy(&sw, "devargs back");
+    keeps_sending(&sw, "2", "devargs back");
+    sw.vsctl(&["set", "Interface", "p2", "options:dpdk-devargs=net_nonesuch9"]);
+    assert!(sw.get(&["interface", "p2", "error"]).contains("net_nonesuch9"));
+    assert_eq!(sw.get(&["interface", "p2", "link_state"]), "[]");
+    sw.vsctl(&["set", "Interface", "p2", "options:dpdk-devargs=net_null2,no-rx=1"]);
+    healthy(&sw, "recovered");
+    keeps_sending(&sw, "2", "recovered");
+    let log = sw.log();
+    for warning in ["options:n_rxq_desc=3 is not a power of two", "mtu_request=9000 is not supported"] {
+        assert!(log.contains(warning), "no warning {warning:?} in the log: {log}");
+    }
+    // A bad pmd-cpu-mask: the default core, and a word in the log.
+    sw.vsctl(&["set", "open_vswitch", ".", "other_config:pmd-cpu-mask=zz"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sw.log().contains("other_config:pmd-cpu-mask=zz") {
+        assert!(Instant::now() < deadline, "an invalid pmd-cpu-mask is not logged: {}", sw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    keeps_sending(&sw, "2", "pmd-cpu-mask=zz");
+}
+
+#[test]
+fn ports_past_dpdks_limit_say_so_and_the_others_work() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    // 40 ports in one transaction; DPDK 22.11 as Debian builds it holds
+    // 32 ethdev ports (the bridge's local tap device is one).
+    let mut args: Vec<String> = Vec::new();
+    for i in 0..40 {
+        let name = format!("n{i}");
+        args.extend(["--", "add-port", "br0", &name, "--", "set", "Interface", &name, "type=dpdk"].map(String::from));
+        args.push(format!("options:dpdk-devargs=net_null{},no-rx=1", 100 + i));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sw.vsctl(&args);
+    let errors: Vec<String> = (0..40).map(|i| sw.get(&["interface", &format!("n{i}"), "error"])).collect();
+    let full = errors.iter().filter(|e| e.contains("RTE_MAX_ETHPORTS")).count();
+    let up = (0..40).filter(|i| sw.get(&["interface", &format!("n{i}"), "link_state"]) == "up").count();
+    assert_eq!((up, full), (31, 9), "{errors:?}");
+    assert!(errors.iter().all(|e| e == "[]" || e.contains("at most 32 ethdev ports")), "{errors:?}");
+}
