@@ -378,6 +378,8 @@ struct Switch {
     /// Devargs that failed, with the error, so they are not retried until
     /// the configuration changes.
     failed: HashMap<String, (String, String)>,
+    /// The configuration warnings last logged for each interface.
+    warned: HashMap<String, Vec<String>>,
     ofports: BTreeMap<String, i64>,
     /// Woken when a controller connection changes state.
     controller_changed: Arc<tokio::sync::Notify>,
@@ -632,6 +634,7 @@ impl Switch {
         self.ports.retain(|name, _| wanted.contains(name));
         self.taps.retain(|name, _| wanted.contains(name));
         self.failed.retain(|name, _| wanted.contains(name));
+        self.warned.retain(|name, _| wanted.contains(name));
         self.ofports.retain(|name, _| wanted.contains(name));
 
         let desired: Vec<Desired> = interfaces.iter().filter_map(|(uuid, bridge)| self.interface(replica, *uuid, bridge)).collect();
@@ -718,7 +721,8 @@ impl Switch {
             "dpdk" => {
                 let mut warnings = Vec::new();
                 let config = port_config(options.as_ref(), integer(get("mtu_request").as_ref()), &mut warnings);
-                self.open_dpdk(&name, map_get(options.as_ref(), "dpdk-devargs"), &config, &warnings)
+                self.warn_once(&name, warnings);
+                self.open_dpdk(&name, map_get(options.as_ref(), "dpdk-devargs"), &config)
             }
             "dpdkvhostuserclient" => {
                 let path = map_get(options.as_ref(), "vhost-server-path")
@@ -726,14 +730,16 @@ impl Switch {
                     .ok_or_else(|| "options:vhost-server-path is required for type dpdkvhostuserclient".to_owned());
                 let mut warnings = Vec::new();
                 let n = n_rxq(options.as_ref(), &mut warnings);
-                self.open_vhost(&name, pmd::vhost::Mode::Client, path, n, &warnings)
+                self.warn_once(&name, warnings);
+                self.open_vhost(&name, pmd::vhost::Mode::Client, path, n)
             }
             "patch" => self.open_patch(replica, &name, map_get(options.as_ref(), "peer")),
             "dpdkvhostuser" => {
                 let path = self.vhost_sock_dir().map(|d| d.join(&name));
                 let mut warnings = Vec::new();
                 let n = n_rxq(options.as_ref(), &mut warnings);
-                self.open_vhost(&name, pmd::vhost::Mode::Server, path, n, &warnings)
+                self.warn_once(&name, warnings);
+                self.open_vhost(&name, pmd::vhost::Mode::Server, path, n)
             }
             "internal" if local => self.open_local(&name, bridge.mac),
             "internal" => Err("internal ports other than the bridge's own are not supported by ferrovs yet".to_owned()),
@@ -1022,12 +1028,14 @@ impl Switch {
         self.taps.remove(name);
         let vdev: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let devargs = format!("net_tap_{vdev},iface={name}");
-        let opening = self.ports.get(name).is_none_or(|p| p.spec != devargs);
-        self.open_dpdk(name, Some(devargs), &PortConfig::default(), &[])?;
+        let before = self.ports.get(name).map(|p| p.spec.clone());
+        self.open_dpdk(name, Some(devargs), &PortConfig::default())?;
         // As OVS leaves a bridge's internal interface: administratively
         // down until the host brings it up (`ip link set br0 up`); DPDK
-        // brought it up when it started the device.
-        if let Some(open) = self.ports.get(name).filter(|_| opening) {
+        // brought it up when it started the device. Only when this call
+        // opened it: after that, the host's choice stands.
+        let opened = self.ports.get(name).map(|p| &p.spec) != before.as_ref();
+        if let Some(open) = self.ports.get(name).filter(|_| opened) {
             if let Err(e) = open.port.set_link(false) {
                 crate::log::warn(&format!("{name}: {e}"));
             }
@@ -1046,10 +1054,19 @@ impl Switch {
         Ok(())
     }
 
+    /// Logs the warnings about interface `name`'s configuration when they
+    /// differ from the last ones logged for it.
+    fn warn_once(&mut self, name: &str, warnings: Vec<String>) {
+        if self.warned.get(name) == Some(&warnings) {
+            return;
+        }
+        warnings.iter().for_each(|w| crate::log::warn(&format!("{name}: {w}")));
+        self.warned.insert(name.to_owned(), warnings);
+    }
+
     /// Opens the DPDK port `name` (again when its devargs or
-    /// configuration changed), logging `warnings` about its options when
-    /// it does.
-    fn open_dpdk(&mut self, name: &str, devargs: Option<String>, config: &PortConfig, warnings: &[String]) -> Result<(), String> {
+    /// configuration changed).
+    fn open_dpdk(&mut self, name: &str, devargs: Option<String>, config: &PortConfig) -> Result<(), String> {
         let Some(devargs) = devargs else {
             return Err("options:dpdk-devargs is required for type dpdk".to_owned());
         };
@@ -1059,7 +1076,6 @@ impl Switch {
         // there is).
         let config = PortConfig { n_txq: self.dp.tx_queues_wanted(), ..config.clone() };
         self.open_port(name, spec, |eal, pool| {
-            warnings.iter().for_each(|w| crate::log::warn(&format!("{name}: {w}")));
             let (port, rx, tx) = Port::open(eal, &devargs, pool, &config).map_err(|e| format!("could not open {devargs}: {e}"))?;
             crate::log::info(&format!("{name}: opened {devargs} as DPDK port {}", port.id().unwrap_or_default()));
             if rx.len() < usize::from(config.n_rxq) {
@@ -1072,19 +1088,11 @@ impl Switch {
 
     /// Opens the vhost-user interface `name` on `socket`, a client of
     /// the VM's server or a server itself.
-    fn open_vhost(
-        &mut self,
-        name: &str,
-        mode: pmd::vhost::Mode,
-        socket: Result<PathBuf, String>,
-        n_rxq: u16,
-        warnings: &[String],
-    ) -> Result<(), String> {
+    fn open_vhost(&mut self, name: &str, mode: pmd::vhost::Mode, socket: Result<PathBuf, String>, n_rxq: u16) -> Result<(), String> {
         let socket = socket?;
         let spec = format!("{mode:?} {} {n_rxq}", socket.display());
         let n_txq = self.dp.tx_queues_wanted();
         self.open_port(name, spec, |_, pool| {
-            warnings.iter().for_each(|w| crate::log::warn(&format!("{name}: {w}")));
             let opened = Port::open_vhost(&socket, mode, pool, n_rxq, n_txq).map_err(|e| e.to_string())?;
             crate::log::info(&format!(
                 "{name}: vhost-user {} on {}",

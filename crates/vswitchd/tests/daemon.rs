@@ -650,3 +650,30 @@ fn ports_past_dpdks_limit_say_so_and_the_others_work() {
     assert_eq!((up, full), (31, 9), "{errors:?}");
     assert!(errors.iter().all(|e| e == "[]" || e.contains("at most 32 ethdev ports")), "{errors:?}");
 }
+
+/// `ip ARGS` in the daemon's network namespace.
+fn ip(sw: &Switch, args: &[&str]) -> String {
+    let pid = sw.daemon.as_ref().unwrap().id().to_string();
+    let out = Command::new("nsenter").args(["--target", &pid, "--net", "ip"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_bridges_local_port_stays_as_the_host_set_it() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
+    sw.vsctl(&["add-port", "br0", "p0", "--", "set", "Interface", "p0", "type=dpdk", "options:dpdk-devargs=net_null0,no-rx=1"]);
+    let flags =
+        |sw: &Switch| ip(sw, &["-o", "link", "show", "br0"]).split('<').nth(1).and_then(|f| f.split('>').next()).unwrap_or("").to_owned();
+    assert!(!flags(&sw).split(',').any(|f| f == "UP"), "administratively down at first, as in OVS: {}", flags(&sw));
+    ip(&sw, &["link", "set", "br0", "up"]);
+    // Past a statistics refresh and a reconfiguration.
+    std::thread::sleep(Duration::from_secs(6));
+    sw.vsctl(&["set", "Interface", "p0", "mtu_request=1400"]);
+    assert!(flags(&sw).split(',').any(|f| f == "UP"), "the host's choice stands: {}; log: {}", flags(&sw), sw.log());
+    assert_eq!(sw.get(&["interface", "br0", "admin_state"]), "up");
+    ip(&sw, &["link", "set", "br0", "down"]);
+    sw.vsctl(&["set", "Interface", "p0", "mtu_request=1500"]);
+    assert!(!flags(&sw).split(',').any(|f| f == "UP"), "{}", flags(&sw));
+}
