@@ -85,6 +85,10 @@ pub enum DropReason {
     NotTunnel,
     /// A meter's band dropped it.
     Meter,
+    /// The packet's translation failed (actions the datapath cannot carry
+    /// out yet, such as conntrack or `learn`; a resubmit loop): the
+    /// megaflow's `DropXlateError`, OVS's `xlate_error` drop reason.
+    XlateError,
 }
 
 /// Where executed packets go: implemented by the PMD thread (ports,
@@ -204,6 +208,9 @@ pub enum Action {
     Output(u32),
     /// Drop the packet (counted).
     Drop,
+    /// Drop the packet because its translation failed (counted apart,
+    /// under [`DropReason::XlateError`]).
+    DropXlateError,
     /// Send to the slow path with opaque user data.
     Userspace(Arc<[u8]>),
     /// Rewrite header fields.
@@ -278,6 +285,7 @@ impl fmt::Debug for Action {
         match self {
             Action::Output(p) => write!(f, "{p}"),
             Action::Drop => f.write_str("drop"),
+            Action::DropXlateError => f.write_str("drop(xlate_error)"),
             Action::Userspace(u) => write!(f, "userspace(userdata={u:02x?})"),
             Action::Set(s) => write!(f, "set({s:?})"),
             Action::PushVlan { tpid, tci } => write!(f, "push_vlan(tpid={tpid:#x},tci={tci:#x})"),
@@ -323,6 +331,7 @@ pub fn execute<P: PacketBuf, D: Datapath<P>>(dp: &mut D, mut packet: P, meta: &P
         }
         let result = match action {
             Action::Drop => Err(DropReason::Actions),
+            Action::DropXlateError => Err(DropReason::XlateError),
             Action::Set(set) => {
                 let l = *layers.get_or_insert_with(|| Layers::parse(packet.data()));
                 set_field(packet.data_mut(), set, l);

@@ -299,7 +299,9 @@ impl Pipeline {
                 *w = 0;
             }
         }
-        let actions = if x.error.is_some() { Vec::new() } else { x.out };
+        // A failed translation's megaflow drops its packets under their
+        // own counter (`pmd-stats-show`), and says so in dump-flows.
+        let actions = if x.error.is_some() { vec![Dp::DropXlateError] } else { x.out };
         Xlated { actions, mask, credits: x.credits, error: x.error }
     }
 }

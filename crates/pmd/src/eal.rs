@@ -120,10 +120,22 @@ impl Eal {
                 message: "no DPDK bus or driver takes this device name".to_string(),
             });
         }
+        // A capture to replay that is not there: DPDK's pcap driver says
+        // only -1 (which reads as "Operation not permitted").
+        for (key, value) in devargs.split(',').skip(1).filter_map(|kv| kv.split_once('=')) {
+            if key == "rx_pcap" && !std::path::Path::new(value).exists() {
+                return Err(EalError::Probe { devargs: devargs.to_string(), message: format!("{key}={value}: no such file") });
+            }
+        }
         // SAFETY: EAL is initialised (self exists) and `c` is a valid string.
         let rc = unsafe { ffi::rte_dev_probe(c.as_ptr()) };
         if rc < 0 {
-            return Err(EalError::Probe { devargs: devargs.to_string(), message: strerror(-rc) });
+            // Many drivers fail with a bare -1, not an errno.
+            let message = match rc {
+                -1 => "the driver refused the device or its arguments (its reason is in DPDK's log)".to_owned(),
+                _ => strerror(-rc),
+            };
+            return Err(EalError::Probe { devargs: devargs.to_string(), message });
         }
         Ok(())
     }

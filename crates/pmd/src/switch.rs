@@ -911,8 +911,11 @@ impl Datapath<Mbuf> for Exec<'_> {
         self.stats.action_drops += 1;
     }
 
-    fn dropped(&mut self, _reason: DropReason) {
-        self.stats.action_drops += 1;
+    fn dropped(&mut self, reason: DropReason) {
+        match reason {
+            DropReason::XlateError => self.stats.xlate_error_drops += 1,
+            _ => self.stats.action_drops += 1,
+        }
     }
 }
 

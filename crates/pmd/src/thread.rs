@@ -61,8 +61,8 @@ macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// A PMD thread's counters. Once the thread has stopped and flushed,
         /// every packet is accounted for once: `rx + injected = tx +
-        /// dropped + action_drops + lost + slow_path` (in between, packets
-        /// wait in tx buffers).
+        /// dropped + action_drops + xlate_error_drops + lost + slow_path`
+        /// (in between, packets wait in tx buffers).
         #[derive(Debug, Default)]
         #[repr(align(64))]
         pub struct PmdStats {
@@ -121,6 +121,9 @@ counters! {
     slow_path,
     /// Packets the actions dropped (a drop, an expired TTL, no buffer).
     action_drops,
+    /// Packets dropped because their translation failed (actions the
+    /// datapath cannot carry out yet, such as conntrack; a resubmit loop).
+    xlate_error_drops,
     /// Packets whose headers did not parse whole (switched on what did).
     malformed,
     /// Packets the control thread handed in (PACKET_OUT).

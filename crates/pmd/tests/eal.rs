@@ -131,8 +131,10 @@ fn bad_devargs_get_clear_errors_and_the_next_port_still_opens() {
     assert!(err.to_string().contains("do not parse"), "{err}");
     let err = Port::open(&eal, "net_pcap30,rx_pcap=/nonexistent/x.pcap", pool.clone(), &config).unwrap_err();
     assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
+    assert!(err.to_string().contains("rx_pcap=/nonexistent/x.pcap: no such file"), "{err}");
     let err = Port::open(&eal, "net_null31,no-such-key=1", pool.clone(), &config).unwrap_err();
     assert!(matches!(err, PortError::Probe(EalError::Probe { .. })), "{err}");
+    assert!(!err.to_string().contains("not permitted"), "{err}");
     // More receive queues than the device has: as many as it has, as in OVS.
     let (wide, rx, _) = Port::open(&eal, "net_null32", pool.clone(), &PortConfig { n_rxq: 5000, ..config.clone() }).unwrap();
     assert!(!rx.is_empty() && rx.len() < 5000, "{}", rx.len());

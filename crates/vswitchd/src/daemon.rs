@@ -306,7 +306,10 @@ async fn serve(
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
-            _ = stats_timer.tick() => switch.refresh_stats(&mut idl).await,
+            _ = stats_timer.tick() => {
+                switch.refresh_stats(&mut idl).await;
+                switch.log_failed_translations();
+            }
             event = idl.next_event() => match event {
                 Event::Connected { remote, resumed } => {
                     crate::log::info(&format!("connected to {remote}{}", if resumed { " (resumed)" } else { "" }));
@@ -380,6 +383,8 @@ struct Switch {
     failed: HashMap<String, (String, String)>,
     /// The configuration warnings last logged for each interface.
     warned: HashMap<String, Vec<String>>,
+    /// Failed translations already logged.
+    logged_errors: u64,
     ofports: BTreeMap<String, i64>,
     /// Woken when a controller connection changes state.
     controller_changed: Arc<tokio::sync::Notify>,
@@ -546,6 +551,19 @@ impl Switch {
 
     /// Writes `Interface.statistics` of open ports and, when enabled,
     /// `Open_vSwitch.statistics`.
+    /// Logs the translations that failed since the last look (flows
+    /// whose actions the datapath cannot carry out yet): at most one line
+    /// per statistics interval, from this thread, never the PMD's.
+    fn log_failed_translations(&mut self) {
+        let (errors, last) = self.dp.xlator().errors();
+        if errors > self.logged_errors {
+            let n = errors - self.logged_errors;
+            let last = last.unwrap_or_default();
+            crate::log::warn(&format!("{n} translation(s) failed, their packets dropped (pmd-stats-show counts them); the last: {last}"));
+            self.logged_errors = errors;
+        }
+    }
+
     async fn refresh_stats(&mut self, idl: &mut Idl) {
         let Some(replica) = idl.replica().filter(|_| idl.is_connected()) else {
             return;
@@ -674,7 +692,10 @@ impl Switch {
             .filter(|l| !l.is_empty())
             .unwrap_or_else(|| "0".to_owned());
         let mut args = vec!["ferrovs".to_owned(), "-l".to_owned(), lcores];
-        args.push("--in-memory".to_owned());
+        // No file under /var/run/dpdk (--in-memory), and no telemetry
+        // socket there either, as OVS starts DPDK: nothing of this daemon
+        // outlives it outside its run directory.
+        args.extend(["--in-memory".to_owned(), "--no-telemetry".to_owned()]);
         if let Some(mem) = map_get(other_config, "dpdk-socket-mem") {
             args.extend(["--socket-mem".to_owned(), mem]);
         }

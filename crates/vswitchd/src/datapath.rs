@@ -355,7 +355,7 @@ impl BridgeDp {
                 let odp = pipeline.odp(in_port).unwrap_or(0);
                 let (mini, malformed) = dataplane::extract(&bytes, &dataplane::PacketMeta::new(odp));
                 if let Some(why) = malformed {
-                    return Err(format!("the packet is malformed: {why:?}"));
+                    return Err(format!("the packet is malformed: {why}"));
                 }
                 let key = mini.expand();
                 m.flow = ofproto::xlate::to_flow(&key, &pipeline);

@@ -132,6 +132,7 @@ fn pmd_stats(x: &Xlator, cleared: &Mutex<HashMap<usize, PmdStatsSnapshot>>) -> S
         let _ = writeln!(out, "  avg processing cycles per packet: {:.2} ({}/{})", ratio(s.busy_cycles, s.rx), s.busy_cycles, s.rx);
         let _ = writeln!(out, "  packets sent: {}", s.tx);
         let _ = writeln!(out, "  packets dropped by actions: {}", s.action_drops);
+        let _ = writeln!(out, "  packets dropped by failed translations: {}", s.xlate_error_drops);
         let _ = writeln!(out, "  packets dropped at tx: {}", s.dropped);
         let _ = writeln!(out, "  packets to the slow path: {}", s.slow_path);
         let _ = writeln!(out, "  packets with malformed headers: {}", s.malformed);

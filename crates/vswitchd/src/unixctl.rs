@@ -150,7 +150,14 @@ async fn connection(mut stream: UnixStream, commands: Arc<Commands>) {
             let reply = match m {
                 Ok(Message::Request { method, params, id }) => match commands.dispatch(&method, &params) {
                     Ok(text) => Message::Reply { result: Value::String(text), id },
-                    Err(e) => Message::Error { error: Value::String(e), id },
+                    // ovs-appctl prints the error as it is, then its own
+                    // line: the error ends its line.
+                    Err(mut e) => {
+                        if !e.ends_with('\n') {
+                            e.push('\n');
+                        }
+                        Message::Error { error: Value::String(e), id }
+                    }
                 },
                 // Notifications and replies need no answer; garbage ends
                 // the connection, as in OVS.

@@ -677,3 +677,42 @@ fn the_bridges_local_port_stays_as_the_host_set_it() {
     sw.vsctl(&["set", "Interface", "p0", "mtu_request=1500"]);
     assert!(!flags(&sw).split(',').any(|f| f == "UP"), "{}", flags(&sw));
 }
+
+#[test]
+fn a_flow_the_datapath_cannot_carry_out_is_logged_and_its_drops_counted() {
+    let sw = Switch::start();
+    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
+    sw.vsctl(&["add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk", "options:dpdk-devargs=net_null1", "ofport_request=1"]);
+    sw.vsctl(&[
+        "add-port",
+        "br0",
+        "p2",
+        "--",
+        "set",
+        "Interface",
+        "p2",
+        "type=dpdk",
+        "options:dpdk-devargs=net_null2,no-rx=1",
+        "ofport_request=2",
+    ]);
+    let mgmt = format!("unix:{}", sw.path("br0.mgmt").display());
+    // Accepted, as OVS accepts it (ovs-ofctl's own tests install such
+    // flows), but not carried out: the packets are dropped and counted.
+    assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "in_port=1,ip,actions=ct(commit),output:2"]).status.success());
+    assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "in_port=1,actions=ct_clear,output:2"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let stats = loop {
+        let stats = sw.appctl(&["dpif-netdev/pmd-stats-show"]);
+        let dropped = stats.lines().find_map(|l| l.trim().strip_prefix("packets dropped by failed translations: ")).unwrap_or("0");
+        if dropped.parse::<u64>().unwrap_or(0) > 1000 && sw.log().contains("translation(s) failed") {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "{stats}\nlog: {}", sw.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(stats.contains("translations that failed (packets dropped)"), "{stats}");
+    assert!(sw.log().contains("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet"), "{}", sw.log());
+    let flows = sw.appctl(&["dpctl/dump-flows"]);
+    assert!(flows.contains("actions:drop(xlate_error)"), "{flows}");
+    assert_eq!(tx_packets(&sw, "2"), 0, "nothing reached p2");
+}
