@@ -556,25 +556,23 @@ fn keeps_sending(sw: &Switch, ofport: &str, step: &str) {
     }
 }
 
-#[test]
-fn reconfiguring_a_forwarding_port_keeps_it_forwarding_and_bad_values_fall_back_to_defaults() {
+/// A secure bridge with two `net_null` ports: p1 (ofport 1), whose
+/// receive queues never run dry, and p2 (ofport 2), which receives
+/// nothing; and the bridge's OpenFlow socket.
+fn two_null_ports() -> (Switch, String) {
     let sw = Switch::start();
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
-    // net_null's receive queues never run dry: p1 -> p2 forwards at once.
-    sw.vsctl(&["add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk", "options:dpdk-devargs=net_null1", "ofport_request=1"]);
-    sw.vsctl(&[
-        "add-port",
-        "br0",
-        "p2",
-        "--",
-        "set",
-        "Interface",
-        "p2",
-        "type=dpdk",
-        "options:dpdk-devargs=net_null2,no-rx=1",
-        "ofport_request=2",
-    ]);
+    for (name, devargs) in [("p1", "net_null1"), ("p2", "net_null2,no-rx=1")] {
+        let (devargs, request) = (format!("options:dpdk-devargs={devargs}"), format!("ofport_request={}", &name[1..]));
+        sw.vsctl(&["add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk", &devargs, &request]);
+    }
     let mgmt = format!("unix:{}", sw.path("br0.mgmt").display());
+    (sw, mgmt)
+}
+
+#[test]
+fn reconfiguring_a_forwarding_port_keeps_it_forwarding_and_bad_values_fall_back_to_defaults() {
+    let (sw, mgmt) = two_null_ports();
     assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "in_port=1,actions=output:2"]).status.success());
     keeps_sending(&sw, "2", "p1 to p2");
     let healthy = |sw: &Switch, step: &str| {
@@ -680,22 +678,7 @@ fn the_bridges_local_port_stays_as_the_host_set_it() {
 
 #[test]
 fn a_flow_the_datapath_cannot_carry_out_is_logged_and_its_drops_counted() {
-    let sw = Switch::start();
-    sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
-    sw.vsctl(&["add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk", "options:dpdk-devargs=net_null1", "ofport_request=1"]);
-    sw.vsctl(&[
-        "add-port",
-        "br0",
-        "p2",
-        "--",
-        "set",
-        "Interface",
-        "p2",
-        "type=dpdk",
-        "options:dpdk-devargs=net_null2,no-rx=1",
-        "ofport_request=2",
-    ]);
-    let mgmt = format!("unix:{}", sw.path("br0.mgmt").display());
+    let (sw, mgmt) = two_null_ports();
     // Accepted, as OVS accepts it (ovs-ofctl's own tests install such
     // flows), but not carried out: the packets are dropped and counted.
     assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "in_port=1,ip,actions=ct(commit),output:2"]).status.success());
