@@ -14,6 +14,8 @@
 //! a [`Malformed`] reason for the caller to count (see [`MalformedCounters`]).
 //! A property test and the `extract` fuzz target feed arbitrary bytes.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::key::{word, MiniKey, PacketMeta, FRAG_ANY, FRAG_LATER};
 use crate::wire::{ethertype, proto, read_be128, read_be16, read_be32, read_mac, Arp, Ipv4, Ipv6, Tcp, ETH_LEN, VLAN_LEN};
 
@@ -103,6 +105,28 @@ pub struct Offsets {
     pub l4: Option<u16>,
 }
 
+/// The most VLAN tags parsed (as OVS's `flow_limit_vlans`): 1 or 2.
+static VLAN_LIMIT: AtomicUsize = AtomicUsize::new(MAX_VLANS);
+
+/// The most VLAN tags the key holds.
+pub const MAX_VLANS: usize = 2;
+
+/// Parses at most `limit` VLAN tags from now on (`other_config:vlan-limit`;
+/// 0 means as many as the key holds, [`MAX_VLANS`]). Past the limit the
+/// next tag's TPID is the packet's Ethernet type and nothing beyond it is
+/// parsed, as in OVS, so that with the default limit of 1 a QinQ packet
+/// (0x88a8 then 0x8100) does not match `ip`. Caches built under another
+/// limit must be emptied by the caller.
+pub fn set_vlan_limit(limit: usize) {
+    let limit = if limit == 0 { MAX_VLANS } else { limit.min(MAX_VLANS) };
+    VLAN_LIMIT.store(limit, Ordering::Relaxed);
+}
+
+/// The VLAN tags parsed at most (see [`set_vlan_limit`]).
+pub fn vlan_limit() -> usize {
+    VLAN_LIMIT.load(Ordering::Relaxed)
+}
+
 /// Extracts the key of `packet` received with `meta`.
 ///
 /// Returns the key of the layers that parsed and, for a malformed packet,
@@ -174,7 +198,7 @@ pub fn extract_to(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey, depth: De
 
     let mut vlans = 0u64;
     let mut vlan_err = None;
-    for shift in [32u32, 0] {
+    for shift in [32u32, 0].into_iter().take(vlan_limit()) {
         if ty != ethertype::VLAN && ty != ethertype::QINQ {
             break;
         }

@@ -647,6 +647,7 @@ impl Switch {
         }
         let wanted: BTreeSet<String> =
             interfaces.iter().filter_map(|(u, _)| string(replica.value("Interface", u, "name").as_ref())).collect();
+        self.set_vlan_limit(other_config.as_ref());
         self.dp.set_cores(pmd_cores(other_config.as_ref()).0.len());
         self.patches.clear();
         self.ports.retain(|name, _| wanted.contains(name));
@@ -679,6 +680,26 @@ impl Switch {
         }
         update_changed(&mut ops, replica, "Open_vSwitch", &ovs_uuid, want);
         ops
+    }
+
+    /// `other_config:vlan-limit` (OVS's default 1; 0 for as many as the
+    /// datapath parses): the PMD threads stop first, so that no cache
+    /// holds a key extracted under the old limit (they start again with
+    /// empty caches when the datapath is refreshed).
+    fn set_vlan_limit(&mut self, other_config: Option<&Datum>) {
+        let limit = match map_get(other_config, "vlan-limit") {
+            None => 1,
+            Some(v) => v.parse::<usize>().unwrap_or_else(|_| {
+                crate::log::warn_limited("vlan-limit", &format!("other_config:vlan-limit={v} is not a number: using 1"));
+                1
+            }),
+        };
+        let effective = if limit == 0 { dataplane::extract::MAX_VLANS } else { limit.min(dataplane::extract::MAX_VLANS) };
+        if effective != dataplane::vlan_limit() {
+            self.stop_datapath();
+            dataplane::set_vlan_limit(limit);
+            crate::log::info(&format!("parsing up to {effective} VLAN tag(s) (other_config:vlan-limit)"));
+        }
     }
 
     fn init_dpdk(&mut self, other_config: Option<&Datum>) {

@@ -699,3 +699,26 @@ fn a_flow_the_datapath_cannot_carry_out_is_logged_and_its_drops_counted() {
     assert!(flows.contains("actions:drop(xlate_error)"), "{flows}");
     assert_eq!(tx_packets(&sw, "2"), 0, "nothing reached p2");
 }
+
+#[test]
+fn a_qinq_packet_is_parsed_to_its_outer_tag_only_with_the_default_vlan_limit() {
+    let (sw, mgmt) = two_null_ports();
+    assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "priority=10,ip,actions=output:2"]).status.success());
+    assert!(sw.run("ovs-ofctl", &["add-flow", &mgmt, "priority=0,actions=output:2"]).status.success());
+    // 802.1ad VLAN 100, then 802.1Q VLAN 200, then IPv4/UDP.
+    let mut packet = "ffffffffffff000000000001".to_owned();
+    packet += "88a80064810000c8";
+    packet += "08004500001c000000004011000a0000010a000002";
+    packet += "04000035000800000";
+    packet.push('0');
+    let trace = |sw: &Switch| sw.appctl(&["ofproto/trace", "br0", "in_port=1", &packet]);
+    let t = trace(&sw);
+    assert!(!t.contains(" 0. ip, priority 10"), "vlan-limit=1: the inner tag ends the parse, no IPv4: {t}");
+    assert!(t.lines().any(|l| l.starts_with("Flow: ") && l.contains("dl_type=0x8100")), "{t}");
+    sw.vsctl(&["set", "open_vswitch", ".", "other_config:vlan-limit=0"]);
+    let t = trace(&sw);
+    assert!(t.contains(" 0. ip, priority 10"), "vlan-limit=0: both tags, then IPv4: {t}");
+    sw.vsctl(&["remove", "open_vswitch", ".", "other_config", "vlan-limit"]);
+    assert!(!trace(&sw).contains(" 0. ip, priority 10"));
+    keeps_sending(&sw, "2", "after the limit changed");
+}
