@@ -2,7 +2,7 @@
 CARGO ?= cargo
 FERROVS := target/release/ferrovs
 
-.PHONY: demo test setup build gates bench-io clean
+.PHONY: demo test setup build gates bench-io fuzz clean
 
 ## Prepare the host, build, start the switch with ferrovs ctl on a private
 ## run directory (flows from ovs-ofctl, traffic from a net_pcap port, live
@@ -14,8 +14,13 @@ demo: setup build
 
 ## Prepare the host and run the whole test suite.
 test: setup
-	$(CARGO) test --workspace --doc
 	$(CARGO) nextest run --workspace
+
+## Every cargo-fuzz target of the project, SECONDS each (default 60):
+## make fuzz SECONDS=600.
+SECONDS ?= 60
+fuzz: setup
+	scripts/fuzz $(SECONDS)
 
 ## Install packages, reserve hugepages (idempotent; uses sudo when not root).
 setup:
