@@ -338,12 +338,61 @@ mod tests {
             prop_assert_eq!(back, d);
         }
 
-        /// Any JSON gives a value or an error, never a panic.
-        #[test]
-        fn arbitrary_json_never_panics(s in "[\\[\\]{}\",:0-9a-z. -]{0,40}") {
-            if let Ok(v) = serde_json::from_str::<Value>(&s) {
-                let _ = Datum::from_json(&v);
-            }
+    }
+
+    /// JSON shaped like OVSDB's notation, and near it: tagged arrays
+    /// (`set`, `map`, `uuid`, `named-uuid`, and unknown tags) around atoms,
+    /// pairs and further values, as well as bare atoms and other JSON.
+    fn ovsdb_like_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<bool>().prop_map(|b| json!(b)),
+            (-1e6f64..1e6).prop_map(|f| json!(f)),
+            "[a-z0-9-]{0,8}".prop_map(Value::String),
+            any::<u128>().prop_map(|u| json!(["uuid", Uuid(u).to_string()])),
+            "[a-z0-9-]{0,12}".prop_map(|u| json!(["uuid", u])),
+            "[a-z_][a-z0-9_]{0,6}".prop_map(|n| json!(["named-uuid", n])),
+            Just(Value::Null),
+            Just(json!({})),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let tag = prop_oneof![Just("set"), Just("map"), Just("uuid"), Just("named-uuid"), Just("other")];
+            prop_oneof![
+                (tag.clone(), prop::collection::vec(inner.clone(), 0..4)).prop_map(|(t, items)| json!([t, items])),
+                (tag, inner.clone()).prop_map(|(t, v)| json!([t, v])),
+                prop::collection::vec((inner.clone(), inner.clone()), 0..4)
+                    .prop_map(|pairs| json!(["map", pairs.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])),
+                prop::collection::vec(inner, 0..3).prop_map(Value::Array),
+            ]
+        })
+    }
+
+    /// Any JSON gives a value or an error, never a panic; the generator
+    /// reaches every kind of result (counted, so a generator that stopped
+    /// making sets or maps fails the test).
+    #[test]
+    fn ovsdb_like_json_gives_a_value_or_an_error() {
+        use proptest::test_runner::{Config, TestRunner};
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut runner = TestRunner::new(Config { cases: 4000, failure_persistence: None, ..Config::default() });
+        let tally = std::cell::RefCell::new(&mut counts);
+        runner
+            .run(&ovsdb_like_json(), |v| {
+                let kind = match Datum::from_json(&v) {
+                    Ok(Datum::Map(m)) if !m.is_empty() => "a map with pairs",
+                    Ok(Datum::Map(_)) => "an empty map",
+                    Ok(Datum::Set(s)) if s.len() > 1 => "a set of several",
+                    Ok(Datum::Set(s)) if s.iter().any(|a| matches!(a, Atom::Uuid(_))) => "a uuid",
+                    Ok(Datum::Set(_)) => "another set or atom",
+                    Err(_) => "an error",
+                };
+                *tally.borrow_mut().entry(kind).or_default() += 1;
+                Ok(())
+            })
+            .unwrap();
+        println!("from_json over {} generated values: {counts:?}", counts.values().sum::<usize>());
+        for kind in ["a map with pairs", "an empty map", "a set of several", "a uuid", "another set or atom", "an error"] {
+            assert!(counts.get(kind).is_some_and(|n| *n >= 20), "the generator rarely gives {kind}: {counts:?}");
         }
     }
 }

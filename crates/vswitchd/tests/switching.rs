@@ -298,12 +298,14 @@ fn ovs_testcontroller_learns_through_packet_ins_and_its_flows_carry_the_traffic(
     }
     // From then on the flows carry the traffic on the fast path, far
     // faster than packet-ins could.
+    // (Counted, not timed: the fast path forwards 100 000 packets each
+    // way while the controller saw a handful of packet-ins.)
     let (a, b) = (bed.tx(1), bed.tx(2));
-    std::thread::sleep(Duration::from_secs(1));
-    let (a, b) = (bed.tx(1) - a, bed.tx(2) - b);
+    bed.eventually(20, "both ways forwarding on the fast path", || bed.tx(1) - a > 100_000 && bed.tx(2) - b > 100_000);
     let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
-    assert!(a > 100_000 && b > 100_000, "both ways forward: {a} and {b} packets in 1 s\n{stats}");
-    assert!(stats.contains("packets to controllers: "), "{stats}");
+    let to_controllers =
+        stats.split("packets to controllers: ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
+    assert!(to_controllers.is_some_and(|n| n < 10_000), "the flows, not packet-ins, carried the traffic: {stats}");
 }
 
 #[test]
@@ -421,17 +423,16 @@ fn a_flood_of_new_flows_leaves_an_established_flow_forwarding() {
         s.split("miss with success upcall: ").nth(1).and_then(|v| v.lines().next()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
             > 20_000
     });
+    // (Counted, not timed: whatever the machine's speed, the flood goes
+    // on, and in the same window the established flow gets several times
+    // its share.)
     let (start, flood_start) = (bed.tx(2), bed.tx(4));
-    std::thread::sleep(Duration::from_secs(2));
+    bed.eventually(20, "the flood forwarded on", || bed.tx(4) - flood_start > 5_000);
     let (established, flood) = (bed.tx(2) - start, bed.tx(4) - flood_start);
-    assert!(flood > 5_000, "the flood goes on ({flood} new-flow packets forwarded)");
     // Each burst of new flows gets at most 8 translations (the rest are
     // dropped and counted), and the established flow's bursts are switched
-    // in between: it gets several times the flood's share.
-    assert!(
-        established > 5_000 && established >= 2 * flood,
-        "the established flow keeps forwarding: {established} packets in 2 s, the flood {flood}"
-    );
+    // in between.
+    assert!(established >= 2 * flood, "the established flow keeps forwarding: {established} packets, the flood {flood}");
     let stats = bed.sw.appctl(&["dpif-netdev/pmd-stats-show"]);
     assert!(!stats.contains("miss with failed upcall: 0\n"), "the flood's excess is counted: {stats}");
 }
@@ -509,11 +510,14 @@ fn a_meter_holds_its_flows_to_its_rate_and_counts_what_it_drops() {
     bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
     bed.port("p3", 3, Rx::Loop("in.pcap"), &[]);
     bed.eventually(10, "the unmetered flow forwarding", || bed.tx(4) > 100_000);
+    // A bound, not a timed rate: however slow the machine, no more than
+    // 1000 packets a second (and the burst) pass the meter; the
+    // unmetered flow is not held back.
     let (start, metered, unmetered) = (Instant::now(), bed.tx(2), bed.tx(4));
-    std::thread::sleep(Duration::from_secs(2));
+    bed.eventually(20, "the unmetered flow far ahead", || bed.tx(4) - unmetered > 200_000);
     let (metered, unmetered) = (bed.tx(2) - metered, bed.tx(4) - unmetered);
-    let rate = metered as f64 / start.elapsed().as_secs_f64();
-    assert!((800.0..1300.0).contains(&rate), "1000 packets/s through the meter, measured {rate:.0}");
+    let most = 1000.0 * start.elapsed().as_secs_f64() + 100.0 + 64.0;
+    assert!(metered > 0 && (metered as f64) <= most, "1000 packets/s at most through the meter: {metered}, bound {most:.0}");
     assert!(unmetered > 100 * metered, "the meter limits only its own flow: {unmetered} against {metered}");
     // The meter's counters: what reached it, and what its band dropped;
     // the difference is what port 2 sent.

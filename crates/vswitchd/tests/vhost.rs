@@ -119,10 +119,10 @@ fn eventually(sw: &Vswitchd, secs: u64, what: &str, mut f: impl FnMut() -> bool)
 fn tx(sw: &Vswitchd, port: u16) -> u64 {
     let out = sw.ofctl(&["dump-ports", "br0", &port.to_string()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let Some(at) = text.find("tx pkts=") else {
-        return 0;
-    };
-    text[at + 8..].split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    // A failed read fails the test: a 0 would pass a "no more than" check.
+    assert!(out.status.success(), "ovs-ofctl dump-ports: {}", String::from_utf8_lossy(&out.stderr));
+    let at = text.find("tx pkts=").unwrap_or_else(|| panic!("no tx counter in {text}"));
+    text[at + 8..].split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{text}"))
 }
 
 /// The frames the sending peer replays: 16 UDP flows.
@@ -274,6 +274,12 @@ fn a_vm_restarted_twenty_times_gets_its_traffic_back_each_time_and_memory_stays_
     }
     let end = rss_kb(sw.pid());
     eprintln!("daemon RSS after 5 restarts: {warm} kB, after 20: {end} kB");
+    // What the last VM received is what was sent, whole.
+    receiver.stop();
+    let got = read_frames(&out).unwrap();
+    let sent = frames();
+    assert!(got.len() > 1000, "the restarted VM wrote {} frames", got.len());
+    assert!(got.iter().all(|f| sent.contains(f)), "a frame reached the restarted VM changed");
     // Allocators grow in steps (transparent huge pages: 2 MB); a leak of
     // even 200 kB per restart would pass 3 MB over 15 restarts.
     assert!(end <= warm + 3 * 1024, "RSS grew from {warm} kB to {end} kB over 15 restarts");
