@@ -234,6 +234,9 @@ pub fn parse_match(text: &str) -> Result<Match, String> {
             "dl_type" | "eth_type" => (slot::DL_TYPE, parse_number(value)?, None),
             "nw_proto" | "ip_proto" => (slot::NW_PROTO, parse_number(value)?, None),
             "dl_vlan" | "vlan_vid" => (slot::VLAN_TCI, parse_number(value)? | 0x1000, Some(0x1fff)),
+            // The DSCP bits of the TOS byte, as OVS matches nw_tos (the
+            // ECN bits are nw_ecn's).
+            "nw_tos" => (slot::NW_TOS, parse_number(value)? & 0xfc, Some(0xfc)),
             _ => {
                 let (_, s, kind) = slots.iter().find(|(n, _, _)| n == name).ok_or_else(|| format!("{name}: unknown field"))?;
                 let (v, mask) = parse_masked(value, *kind, 8 * s.range().len() as u32)?;

@@ -1,8 +1,10 @@
-//! The OXM codec against Open vSwitch's own (`ovs-ofctl parse-oxm
+//! The OXM codec's verdicts against Open vSwitch's (`ovs-ofctl parse-oxm
 //! OpenFlow13`, which encodes OXM text and decodes it again): each match
-//! is encoded and decoded by ferrovs and by OVS, and both must accept the
-//! same ones, print the same fields, and refuse the rest with the same
-//! error.
+//! is round-tripped by ferrovs and by OVS, each through its own code, and
+//! both must accept the same ones, print the same fields, and refuse the
+//! rest with the same error. No byte passes between the two here: that is
+//! `flows_vs_ovs.rs`, where OVS's FLOW_MOD bytes are decoded by ferrovs
+//! and ferrovs' bytes by OVS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
