@@ -318,16 +318,93 @@ fn after_a_barrier_reply_no_packet_takes_the_old_path() {
     bed.port("p3", 3, Rx::Nothing, &[]);
     bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
     bed.eventually(10, "forwarding to port 2", || bed.tx(2) > 1000);
-    for round in 0..6 {
+    // One OpenFlow connection: the flow mod, a barrier, and a port-stats
+    // request for the old port, sent together. The switch answers them
+    // in order, so the counter it gives is read once the barrier is
+    // answered, with no moment between the reply and the baseline.
+    let mut of = OpenFlow13::connect(&bed.path("br0.mgmt"));
+    for round in 0..6u32 {
         let (old, new) = if round % 2 == 0 { (2, 3) } else { (3, 2) };
-        // ovs-ofctl sends the flow mod and a barrier, and returns on the
-        // barrier reply.
-        bed.ofctl(&["mod-flows", "br0", &format!("in_port=1,actions=output:{new}")]);
-        let at_reply = bed.tx(old);
-        let new_before = bed.tx(new);
+        let at_reply = of.modify_output_then_tx(1, new, old);
+        let new_before = bed.tx(new as u16);
         std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(bed.tx(old), at_reply, "round {round}: port {old} sent packets after the barrier reply");
-        assert!(bed.tx(new) > new_before, "round {round}: port {new} gets the traffic");
+        assert_eq!(of.tx(old), at_reply, "round {round}: port {old} sent packets after the barrier reply");
+        assert!(bed.tx(new as u16) > new_before, "round {round}: port {new} gets the traffic");
+    }
+}
+
+/// A raw OpenFlow 1.3 connection to a bridge's management socket.
+struct OpenFlow13(std::os::unix::net::UnixStream);
+
+impl OpenFlow13 {
+    fn connect(path: &std::path::Path) -> OpenFlow13 {
+        let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        std::io::Write::write_all(&mut s, &[4, 0, 0, 8, 0, 0, 0, 1]).unwrap();
+        let mut of = OpenFlow13(s);
+        assert_eq!(of.message().1, 0, "HELLO first");
+        of
+    }
+
+    /// The next message: (xid, type, whole message).
+    fn message(&mut self) -> (u32, u8, Vec<u8>) {
+        use std::io::Read;
+        let mut h = [0u8; 8];
+        self.0.read_exact(&mut h).unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes([h[2], h[3]])) - 8];
+        self.0.read_exact(&mut body).unwrap();
+        (u32::from_be_bytes([h[4], h[5], h[6], h[7]]), h[1], [&h[..], &body].concat())
+    }
+
+    /// OFPMP_PORT_STATS for `port`, with `xid`.
+    fn port_stats(port: u32, xid: u32) -> Vec<u8> {
+        [&[4u8, 18, 0, 24][..], &xid.to_be_bytes(), &[0, 4, 0, 0, 0, 0, 0, 0], &port.to_be_bytes(), &[0; 4]].concat()
+    }
+
+    /// Reads messages until the port-stats reply `xid`: its tx_packets.
+    fn tx_reply(&mut self, xid: u32) -> u64 {
+        loop {
+            let (x, ty, m) = self.message();
+            assert_ne!(ty, 1, "the switch answered with an error: {m:02x?}");
+            if x == xid && ty == 19 {
+                return u64::from_be_bytes(m[32..40].try_into().unwrap());
+            }
+        }
+    }
+
+    fn tx(&mut self, port: u32) -> u64 {
+        std::io::Write::write_all(&mut self.0, &Self::port_stats(port, 7)).unwrap();
+        self.tx_reply(7)
+    }
+
+    /// MODIFY in_port=`in_port` to output:`to`, a barrier, and port
+    /// `read`'s counters, in one write; the counter once the barrier is
+    /// answered.
+    fn modify_output_then_tx(&mut self, in_port: u32, to: u32, read: u32) -> u64 {
+        let mut fm = vec![4u8, 14, 0, 88, 0, 0, 0, 2];
+        fm.extend([0u8; 16]); // cookie, cookie mask
+        fm.extend([0, 1, 0, 0, 0, 0, 0x80, 0]); // table 0, MODIFY, no timeouts, priority
+        fm.extend([0xff; 12]); // buffer, out_port, out_group: none
+        fm.extend([0u8; 4]); // flags, pad
+        fm.extend([0, 1, 0, 12, 0x80, 0, 0, 4]); // OXM match: in_port
+        fm.extend(in_port.to_be_bytes());
+        fm.extend([0u8; 4]);
+        fm.extend([0, 4, 0, 24, 0, 0, 0, 0]); // APPLY_ACTIONS
+        fm.extend([0, 0, 0, 16]); // OUTPUT
+        fm.extend(to.to_be_bytes());
+        fm.extend([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(fm.len(), 88);
+        let barrier = [4u8, 20, 0, 8, 0, 0, 0, 3];
+        let all = [&fm[..], &barrier, &Self::port_stats(read, 4)].concat();
+        std::io::Write::write_all(&mut self.0, &all).unwrap();
+        loop {
+            let (x, ty, m) = self.message();
+            assert_ne!(ty, 1, "the switch refused the flow mod: {m:02x?}");
+            if x == 3 && ty == 21 {
+                break;
+            }
+        }
+        self.tx_reply(4)
     }
 }
 
