@@ -720,4 +720,10 @@ fn a_qinq_packet_is_parsed_to_its_outer_tag_only_with_the_default_vlan_limit() {
     sw.vsctl(&["remove", "open_vswitch", ".", "other_config", "vlan-limit"]);
     assert!(!trace(&sw).contains(" 0. ip, priority 10"));
     keeps_sending(&sw, "2", "after the limit changed");
+    // A malformed packet: its trace says which header, on a line of its own.
+    let ctl = sw.ctl();
+    let truncated = "ffffffffffff0000000000010800450000";
+    let out = sw.run("ovs-appctl", &["-t", ctl.to_str().unwrap(), "ofproto/trace", "br0", "in_port=1", truncated]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("the packet is malformed: bad IPv4 header\n"), "{err:?}");
 }
