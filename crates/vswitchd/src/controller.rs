@@ -327,35 +327,43 @@ impl Run {
                     // Removed when the target is reconfigured away or the
                     // daemon exits (this future is dropped either way).
                     let _file = crate::unixctl::SocketFile(path.clone());
-                    let this = Arc::new(self);
-                    this.set(|st| st.state = "LISTENING");
-                    let mut sessions = tokio::task::JoinSet::new();
-                    loop {
-                        let stream = tokio::select! {
-                            accepted = listener.accept() => match accepted {
-                                Ok((stream, _)) => stream,
-                                Err(e) => {
-                                    this.accept_failed(&e).await;
-                                    continue;
-                                }
-                            },
-                            Some(_) = sessions.join_next() => continue,
-                        };
-                        let run = Arc::clone(&this);
-                        sessions.spawn(async move { run.session(Conn::Unix(stream)).await });
-                    }
+                    let accept = || async { listener.accept().await.map(|(s, _)| s) };
+                    Arc::new(self).serve_each(accept, |run, stream| async move { run.session(Conn::Unix(stream)).await }).await
                 }
                 Err(e) => self.fail("VOID", format!("{}: {e}", path.display())),
             },
         }
     }
 
-    /// An `accept` that failed (out of file descriptors, say): logged,
-    /// and the listener tries again a little later, as OVS's does,
-    /// rather than stop listening.
-    async fn accept_failed(&self, e: &std::io::Error) {
-        crate::log::warn_limited("controller accept", &format!("{}<->{}: accept failed: {e}", self.bridge, self.config.target));
-        tokio::time::sleep(ACCEPT_RETRY).await;
+    /// Listens: each connection `accept` gives is handled by `handle` in
+    /// a task of its own, beside the others, as OVS serves a listener's
+    /// connections. The tasks belong to this future: dropping it (the
+    /// target reconfigured away, the daemon exiting) aborts them all. An
+    /// `accept` that fails (out of file descriptors, say) is logged and
+    /// tried again a little later, as OVS's listeners do, rather than
+    /// ending the listener.
+    async fn serve_each<S, A, H, F>(self: Arc<Self>, accept: impl Fn() -> A, handle: H)
+    where
+        A: std::future::Future<Output = std::io::Result<S>>,
+        H: Fn(Arc<Self>, S) -> F,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.set(|st| st.state = "LISTENING");
+        let mut sessions = tokio::task::JoinSet::new();
+        loop {
+            let stream = tokio::select! {
+                accepted = accept() => match accepted {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        crate::log::warn_limited("controller accept", &format!("{}<->{}: accept failed: {e}", self.bridge, self.config.target));
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                        continue;
+                    }
+                },
+                Some(_) = sessions.join_next() => continue,
+            };
+            sessions.spawn(handle(Arc::clone(&self), stream));
+        }
     }
 
     /// Connects, runs the session, and backs off between attempts.
@@ -390,23 +398,10 @@ impl Run {
             Ok(l) => l,
             Err(e) => return self.fail("VOID", format!("{addr}: {e}")),
         };
-        self.set(|st| st.state = "LISTENING");
-        // Dropped with this future when the target is reconfigured away:
-        // that aborts every session it holds.
-        let mut sessions = tokio::task::JoinSet::new();
-        loop {
-            let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        self.accept_failed(&e).await;
-                        continue;
-                    }
-                },
-                Some(_) = sessions.join_next() => continue,
-            };
-            let (run, tls) = (Arc::clone(&self), tls.clone());
-            sessions.spawn(async move {
+        let accept = || async { listener.accept().await.map(|(s, _)| s) };
+        self.serve_each(accept, move |run, stream| {
+            let tls = tls.clone();
+            async move {
                 let conn = match tls {
                     None => Conn::Tcp(stream),
                     Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -419,8 +414,9 @@ impl Run {
                     },
                 };
                 run.session(conn).await
-            });
-        }
+            }
+        })
+        .await
     }
 
     async fn session(&self, conn: Conn) {
