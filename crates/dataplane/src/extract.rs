@@ -118,8 +118,17 @@ pub const MAX_VLANS: usize = 2;
 /// (0x88a8 then 0x8100) does not match `ip`. Caches built under another
 /// limit must be emptied by the caller.
 pub fn set_vlan_limit(limit: usize) {
-    let limit = if limit == 0 { MAX_VLANS } else { limit.min(MAX_VLANS) };
-    VLAN_LIMIT.store(limit, Ordering::Relaxed);
+    VLAN_LIMIT.store(vlan_limit_for(limit), Ordering::Relaxed);
+}
+
+/// The tags parsed under `other_config:vlan-limit=limit`: 0 is as many as
+/// the key holds, more than that is that many.
+pub fn vlan_limit_for(limit: usize) -> usize {
+    if limit == 0 {
+        MAX_VLANS
+    } else {
+        limit.min(MAX_VLANS)
+    }
 }
 
 /// The VLAN tags parsed at most (see [`set_vlan_limit`]).

@@ -39,7 +39,7 @@ pub mod wire;
 
 pub use actions::{execute, Action, Datapath, DropReason, PacketBuf, SetField};
 pub use classifier::{Classifier, BATCH};
-pub use extract::{extract, extract_into, extract_to, set_vlan_limit, vlan_limit, Depth, Malformed, MalformedCounters};
+pub use extract::{extract, extract_into, extract_to, set_vlan_limit, vlan_limit, vlan_limit_for, Depth, Malformed, MalformedCounters};
 pub use headerkey::HeaderKey;
 pub use key::{Field, FieldAccess, FlowKey, FlowMask, MiniKey, PacketMeta, KEY_WORDS};
 pub use megaflow::{clock_ms, epoch, Credit, Credits, Megaflow, StatsSnapshot};

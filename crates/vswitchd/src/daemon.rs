@@ -694,7 +694,7 @@ impl Switch {
                 1
             }),
         };
-        let effective = if limit == 0 { dataplane::extract::MAX_VLANS } else { limit.min(dataplane::extract::MAX_VLANS) };
+        let effective = dataplane::vlan_limit_for(limit);
         if effective != dataplane::vlan_limit() {
             self.stop_datapath();
             dataplane::set_vlan_limit(limit);
