@@ -770,17 +770,13 @@ impl Switch {
                 let path = map_get(options.as_ref(), "vhost-server-path")
                     .map(PathBuf::from)
                     .ok_or_else(|| "options:vhost-server-path is required for type dpdkvhostuserclient".to_owned());
-                let mut warnings = Vec::new();
-                let n = n_rxq(options.as_ref(), &mut warnings);
-                self.warn_once(&name, warnings);
+                let n = self.vhost_rxqs(&name, options.as_ref());
                 self.open_vhost(&name, pmd::vhost::Mode::Client, path, n)
             }
             "patch" => self.open_patch(replica, &name, map_get(options.as_ref(), "peer")),
             "dpdkvhostuser" => {
                 let path = self.vhost_sock_dir().map(|d| d.join(&name));
-                let mut warnings = Vec::new();
-                let n = n_rxq(options.as_ref(), &mut warnings);
-                self.warn_once(&name, warnings);
+                let n = self.vhost_rxqs(&name, options.as_ref());
                 self.open_vhost(&name, pmd::vhost::Mode::Server, path, n)
             }
             "internal" if local => self.open_local(&name, bridge.mac),
@@ -1094,6 +1090,15 @@ impl Switch {
         crate::log::info(&format!("{}: created the bridge's local tap device", tap.name()));
         self.taps.insert(name.to_owned(), tap);
         Ok(())
+    }
+
+    /// A vhost-user interface's `options:n_rxq`, warning (once) about a
+    /// value out of range.
+    fn vhost_rxqs(&mut self, name: &str, options: Option<&Datum>) -> u16 {
+        let mut warnings = Vec::new();
+        let n = n_rxq(options, &mut warnings);
+        self.warn_once(name, warnings);
+        n
     }
 
     /// Logs the warnings about interface `name`'s configuration when they
