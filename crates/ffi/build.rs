@@ -22,6 +22,7 @@ const FUNCTIONS: &[&str] = &[
     // EAL and threads
     "rte_eal_init",
     "rte_eal_cleanup",
+    "rte_eal_get_runtime_dir",
     "rte_strerror",
     "rte_version",
     "rte_thread_register",

@@ -72,6 +72,8 @@ pub fn run(bench: &IoBench, round: usize) -> Result<IoResult, BenchError> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    // testpmd's EAL leaves its (empty, --in-memory) runtime directory.
+    let _ = std::fs::remove_dir(std::path::Path::new("/var/run/dpdk").join(&prefix));
     let out = out_reader.join().unwrap_or_default();
     let err = err_reader.join().unwrap_or_default();
     let Some(status) = status else {

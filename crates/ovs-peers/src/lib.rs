@@ -146,6 +146,24 @@ fn spawn(dir: &Path, extra: &[String]) -> Child {
     child
 }
 
+/// Stops a daemon as its service manager would: SIGTERM, so that it cleans
+/// up after itself (pidfile, sockets, DPDK's runtime directory), then
+/// SIGKILL if it has not ended within five seconds; reaps it either way.
+pub fn terminate(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Waits up to 10 s for `path` to exist.
 pub fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -340,7 +358,6 @@ impl Vswitchd {
 
 impl Drop for Vswitchd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 }

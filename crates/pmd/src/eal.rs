@@ -59,8 +59,16 @@ pub struct Eal {
     _guard: Arc<Guard>,
 }
 
+/// Cleans EAL up when the last handle goes, and removes EAL's runtime
+/// directory (`/var/run/dpdk/<file-prefix>` for root) if nothing is left in
+/// it: with `--in-memory --no-telemetry` EAL puts no file there but still
+/// creates the directory, and would leave one per run behind. (It is
+/// removed right after initialisation already when empty; this catches the
+/// telemetry socket's directory, empty only after cleanup.)
 #[derive(Debug)]
-struct Guard;
+struct Guard {
+    runtime_dir: Option<std::path::PathBuf>,
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -68,7 +76,25 @@ impl Drop for Guard {
         // every DPDK object (mempool, port) holds an `Eal` clone, so none is
         // left when the last guard goes.
         unsafe { ffi::rte_eal_cleanup() };
+        if let Some(dir) = &self.runtime_dir {
+            // Fails, and keeps the directory, when files are still in it
+            // (another process's with the same prefix, or EAL's own).
+            let _ = fs::remove_dir(dir);
+        }
     }
+}
+
+/// EAL's runtime directory, once EAL is initialised.
+fn runtime_dir() -> Option<std::path::PathBuf> {
+    // SAFETY: called after a successful rte_eal_init; the string is EAL's
+    // own, static for the life of the process.
+    let dir = unsafe { ffi::rte_eal_get_runtime_dir() };
+    if dir.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, NUL-terminated (EAL formats it with snprintf).
+    let dir = unsafe { CStr::from_ptr(dir) }.to_str().ok()?;
+    Some(std::path::PathBuf::from(dir)).filter(|d| !d.as_os_str().is_empty())
 }
 
 impl Eal {
@@ -99,7 +125,13 @@ impl Eal {
         if rc < 0 {
             return Err(EalError::Init { message: last_error(), args: args.join(" ") });
         }
-        Ok(Self { _guard: Arc::new(Guard) })
+        // With --in-memory EAL shares nothing through its runtime directory,
+        // so an empty one goes at once: not even a crash leaves it behind.
+        let runtime_dir = runtime_dir();
+        if let Some(dir) = &runtime_dir {
+            let _ = fs::remove_dir(dir);
+        }
+        Ok(Self { _guard: Arc::new(Guard { runtime_dir }) })
     }
 
     /// Probes (hot-plugs) a device from DPDK device arguments, for example

@@ -18,6 +18,11 @@ struct Switch {
 }
 
 impl Switch {
+    /// EAL's `--file-prefix` for this test process's daemons.
+    fn file_prefix() -> String {
+        format!("ferrovs-daemon-{}", std::process::id())
+    }
+
     fn start() -> Switch {
         Self::start_under_umask("022")
     }
@@ -26,14 +31,15 @@ impl Switch {
     fn start_under_umask(umask: &str) -> Switch {
         let ovsdb = OvsdbServer::start();
         ovsdb.vsctl(&["init"]);
-        // EAL in this test's own memory, without PCI scanning.
-        let prefix = format!("ferrovs-daemon-{}", std::process::id());
+        // EAL in this test's own memory, without PCI scanning; the daemon
+        // itself adds --in-memory and --no-telemetry.
+        let prefix = Self::file_prefix();
         ovsdb.vsctl(&[
             "set",
             "open_vswitch",
             ".",
             "other_config:dpdk-init=true",
-            &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
+            &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
         ]);
         let mut sw = Switch { ovsdb, daemon: None };
         // In a network namespace of its own: the bridges' tap devices stay
@@ -106,8 +112,7 @@ impl Switch {
 impl Drop for Switch {
     fn drop(&mut self) {
         if let Some(mut d) = self.daemon.take() {
-            let _ = d.kill();
-            let _ = d.wait();
+            ovs_peers::terminate(&mut d);
         }
     }
 }
@@ -529,6 +534,30 @@ fn sockets_and_files_keep_their_modes_under_umask_000_and_signals_clean_up() {
         for f in [sw.ctl(), sw.path("br0.mgmt"), punix.clone(), sw.path("ovs-vswitchd.pid")] {
             assert!(!f.exists(), "{how}: {} left behind", f.display());
         }
+    }
+}
+
+/// DPDK's files stay out of `/var/run/dpdk`: no telemetry socket there
+/// while the daemon runs (the test's `dpdk-extra` does not ask for
+/// `--no-telemetry`: the daemon must), and EAL's runtime directory gone once
+/// it ends, by `ovs-appctl exit` or by SIGTERM.
+#[test]
+fn dpdk_leaves_nothing_under_var_run_dpdk() {
+    for how in ["exit", "TERM"] {
+        let (mut sw, _) = two_null_ports();
+        eventually(&sw, &["interface", "p2", "link_state"], 15, |v| v == "up");
+        let dir = std::path::Path::new("/var/run/dpdk").join(Switch::file_prefix());
+        let held: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries.map(|e| e.unwrap().file_name()).collect(),
+            Err(_) => Vec::new(),
+        };
+        assert!(held.is_empty(), "{how}: {} holds {held:?} while the daemon runs", dir.display());
+        match how {
+            "exit" => drop(sw.appctl(&["exit"])),
+            signal => kill(&sw, signal),
+        }
+        ended(&mut sw);
+        assert!(!dir.exists(), "{how}: {} left behind", dir.display());
     }
 }
 

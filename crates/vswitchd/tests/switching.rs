@@ -47,7 +47,7 @@ impl Bed {
             "open_vswitch",
             ".",
             "other_config:dpdk-init=true",
-            &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
+            &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
         ]);
         sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
         Bed { sw }

@@ -26,7 +26,7 @@ fn switch(name: &str) -> Vswitchd {
         ".",
         "other_config:dpdk-init=true",
         "other_config:dpdk-socket-mem=512",
-        &format!("other_config:dpdk-extra=--no-pci --no-telemetry --log-level=error --file-prefix={prefix}"),
+        &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
     ]);
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
     sw
@@ -37,6 +37,8 @@ fn switch(name: &str) -> Vswitchd {
 struct Peer {
     child: Child,
     log: PathBuf,
+    /// EAL's runtime directory of the peer, removed once it has ended.
+    runtime_dir: PathBuf,
 }
 
 /// What a peer's capture-file device does.
@@ -64,7 +66,7 @@ impl Peer {
         };
         let log = dir.join(format!("{stem}.testpmd.log"));
         let child = Command::new("dpdk-testpmd")
-            .args(["--lcores", "0@0,1@0", "--no-pci", "--in-memory", "--single-file-segments", "-m", "256", "--log-level=error"])
+            .args(["--lcores", "0@0,1@0", "--no-pci", "--in-memory", "--no-telemetry", "--single-file-segments", "-m", "256", "--log-level=error"])
             .arg(format!("--file-prefix={prefix}"))
             .arg("--vdev")
             .arg(format!("net_virtio_user_{stem},path={},server={},queues={queues}", socket.display(), u8::from(server)))
@@ -77,7 +79,7 @@ impl Peer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("dpdk-testpmd (make setup installs Debian's dpdk)");
-        Peer { child, log }
+        Peer { child, log, runtime_dir: PathBuf::from("/var/run/dpdk").join(prefix) }
     }
 
     /// Stops the peer as an operator would (SIGINT: testpmd closes its
@@ -103,6 +105,7 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir(&self.runtime_dir);
     }
 }
 
@@ -276,7 +279,7 @@ fn a_vm_restarted_twenty_times_gets_its_traffic_back_each_time_and_memory_stays_
     eprintln!("daemon RSS after 5 restarts: {warm} kB, after 20: {end} kB");
     // What the last VM received is what was sent, whole.
     receiver.stop();
-    let got = read_frames(&out).unwrap();
+    let got = read_frames(&out).unwrap_or_else(|e| panic!("the restarted VM received nothing: {e}"));
     let sent = frames();
     assert!(got.len() > 1000, "the restarted VM wrote {} frames", got.len());
     assert!(got.iter().all(|f| sent.contains(f)), "a frame reached the restarted VM changed");
