@@ -230,6 +230,13 @@ pub fn extract_to(packet: &[u8], meta: &PacketMeta, key: &mut MiniKey, depth: De
     if vlans != 0 {
         key.push(word::VLANS, vlans);
     }
+    if ty == ethertype::MPLS || ty == ethertype::MPLS_MCAST {
+        // The top label stack entry, as OVS keeps it; nothing past the
+        // stack is parsed. A cut-off entry is simply absent, as in OVS.
+        if let Some(lse) = packet.get(at..at + 4) {
+            key.push(word::MPLS, u64::from(u32::from_be_bytes([lse[0], lse[1], lse[2], lse[3]])) << 32);
+        }
+    }
     if let Some(e) = vlan_err {
         return Err(e);
     }

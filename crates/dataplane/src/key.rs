@@ -16,23 +16,37 @@
 //! | 0 | `in_port` (32) · `recirc_id` (32) |
 //! | 1 | `metadata` (64) |
 //! | 2–9 | `reg0`…`reg15`, two per word: `reg(2n)` high, `reg(2n+1)` low (so word `2+n` is `xreg(n)`) |
-//! | 10 | pad (8) · `ct_state` (8) · `ct_zone` (16) · `ct_mark` (32) |
+//! | 10 | `ct_nw_proto` (8) · `ct_state` (8) · `ct_zone` (16) · `ct_mark` (32) |
 //! | 11–12 | `ct_label` (128) |
-//! | 13 | `tun_id` (64) |
-//! | 14 | `tun_src` (32) · `tun_dst` (32) |
-//! | 15 | `tun_flags` (8) · `tun_opt_len` (8, bytes) · `tun_tp_src` (16) · `tun_tp_dst` (16) · `tun_tos` (8) · `tun_ttl` (8) |
-//! | 16–23 | Geneve options as received, up to 64 bytes, zero padded |
-//! | 24 | `eth_dst` (48) · `eth_type` (16, after any VLAN tags) |
-//! | 25 | `eth_src` (48) · pad (16) |
-//! | 26 | outer VLAN TPID (16) · TCI (16) · inner VLAN TPID (16) · TCI (16) |
-//! | 27 | `nw_src` (32) · `nw_dst` (32): IPv4 addresses, or ARP SPA/TPA |
-//! | 28–29 | `ipv6_src` (128) |
-//! | 30–31 | `ipv6_dst` (128) |
-//! | 32 | `ipv6_label` (32) · `nw_proto` (8, ARP opcode for ARP) · `nw_tos` (8) · `nw_ttl` (8) · `nw_frag` (8) |
-//! | 33 | `tp_src` (16) · `tp_dst` (16) · `tcp_flags` (16) · pad (16); ICMP type and code in `tp_src`/`tp_dst` |
-//! | 34 | `arp_sha` or `nd_sll` (48) · pad |
-//! | 35 | `arp_tha` or `nd_tll` (48) · pad |
-//! | 36–37 | `nd_target` (128) |
+//! | 13 | `pkt_mark` (32) · `ct_tp_src` (16) · `ct_tp_dst` (16) |
+//! | 14 | `ct_nw_src` (32) · `ct_nw_dst` (32) |
+//! | 15–16 | `ct_ipv6_src` (128) |
+//! | 17–18 | `ct_ipv6_dst` (128) |
+//! | 19 | `tun_id` (64) |
+//! | 20 | `tun_src` (32) · `tun_dst` (32) |
+//! | 21 | `tun_flags` (8) · `tun_opt_len` (8, bytes) · `tun_tp_src` (16) · `tun_tp_dst` (16) · `tun_tos` (8) · `tun_ttl` (8) |
+//! | 22 | `tun_gbp_id` (16) · `tun_gbp_flags` (8) · pad (40) |
+//! | 23–24 | `tun_ipv6_src` (128) |
+//! | 25–26 | `tun_ipv6_dst` (128) |
+//! | 27–34 | Geneve options as received, up to 64 bytes, zero padded |
+//! | 35 | `eth_dst` (48) · `eth_type` (16, after any VLAN tags) |
+//! | 36 | `eth_src` (48) · pad (16) |
+//! | 37 | outer VLAN TPID (16) · TCI (16) · inner VLAN TPID (16) · TCI (16) |
+//! | 38 | `mpls_lse` (32, the top label stack entry) · pad (32) |
+//! | 39 | `nw_src` (32) · `nw_dst` (32): IPv4 addresses, or ARP SPA/TPA |
+//! | 40–41 | `ipv6_src` (128) |
+//! | 42–43 | `ipv6_dst` (128) |
+//! | 44 | `ipv6_label` (32) · `nw_proto` (8, ARP opcode for ARP) · `nw_tos` (8) · `nw_ttl` (8) · `nw_frag` (8) |
+//! | 45 | `tp_src` (16) · `tp_dst` (16) · `tcp_flags` (16) · pad (16); ICMP type and code in `tp_src`/`tp_dst` |
+//! | 46 | `arp_sha` or `nd_sll` (48) · pad |
+//! | 47 | `arp_tha` or `nd_tll` (48) · pad |
+//! | 48–49 | `nd_target` (128) |
+//!
+//! This is ferrovs' one layout of flow fields: the OpenFlow tables
+//! (`ofproto`) store and match the same fields, named by these [`Field`]s,
+//! and convert between the two forms with loops over [`Field::ALL`]; a
+//! field added here reaches the tables, the megaflow masks and the text
+//! formats without another table to keep.
 //!
 //! The order follows the packet: metadata, then L2, L3, L4, so that
 //! extraction writes the sparse form ([`MiniKey`]) in one forward pass.
@@ -48,10 +62,10 @@
 use std::fmt;
 
 /// Number of 64-bit words in a flow key.
-pub const KEY_WORDS: usize = 38;
+pub const KEY_WORDS: usize = 50;
 
 /// Number of leading words that hold packet metadata rather than headers.
-pub const META_WORDS: usize = 24;
+pub const META_WORDS: usize = 35;
 
 /// Word indices of the layout in the module documentation.
 pub mod word {
@@ -61,42 +75,58 @@ pub mod word {
     pub const METADATA: usize = 1;
     /// First of the eight register words.
     pub const REGS: usize = 2;
-    /// `ct_state` · `ct_zone` · `ct_mark`.
+    /// `ct_nw_proto` · `ct_state` · `ct_zone` · `ct_mark`.
     pub const CT: usize = 10;
     /// First of the two `ct_label` words.
     pub const CT_LABEL: usize = 11;
+    /// `pkt_mark` · `ct_tp_src` · `ct_tp_dst`.
+    pub const MARK_CT_TP: usize = 13;
+    /// `ct_nw_src` · `ct_nw_dst`.
+    pub const CT_NW_ADDRS: usize = 14;
+    /// First of the two `ct_ipv6_src` words.
+    pub const CT_IPV6_SRC: usize = 15;
+    /// First of the two `ct_ipv6_dst` words.
+    pub const CT_IPV6_DST: usize = 17;
     /// `tun_id`.
-    pub const TUN_ID: usize = 13;
+    pub const TUN_ID: usize = 19;
     /// `tun_src` · `tun_dst`.
-    pub const TUN_ADDRS: usize = 14;
+    pub const TUN_ADDRS: usize = 20;
     /// Tunnel flags, option length, ports, TOS and TTL.
-    pub const TUN_MISC: usize = 15;
+    pub const TUN_MISC: usize = 21;
+    /// `tun_gbp_id` · `tun_gbp_flags`.
+    pub const TUN_GBP: usize = 22;
+    /// First of the two `tun_ipv6_src` words.
+    pub const TUN_IPV6_SRC: usize = 23;
+    /// First of the two `tun_ipv6_dst` words.
+    pub const TUN_IPV6_DST: usize = 25;
     /// First of the eight Geneve option words.
-    pub const TUN_OPTS: usize = 16;
+    pub const TUN_OPTS: usize = 27;
     /// Number of Geneve option words.
     pub const TUN_OPT_WORDS: usize = 8;
     /// `eth_dst` · `eth_type`.
-    pub const ETH_DST_TYPE: usize = 24;
+    pub const ETH_DST_TYPE: usize = 35;
     /// `eth_src`.
-    pub const ETH_SRC: usize = 25;
+    pub const ETH_SRC: usize = 36;
     /// The two VLAN tags.
-    pub const VLANS: usize = 26;
+    pub const VLANS: usize = 37;
+    /// The top MPLS label stack entry.
+    pub const MPLS: usize = 38;
     /// IPv4 source and destination, or ARP SPA and TPA.
-    pub const NW_ADDRS: usize = 27;
+    pub const NW_ADDRS: usize = 39;
     /// First of the two `ipv6_src` words.
-    pub const IPV6_SRC: usize = 28;
+    pub const IPV6_SRC: usize = 40;
     /// First of the two `ipv6_dst` words.
-    pub const IPV6_DST: usize = 30;
+    pub const IPV6_DST: usize = 42;
     /// IPv6 label, protocol, TOS, TTL, fragment bits.
-    pub const NW_MISC: usize = 32;
+    pub const NW_MISC: usize = 44;
     /// Transport ports (ICMP type and code) and TCP flags.
-    pub const TP: usize = 33;
+    pub const TP: usize = 45;
     /// `arp_sha` / `nd_sll`.
-    pub const ARP_SHA: usize = 34;
+    pub const ARP_SHA: usize = 46;
     /// `arp_tha` / `nd_tll`.
-    pub const ARP_THA: usize = 35;
+    pub const ARP_THA: usize = 47;
     /// First of the two `nd_target` words.
-    pub const ND_TARGET: usize = 36;
+    pub const ND_TARGET: usize = 48;
 }
 
 /// `nw_frag` bit: the packet is a fragment (first or later).
@@ -104,14 +134,16 @@ pub const FRAG_ANY: u8 = 1;
 /// `nw_frag` bit: the packet is a fragment other than the first.
 pub const FRAG_LATER: u8 = 2;
 
+/// `tun_flags` bit: Geneve's OAM bit was set. The one bit OpenFlow's
+/// `tun_flags` shows (`oam`); the others are the datapath's own, as OVS's
+/// `FLOW_TNL_F_*`.
+pub const TUN_F_OAM: u8 = 1 << 0;
 /// `tun_flags` bit: the outer IPv4 header had "don't fragment" set.
-pub const TUN_F_DONT_FRAGMENT: u8 = 1 << 0;
+pub const TUN_F_DONT_FRAGMENT: u8 = 1 << 1;
 /// `tun_flags` bit: the outer UDP header carried a checksum.
-pub const TUN_F_CSUM: u8 = 1 << 1;
+pub const TUN_F_CSUM: u8 = 1 << 2;
 /// `tun_flags` bit: the tunnel header carried a key (VNI).
-pub const TUN_F_KEY: u8 = 1 << 2;
-/// `tun_flags` bit: Geneve's OAM bit was set.
-pub const TUN_F_OAM: u8 = 1 << 3;
+pub const TUN_F_KEY: u8 = 1 << 3;
 
 /// A field of the flow key: where it lives and how wide it is.
 ///
@@ -146,6 +178,8 @@ fields! {
     RECIRC_ID = "recirc_id", word::PORT_RECIRC, 0, 32;
     /// OpenFlow metadata.
     METADATA = "metadata", word::METADATA, 0, 64;
+    /// Connection tracking: the original direction's IP protocol.
+    CT_NW_PROTO = "ct_nw_proto", word::CT, 56, 8;
     /// Connection tracking state bits.
     CT_STATE = "ct_state", word::CT, 48, 8;
     /// Connection tracking zone.
@@ -154,6 +188,20 @@ fields! {
     CT_MARK = "ct_mark", word::CT, 0, 32;
     /// Connection tracking label.
     CT_LABEL = "ct_label", word::CT_LABEL, 0, 128;
+    /// Packet mark (`pkt_mark`, the kernel's `skb_mark`).
+    PKT_MARK = "pkt_mark", word::MARK_CT_TP, 32, 32;
+    /// Connection tracking: the original direction's transport source port.
+    CT_TP_SRC = "ct_tp_src", word::MARK_CT_TP, 16, 16;
+    /// Connection tracking: the original direction's transport destination port.
+    CT_TP_DST = "ct_tp_dst", word::MARK_CT_TP, 0, 16;
+    /// Connection tracking: the original direction's IPv4 source.
+    CT_NW_SRC = "ct_nw_src", word::CT_NW_ADDRS, 32, 32;
+    /// Connection tracking: the original direction's IPv4 destination.
+    CT_NW_DST = "ct_nw_dst", word::CT_NW_ADDRS, 0, 32;
+    /// Connection tracking: the original direction's IPv6 source.
+    CT_IPV6_SRC = "ct_ipv6_src", word::CT_IPV6_SRC, 0, 128;
+    /// Connection tracking: the original direction's IPv6 destination.
+    CT_IPV6_DST = "ct_ipv6_dst", word::CT_IPV6_DST, 0, 128;
     /// Tunnel key (VNI).
     TUN_ID = "tun_id", word::TUN_ID, 0, 64;
     /// Outer IPv4 source.
@@ -162,7 +210,7 @@ fields! {
     TUN_DST = "tun_dst", word::TUN_ADDRS, 0, 32;
     /// Tunnel flags (`TUN_F_*`).
     TUN_FLAGS = "tun_flags", word::TUN_MISC, 56, 8;
-    /// Length in bytes of the Geneve options in words 16–23.
+    /// Length in bytes of the Geneve options in words 27–34.
     TUN_OPT_LEN = "tun_opt_len", word::TUN_MISC, 48, 8;
     /// Outer UDP source port.
     TUN_TP_SRC = "tun_tp_src", word::TUN_MISC, 32, 16;
@@ -172,6 +220,14 @@ fields! {
     TUN_TOS = "tun_tos", word::TUN_MISC, 8, 8;
     /// Outer IP TTL.
     TUN_TTL = "tun_ttl", word::TUN_MISC, 0, 8;
+    /// VXLAN group-based policy id.
+    TUN_GBP_ID = "tun_gbp_id", word::TUN_GBP, 48, 16;
+    /// VXLAN group-based policy flags.
+    TUN_GBP_FLAGS = "tun_gbp_flags", word::TUN_GBP, 40, 8;
+    /// Outer IPv6 source.
+    TUN_IPV6_SRC = "tun_ipv6_src", word::TUN_IPV6_SRC, 0, 128;
+    /// Outer IPv6 destination.
+    TUN_IPV6_DST = "tun_ipv6_dst", word::TUN_IPV6_DST, 0, 128;
     /// Ethernet destination.
     ETH_DST = "eth_dst", word::ETH_DST_TYPE, 16, 48;
     /// Ethertype after any VLAN tags.
@@ -186,6 +242,9 @@ fields! {
     VLAN1_TPID = "vlan1_tpid", word::VLANS, 16, 16;
     /// Inner VLAN tag's TCI.
     VLAN1_TCI = "vlan1_tci", word::VLANS, 0, 16;
+    /// The top MPLS label stack entry: label (20), traffic class (3),
+    /// bottom of stack (1), TTL (8).
+    MPLS_LSE = "mpls_lse", word::MPLS, 32, 32;
     /// IPv4 source, or ARP sender protocol address.
     NW_SRC = "nw_src", word::NW_ADDRS, 32, 32;
     /// IPv4 destination, or ARP target protocol address.
@@ -568,7 +627,7 @@ impl fmt::Debug for MiniKey {
 /// from a port costs one word.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PacketMeta {
-    map: u32,
+    map: u64,
     words: [u64; META_WORDS],
 }
 
@@ -614,7 +673,7 @@ impl PacketMeta {
         if !write_field(&mut self.words, field, value) {
             return false;
         }
-        self.map |= ((1u32 << field.words()) - 1) << field.word;
+        self.map |= ((1u64 << field.words()) - 1) << field.word;
         true
     }
 

@@ -67,6 +67,10 @@ pub mod ethertype {
     pub const VLAN: u16 = 0x8100;
     /// 802.1ad service VLAN tag.
     pub const QINQ: u16 = 0x88a8;
+    /// MPLS unicast.
+    pub const MPLS: u16 = 0x8847;
+    /// MPLS multicast.
+    pub const MPLS_MCAST: u16 = 0x8848;
     /// OVS's value for 802.3 frames without SNAP (length field < 0x600).
     pub const NONE: u16 = 0x05ff;
 }

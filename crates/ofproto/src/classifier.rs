@@ -33,16 +33,11 @@ use std::sync::Arc;
 use crate::flowmatch::{slot, Match, FLOW_LEN};
 
 /// The stages as byte ranges of the storage: the pipeline's metadata
-/// (recirculation, conjunction, in_port, metadata, tunnel, marks,
-/// connection tracking, registers), then L2, L3 and L4.
+/// (conjunction, recirculation, in_port, metadata, registers, connection
+/// tracking, marks, tunnel), then L2, L3 and L4.
 fn stages() -> [std::ops::Range<usize>; 4] {
-    let span = |a: crate::flowmatch::Slot, b: crate::flowmatch::Slot| a.range().start..b.range().end;
-    [
-        span(slot::RECIRC_ID, slot::REGS),
-        span(slot::DL_SRC, slot::MPLS_LSE),
-        span(slot::NW_SRC, slot::NW_FRAG),
-        span(slot::ARP_SHA, slot::ND_TARGET),
-    ]
+    let s = slot::STAGE_STARTS;
+    [s[0]..s[1], s[1]..s[2], s[2]..s[3], s[3]..FLOW_LEN]
 }
 
 /// A packet's fields, in [`Match`]'s storage layout.

@@ -306,113 +306,6 @@ impl Pipeline {
     }
 }
 
-/// Key fields and the storage slots that hold them, for the fields whose
-/// values are the same numbers in both (right-aligned in the slot).
-fn same_fields() -> impl Iterator<Item = (Slot, Field)> {
-    let regs = (0..16u8).filter_map(|i| Field::reg(usize::from(i)).map(|f| (slot::reg(i), f)));
-    [
-        (slot::RECIRC_ID, Field::RECIRC_ID),
-        (slot::METADATA, Field::METADATA),
-        (slot::TUN_ID, Field::TUN_ID),
-        (slot::TUN_SRC, Field::TUN_SRC),
-        (slot::TUN_DST, Field::TUN_DST),
-        (slot::CT_STATE, Field::CT_STATE),
-        (slot::CT_ZONE, Field::CT_ZONE),
-        (slot::CT_MARK, Field::CT_MARK),
-        (slot::CT_LABEL, Field::CT_LABEL),
-        (slot::DL_SRC, Field::ETH_SRC),
-        (slot::DL_DST, Field::ETH_DST),
-        (slot::DL_TYPE, Field::ETH_TYPE),
-        (slot::NW_SRC, Field::NW_SRC),
-        (slot::NW_DST, Field::NW_DST),
-        (slot::IPV6_SRC, Field::IPV6_SRC),
-        (slot::IPV6_DST, Field::IPV6_DST),
-        (slot::IPV6_LABEL, Field::IPV6_LABEL),
-        (slot::NW_PROTO, Field::NW_PROTO),
-        (slot::NW_TOS, Field::NW_TOS),
-        (slot::NW_TTL, Field::NW_TTL),
-        (slot::NW_FRAG, Field::NW_FRAG),
-        (slot::ARP_SHA, Field::ARP_SHA),
-        (slot::ARP_THA, Field::ARP_THA),
-        (slot::TP_SRC, Field::TP_SRC),
-        (slot::TP_DST, Field::TP_DST),
-        (slot::TCP_FLAGS, Field::TCP_FLAGS),
-        (slot::ND_TARGET, Field::ND_TARGET),
-    ]
-    .into_iter()
-    .chain(regs)
-}
-
-/// OVS's VLAN_CFI bit: in the `vlan_tci` slot it means "tagged".
-const VLAN_CFI: u128 = 0x1000;
-
-/// The key of a packet in the tables' layout (`in_port` as OpenFlow port).
-pub fn to_flow(key: &FlowKey, p: &Pipeline) -> Flow {
-    let mut flow = [0u8; FLOW_LEN];
-    for (s, f) in same_fields() {
-        put_be(&mut flow[s.range()], key.get(f));
-    }
-    let in_port = p.ofport(key.get(Field::IN_PORT) as u32).unwrap_or(port::NONE);
-    put_be(&mut flow[slot::IN_PORT.range()], u128::from(in_port));
-    if key.get(Field::VLAN0_TPID) != 0 {
-        put_be(&mut flow[slot::VLAN_TCI.range()], key.get(Field::VLAN0_TCI) | VLAN_CFI);
-    }
-    flow
-}
-
-/// A key with the fields of `flow` (in the tables' layout); its
-/// `in_port` is the datapath port of the flow's, if the pipeline has one.
-pub fn from_flow(flow: &Flow, p: &Pipeline) -> FlowKey {
-    let mut key = FlowKey::default();
-    for (s, f) in same_fields() {
-        key.set(f, be(&flow[s.range()]));
-    }
-    let in_port = be(&flow[slot::IN_PORT.range()]) as u16;
-    key.set(Field::IN_PORT, u128::from(p.odp(in_port).unwrap_or(u32::MAX)));
-    let tci = be(&flow[slot::VLAN_TCI.range()]);
-    if tci & VLAN_CFI != 0 {
-        key.set(Field::VLAN0_TPID, 0x8100);
-        key.set(Field::VLAN0_TCI, tci & !VLAN_CFI);
-    }
-    key
-}
-
-/// The examined bits (in the tables' layout) of a key mask: the inverse
-/// of [`to_mask`].
-pub fn from_mask(mask: &FlowMask) -> Wildcards {
-    let mut wc = [0u8; FLOW_LEN];
-    for (s, f) in same_fields() {
-        put_be(&mut wc[s.range()], mask.get(f));
-    }
-    if mask.get(Field::IN_PORT) != 0 {
-        put_be(&mut wc[slot::IN_PORT.range()], 0xffff);
-    }
-    if mask.get(Field::VLAN0_TPID) != 0 {
-        put_be(&mut wc[slot::VLAN_TCI.range()], mask.get(Field::VLAN0_TCI) | VLAN_CFI);
-    }
-    wc
-}
-
-/// The key mask of the examined bits `wc` (in the tables' layout).
-pub fn to_mask(wc: &Wildcards) -> FlowMask {
-    let mut mask = FlowMask::default();
-    for (s, f) in same_fields() {
-        let m = be(&wc[s.range()]) & f.max_value();
-        if m != 0 {
-            dataplane::key::write_field(&mut mask.words, f, m);
-        }
-    }
-    if be(&wc[slot::IN_PORT.range()]) != 0 {
-        mask.exact(Field::IN_PORT);
-    }
-    let vlan = be(&wc[slot::VLAN_TCI.range()]);
-    if vlan != 0 {
-        dataplane::key::write_field(&mut mask.words, Field::VLAN0_TCI, vlan & !VLAN_CFI);
-        mask.exact(Field::VLAN0_TPID);
-    }
-    mask
-}
-
 /// One translation in progress.
 struct Walk<'a> {
     p: &'a Pipeline,
@@ -1081,6 +974,10 @@ fn bits(n: u16) -> u128 {
         (1u128 << n) - 1
     }
 }
+
+mod view;
+pub use view::{from_flow, from_mask, to_flow, to_mask};
+use view::VLAN_CFI;
 
 #[cfg(test)]
 mod tests;

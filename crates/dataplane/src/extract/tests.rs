@@ -60,6 +60,24 @@ fn one_and_two_vlan_tags() {
 }
 
 #[test]
+fn the_top_mpls_label_stack_entry_and_nothing_past_the_stack() {
+    let mut packet = udp4([10, 0, 0, 1], [10, 0, 0, 2], 1234, 53, b"query");
+    // Ethertype 0x8847, then one entry: label 0x12345, TC 5, bottom of
+    // stack, TTL 64; the IPv4 packet after it stays unparsed.
+    packet[12..14].copy_from_slice(&[0x88, 0x47]);
+    let lse = 0x12345u32 << 12 | 5 << 9 | 1 << 8 | 64;
+    packet.splice(14..14, lse.to_be_bytes());
+    let (k, m) = key_of(&packet);
+    assert_eq!(m, None);
+    assert_eq!(k.get(Field::ETH_TYPE), 0x8847);
+    assert_eq!(k.get(Field::MPLS_LSE), u128::from(lse));
+    assert_eq!(k.get(Field::NW_SRC), 0);
+    // A cut-off entry is absent, not an error (as OVS).
+    let (k, m) = key_of(&packet[..16]);
+    assert_eq!((m, k.get(Field::MPLS_LSE)), (None, 0));
+}
+
+#[test]
 fn arp_fields() {
     let (k, m) = key_of(&arp(1, MAC_A, [10, 0, 0, 1], [0; 6], [10, 0, 0, 9]));
     assert_eq!(m, None);

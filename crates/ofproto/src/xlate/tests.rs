@@ -364,3 +364,24 @@ fn a_conjunctive_match_needs_every_clause() {
         }
     }
 }
+
+#[test]
+fn fields_outside_the_old_conversion_table_reach_the_tables() {
+    // pkt_mark and MPLS never reached a rule when the datapath key and the
+    // tables' layout were converted through a hand-kept list.
+    let mark = Match::exact(&[(Mff::PktMark, &[0, 0, 0, 5])]);
+    let mpls = Match::exact(&[(Mff::EthType, &[0x88, 0x47]), (Mff::MplsLabel, &[0, 1, 0x23, 0x45])]);
+    let p = pipeline(&[(0, 20, mark, vec![out(2)]), (0, 10, mpls, vec![out(3)])]);
+    let mut k = udp(1, [10, 0, 0, 1], 1);
+    k.set(Field::PKT_MARK, 5);
+    let x = p.translate(&k, true);
+    assert_eq!(x.actions, vec![Dp::Output(102)]);
+    assert!(examined(&x.mask, Field::PKT_MARK));
+    let mut k = FlowKey::default();
+    k.set(Field::IN_PORT, 101);
+    k.set(Field::ETH_TYPE, 0x8847);
+    k.set(Field::MPLS_LSE, 0x12345 << 12 | 1 << 8 | 64);
+    let x = p.translate(&k, true);
+    assert_eq!(x.actions, vec![Dp::Output(103)]);
+    assert_eq!(dataplane::key::read_field(&x.mask.words, Field::MPLS_LSE), 0xfffff << 12, "the label's bits only");
+}
