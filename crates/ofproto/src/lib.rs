@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod bridge;
 pub mod classifier;
 pub mod flowmatch;
 pub mod flowmod;
@@ -60,5 +61,6 @@ pub mod text;
 pub mod wire;
 pub mod xlate;
 
+pub use bridge::{Bridge, Datapath};
 pub use session::{Replies, Session, SessionEnd, SwitchView};
 pub use wire::{Desc, PortCounters, PortDesc, PortReason};

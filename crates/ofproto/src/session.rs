@@ -59,11 +59,14 @@ pub struct Replies {
     pub messages: Vec<Vec<u8>>,
     /// Set when the session must end once they are sent.
     pub end: Option<SessionEnd>,
+    /// The messages may go only once the datapath switches by the tables
+    /// as they are now ([`crate::Bridge::sync`]): a barrier's reply.
+    pub after_sync: bool,
 }
 
 impl Replies {
     fn one(m: Vec<u8>) -> Self {
-        Replies { messages: vec![m], end: None }
+        Replies { messages: vec![m], end: None, after_sync: false }
     }
 }
 
@@ -315,6 +318,7 @@ impl Session {
                 None => Replies {
                     messages: vec![wire::error(h.version.min(OFP15), h.xid, OfError::HELLO_INCOMPATIBLE, msg)],
                     end: Some(SessionEnd::Incompatible),
+                    after_sync: false,
                 },
             };
         };
@@ -366,8 +370,9 @@ impl Session {
             ty::MULTIPART_REQUEST_13 if !v10 => self.stats(version, h.xid, msg, sw, tables),
             _ => Err(OfError::BAD_TYPE),
         };
+        let barrier = h.ty == if v10 { ty::BARRIER_REQUEST_10 } else { ty::BARRIER_REQUEST_13 };
         match result {
-            Ok(messages) => Replies { messages, end: None },
+            Ok(messages) => Replies { messages, end: None, after_sync: barrier },
             Err(e) => Replies::one(wire::error(version, h.xid, e, msg)),
         }
     }
@@ -950,14 +955,16 @@ mod tests {
             assert_eq!((h.ty, h.xid), (ty::FEATURES_REPLY, 5));
             assert_eq!(&r[0][8..16], &0x1234u64.to_be_bytes());
             assert_eq!(r[0].len(), if v == OFP10 { 32 + 48 } else { 32 });
-            let r = s.handle(&message(v, ty::ECHO_REQUEST, 6, b"x"), &Fake, &mut Tables::default()).messages;
-            assert_eq!(r[0], message(v, ty::ECHO_REPLY, 6, b"x"));
+            let r = s.handle(&message(v, ty::ECHO_REQUEST, 6, b"x"), &Fake, &mut Tables::default());
+            assert_eq!(r.messages[0], message(v, ty::ECHO_REPLY, 6, b"x"));
+            assert!(!r.after_sync, "an echo is answered at once");
             assert!(s.handle(&message(v, ty::SET_CONFIG, 7, &[0, 1, 0, 64]), &Fake, &mut Tables::default()).messages.is_empty());
             let r = s.handle(&message(v, ty::GET_CONFIG_REQUEST, 8, &[]), &Fake, &mut Tables::default()).messages;
             assert_eq!(&r[0][8..], &[0, 1, 0, 64]);
             let barrier = if v == OFP10 { ty::BARRIER_REQUEST_10 } else { ty::BARRIER_REQUEST_13 };
-            let r = s.handle(&message(v, barrier, 9, &[]), &Fake, &mut Tables::default()).messages;
-            assert_eq!(Header::parse(&r[0]).unwrap().ty, barrier + 1);
+            let r = s.handle(&message(v, barrier, 9, &[]), &Fake, &mut Tables::default());
+            assert_eq!(Header::parse(&r.messages[0]).unwrap().ty, barrier + 1);
+            assert!(r.after_sync, "a barrier's reply waits for the datapath");
         }
     }
 

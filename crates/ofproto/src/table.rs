@@ -286,6 +286,11 @@ pub enum Change {
     Flow(Box<FlowMod>),
     /// A group mod.
     Group(GroupMod),
+    /// A meter mod: its command (`OFPMC13_*`) and the meter.
+    Meter(u16, crate::group::Meter),
+    /// A TLV table mod: its command (`NXTTMC_*`) and the mappings
+    /// (index, option class, option type, option length).
+    TlvMap(u16, Vec<(u8, u16, u8, u8)>),
 }
 
 /// Why a rule went (FLOW_REMOVED's reason).
@@ -807,6 +812,8 @@ impl Tables {
             let r = match c {
                 Change::Flow(fm) => next.apply(fm, now),
                 Change::Group(gm) => next.apply_group_mod(gm.clone()),
+                Change::Meter(command, meter) => next.apply_meter_mod(*command, meter.clone()),
+                Change::TlvMap(command, maps) => next.tlv_mod(*command, maps).map(|()| Vec::new()),
             };
             removed.extend(r.map_err(|e| (i, e))?);
         }

@@ -146,6 +146,16 @@ fn spawn(dir: &Path, extra: &[String]) -> Child {
     child
 }
 
+/// The `ovs-vsctl` arguments that start DPDK for a test in the switch the
+/// database configures: EAL with file prefix `prefix`, no PCI scan, its
+/// errors only, then the `other_config` settings `more`.
+pub fn dpdk_test_config(prefix: &str, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["set", "open_vswitch", ".", "other_config:dpdk-init=true"].map(String::from).to_vec();
+    args.extend(more.iter().map(|m| format!("other_config:{m}")));
+    args.push(format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"));
+    args
+}
+
 /// Stops a daemon as its service manager would: SIGTERM, so that it cleans
 /// up after itself (pidfile, sockets, DPDK's runtime directory), then
 /// SIGKILL if it has not ended within five seconds; reaps it either way.

@@ -127,6 +127,12 @@ impl Paths {
 /// Runs the daemon until `ovs-appctl exit` (or, with `--detach`, starts it
 /// in the background and returns once it is up).
 pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
+    run_with(args, Vec::new())
+}
+
+/// As [`run`], with controllers inside the process, each told of every
+/// bridge the daemon creates ([`crate::inproc`]).
+pub fn run_with(args: DaemonArgs, in_process: Vec<Arc<dyn crate::inproc::InProcess>>) -> Result<(), DaemonError> {
     let paths = Paths::new(&args);
     if args.detach {
         return detach(&paths);
@@ -152,7 +158,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         let _guard = rt.enter();
         crate::signals::Signals::new().map_err(|e| DaemonError::Signals(e.to_string()))?
     };
-    let ended_by = rt.block_on(serve(paths.rundir.clone(), paths.database.clone(), paths.ssl.clone(), listener, signals));
+    let ended_by = rt.block_on(serve(paths.rundir.clone(), paths.database.clone(), paths.ssl.clone(), listener, signals, in_process));
     // Every task's end: the bridges' `punix:` listeners remove their files.
     drop(rt);
     crate::log::info("exiting");
@@ -259,6 +265,7 @@ async fn serve(
     ssl: Option<ovsdb::SslConfig>,
     listener: tokio::net::UnixListener,
     mut signals: crate::signals::Signals,
+    in_process: Vec<Arc<dyn crate::inproc::InProcess>>,
 ) -> Option<i32> {
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::channel::<()>(1);
     let report: Report = Arc::default();
@@ -302,7 +309,7 @@ async fn serve(
         let wake = Arc::clone(&wake);
         pmd::vhost::on_change(move || wake.notify_one());
     }
-    let mut switch = Switch { rundir, fail_open, dp, bridges, ..Switch::default() };
+    let mut switch = Switch { rundir, fail_open, dp, bridges, in_process, ..Switch::default() };
     let mut stats_timer = tokio::time::interval(crate::stats::INTERVAL);
     loop {
         tokio::select! {
@@ -398,6 +405,8 @@ struct Switch {
     patches: BTreeMap<String, String>,
     /// `other_config:vhost-sock-dir` as read when DPDK started.
     vhost_dir: Option<Result<PathBuf, String>>,
+    /// Controllers inside the process, told of each new bridge.
+    in_process: Vec<Arc<dyn crate::inproc::InProcess>>,
 }
 
 use crate::dpctl::Bridges;
@@ -890,6 +899,9 @@ impl Switch {
             match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, normal, Arc::clone(&self.controller_changed), dp) {
                 Ok(mut m) => {
                     m.controllers.configure(controllers, !secure);
+                    for c in &self.in_process {
+                        c.bridge_added(m.bridge());
+                    }
                     self.mgmt.insert(name, m);
                 }
                 Err(e) => crate::log::warn(&format!("{name}: cannot listen on {}/{name}.mgmt: {e}", self.rundir.display())),

@@ -273,10 +273,9 @@ pub struct BridgeDp {
     xlator: Arc<Xlator>,
     macs: Arc<MacTable>,
     state: Mutex<Published>,
-    /// The bridge's flow tables, for `ofproto/trace`.
-    tables: std::sync::OnceLock<Arc<Mutex<Tables>>>,
-    /// Packets for the bridge's OpenFlow connections.
-    packet_ins: tokio::sync::broadcast::Sender<Arc<PacketIn>>,
+    /// The bridge's handle, for `ofproto/trace` and packets for its
+    /// controllers (weak: the handle holds this).
+    bridge: std::sync::OnceLock<ofproto::bridge::WeakBridge>,
     /// Connections that want table misses (OpenFlow 1.0 ones): while there
     /// is one, a miss goes to the controllers.
     miss_wanted: std::sync::atomic::AtomicUsize,
@@ -299,8 +298,7 @@ impl BridgeDp {
             xlator: Arc::clone(xlator),
             macs: Arc::new(MacTable::new(xlator.generation())),
             state: Mutex::default(),
-            tables: std::sync::OnceLock::new(),
-            packet_ins: tokio::sync::broadcast::channel(PACKET_IN_QUEUE).0,
+            bridge: std::sync::OnceLock::new(),
             miss_wanted: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -316,20 +314,18 @@ impl BridgeDp {
         }
     }
 
-    /// Packets for this bridge's controllers, as they come.
-    pub fn packet_ins(&self) -> tokio::sync::broadcast::Receiver<Arc<PacketIn>> {
-        self.packet_ins.subscribe()
-    }
-
-    /// Hands a packet to every OpenFlow connection of the bridge (each
-    /// decides by its controller id, role and asynchronous configuration).
+    /// Hands a packet to every controller of the bridge (each OpenFlow
+    /// connection decides by its controller id, role and asynchronous
+    /// configuration).
     pub fn packet_in(&self, pi: PacketIn) {
-        let _ = self.packet_ins.send(Arc::new(pi));
+        if let Some(bridge) = self.bridge.get().and_then(ofproto::bridge::WeakBridge::upgrade) {
+            bridge.packet_in(pi);
+        }
     }
 
-    /// Gives the bridge's flow tables to `ofproto/trace`.
-    pub fn attach_tables(&self, tables: Arc<Mutex<Tables>>) {
-        let _ = self.tables.set(tables);
+    /// Gives the bridge's handle to `ofproto/trace` and the packet path.
+    pub fn attach(&self, bridge: &ofproto::Bridge) {
+        let _ = self.bridge.set(bridge.downgrade());
     }
 
     /// `ofproto/trace BRIDGE FLOW`: the walk of a packet with the fields
@@ -339,9 +335,9 @@ impl BridgeDp {
     pub fn trace(&self, flow: &str, packet: Option<&str>) -> Result<String, String> {
         use ofproto::text::{match_text, parse_match};
         let mut m = parse_match(flow)?;
-        let tables = self.tables.get().ok_or("the bridge has no flow tables yet")?;
+        let bridge = self.bridge.get().and_then(ofproto::bridge::WeakBridge::upgrade).ok_or("the bridge has no flow tables yet")?;
         let pipeline = {
-            let tables = tables.lock().map_err(|_| "the flow tables are unavailable")?;
+            let tables = bridge.lock().map_err(|_| "the flow tables are unavailable")?;
             let s = self.state.lock().map_err(|_| "the bridge is unavailable")?;
             let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
             Pipeline::new(&tables, s.ports.clone(), false, Some(normal))
@@ -449,14 +445,21 @@ impl BridgeDp {
         Ok(())
     }
 
-    /// Waits until the datapath switches by what was last published.
-    pub async fn sync(&self, tables: &std::sync::Mutex<Tables>) {
-        let Ok(generation) = tables.lock().map(|t| self.publish(&t)) else {
-            return;
-        };
-        if !self.xlator.synced(generation, Duration::from_secs(5)).await {
-            crate::log::warn(&format!("{}: the PMD thread did not revalidate within 5 s", self.name));
-        }
+}
+
+impl ofproto::Datapath for BridgeDp {
+    fn publish(&self, tables: &Tables) -> u64 {
+        BridgeDp::publish(self, tables)
+    }
+
+    fn synced(&self, generation: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let done = self.xlator.synced(generation, Duration::from_secs(5)).await;
+            if !done {
+                crate::log::warn(&format!("{}: the PMD thread did not revalidate within 5 s", self.name));
+            }
+            done
+        })
     }
 }
 

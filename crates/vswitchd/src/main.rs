@@ -8,20 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod bench;
-mod controller;
-mod ctl;
-mod daemon;
-mod datapath;
-mod dpctl;
-mod log;
-mod ofmgmt;
-mod pidfile;
-mod rxq;
-mod signals;
-mod stats;
-mod tap;
-mod unixctl;
+use vswitchd::{bench, ctl, daemon};
 
 /// mimalloc maps its large heaps in 2 MiB-aligned segments and advises the
 /// kernel to back them with transparent huge pages (`madvise` mode, the

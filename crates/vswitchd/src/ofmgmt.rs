@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ofproto::actions::Action;
 use ofproto::flowmatch::Match;
 use ofproto::table::{FlowMod, Tables};
-use ofproto::{Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
+use ofproto::{Bridge, Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -130,21 +130,20 @@ impl SwitchView for BridgeView {
     }
 }
 
-/// What every connection is told of, unasked.
+/// What every connection is told of, unasked, besides the bridge's
+/// removed rules and packets for controllers.
 #[derive(Clone, Debug)]
 enum Async {
     /// A port came, went or changed (PORT_STATUS).
     Port(PortReason, PortDesc),
-    /// A rule was removed (FLOW_REMOVED, if the rule asked for it).
-    FlowRemoved(Box<ofproto::table::Removed>),
 }
 
-/// What every OpenFlow connection of a bridge shares: the view, the flow
-/// tables, and the port events.
+/// What every OpenFlow connection of a bridge shares: the view, the
+/// bridge's tables (through its handle), and the port events.
 #[derive(Clone, Debug)]
 pub struct Shared {
     view: Arc<Mutex<BridgeView>>,
-    tables: Arc<Mutex<Tables>>,
+    bridge: Bridge,
     events: tokio::sync::broadcast::Sender<Async>,
     /// Woken when a connection's role changes, so the daemon writes it back.
     changed: Arc<tokio::sync::Notify>,
@@ -155,19 +154,12 @@ pub struct Shared {
 impl Shared {
     /// A new connection's id in the bridge's roles.
     pub fn connect(&self) -> u64 {
-        self.tables.lock().map(|mut t| t.roles.connect()).unwrap_or(0)
+        self.bridge.lock().map(|mut t| t.roles.connect()).unwrap_or(0)
     }
 
     /// The role of connection `conn`.
     pub fn role(&self, conn: u64) -> ofproto::table::Role {
-        self.tables.lock().map(|t| t.roles.role(conn)).unwrap_or_default()
-    }
-
-    /// Tells every connection of the rules removed since last asked.
-    fn announce_removed(&self, tables: &mut Tables) {
-        for r in tables.take_removed() {
-            let _ = self.events.send(Async::FlowRemoved(Box::new(r)));
-        }
+        self.bridge.lock().map(|t| t.roles.role(conn)).unwrap_or_default()
     }
 }
 
@@ -209,9 +201,9 @@ impl Mgmt {
                 crate::log::warn(&format!("{bridge}: could not add the NORMAL flow: {e:?}"));
             }
         }
-        let tables = Arc::new(Mutex::new(tables));
-        dp.attach_tables(Arc::clone(&tables));
-        let shared = Shared { view, tables, events, changed: Arc::clone(&changed), dp };
+        let handle = Bridge::new(bridge, tables, Arc::clone(&dp) as Arc<dyn ofproto::Datapath>);
+        dp.attach(&handle);
+        let shared = Shared { view, bridge: handle, events, changed: Arc::clone(&changed), dp };
         let task = tokio::spawn(accept_unix(listener, shared.clone(), format!("{bridge}.mgmt")));
         let expiry = tokio::spawn(expire(shared.clone()));
         let publish = tokio::spawn(publish(shared.clone()));
@@ -224,6 +216,11 @@ impl Mgmt {
         &self.shared.dp
     }
 
+    /// The bridge's handle, for controllers inside the process.
+    pub fn bridge(&self) -> &Bridge {
+        &self.shared.bridge
+    }
+
     /// Port `port_no`'s PORT_MOD configuration bits.
     pub fn port_config(&self, port_no: u32) -> u32 {
         self.shared.view.lock().map_or(0, |v| v.port_mods.config(port_no))
@@ -231,9 +228,7 @@ impl Mgmt {
 
     /// Publishes the tables to the datapath now.
     pub fn publish(&self) {
-        if let Ok(t) = self.shared.tables.lock() {
-            self.shared.dp.publish(&t);
-        }
+        self.shared.bridge.publish();
     }
 
     /// Whether PORT_MOD has taken port `port_no` down.
@@ -281,12 +276,11 @@ async fn expire(shared: Shared) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let Ok(mut t) = shared.tables.lock() else {
+        // The guard announces what expired.
+        let Ok(mut t) = shared.bridge.lock() else {
             return;
         };
-        if !t.expire(std::time::Instant::now()).is_empty() {
-            shared.announce_removed(&mut t);
-        }
+        t.expire(std::time::Instant::now());
     }
 }
 
@@ -297,9 +291,7 @@ async fn publish(shared: Shared) {
     let mut ticks = 0u64;
     loop {
         tick.tick().await;
-        if let Ok(t) = shared.tables.lock() {
-            shared.dp.publish(&t);
-        }
+        shared.bridge.publish();
         ticks += 1;
         if ticks % 10 == 0 {
             shared.dp.macs().age(std::time::Instant::now());
@@ -348,7 +340,7 @@ impl Connected<'_> {
 impl Drop for Connected<'_> {
     fn drop(&mut self) {
         self.wants_misses(false);
-        if let Ok(mut t) = self.shared.tables.lock() {
+        if let Ok(mut t) = self.shared.bridge.lock() {
             t.roles.disconnect(self.conn);
         }
     }
@@ -369,7 +361,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> String {
     let mut connected = Connected { shared, conn, wants_misses: false };
     let mut events = shared.events.subscribe();
-    let mut packet_ins = shared.dp.packet_ins();
+    let mut packet_ins = shared.bridge.packet_ins();
+    let mut removed = shared.bridge.removed();
     let allowed = shared.view.lock().map(|v| v.versions).unwrap_or_else(|_| ofproto::wire::all_versions());
     let (mut session, hello) = Session::start_allowing(allowed);
     session.set_connection(conn);
@@ -406,10 +399,21 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     // drop such a slow connection too.
                     return "too slow to take port changes".into();
                 };
-                let msg = shared.tables.lock().ok().and_then(|t| match event {
+                let msg = shared.bridge.lock().ok().and_then(|t| match event {
                     Async::Port(reason, port) => session.port_status(reason, &port, &t),
-                    Async::FlowRemoved(r) => session.flow_removed(&r, &t),
                 });
+                if let Some(msg) = msg {
+                    if let Err(e) = stream.write_all(&msg).await {
+                        return e.to_string();
+                    }
+                }
+                continue;
+            }
+            r = removed.recv() => {
+                let Ok(r) = r else {
+                    return "too slow to take removed flows".into();
+                };
+                let msg = shared.bridge.lock().ok().and_then(|t| session.flow_removed(&r, &t));
                 if let Some(msg) = msg {
                     if let Err(e) = stream.write_all(&msg).await {
                         return e.to_string();
@@ -426,7 +430,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     continue;
                 };
-                let msg = shared.tables.lock().ok().and_then(|t| session.packet_in(&pi, &t));
+                let msg = shared.bridge.lock().ok().and_then(|t| session.packet_in(&pi, &t));
                 if let Some(msg) = msg {
                     if let Err(e) = stream.write_all(&msg).await {
                         return e.to_string();
@@ -457,16 +461,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(e) => return e.to_string(),
             };
             let before = session.version();
-            if is_barrier(&msg) {
-                // Everything before the barrier is in the tables; the
-                // reply waits until the datapath switches by them too.
-                shared.dp.sync(&shared.tables).await;
-            }
-            let replies = match (shared.view.lock(), shared.tables.lock()) {
+            let replies = match (shared.view.lock(), shared.bridge.lock()) {
                 (Ok(v), Ok(mut t)) => {
                     let role = t.roles.role(conn);
                     let replies = session.handle(&msg, &*v, &mut t);
-                    shared.announce_removed(&mut t);
                     if t.roles.role(conn) != role {
                         shared.changed.notify_one();
                     }
@@ -478,6 +476,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 crate::log::info(&format!("{name}: OpenFlow connection, version 0x{v:02x}"));
             }
             connected.wants_misses(session.wants_misses());
+            if replies.after_sync {
+                // A barrier: everything before it is in the tables, and
+                // the reply waits until the datapath switches by them too.
+                shared.bridge.sync().await;
+            }
             for r in &replies.messages {
                 replied = true;
                 if let Err(e) = stream.write_all(r).await {
@@ -500,16 +503,6 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 None => {}
             }
         }
-    }
-}
-
-/// Whether `msg` is a BARRIER_REQUEST (of any version).
-fn is_barrier(msg: &[u8]) -> bool {
-    use ofproto::wire::ty;
-    match (msg.first(), msg.get(1)) {
-        (Some(&ofproto::wire::OFP10), Some(&t)) => t == ty::BARRIER_REQUEST_10,
-        (Some(_), Some(&t)) => t == ty::BARRIER_REQUEST_13,
-        _ => false,
     }
 }
 

@@ -34,13 +34,7 @@ impl Switch {
         // EAL in this test's own memory, without PCI scanning; the daemon
         // itself adds --in-memory and --no-telemetry.
         let prefix = Self::file_prefix();
-        ovsdb.vsctl(&[
-            "set",
-            "open_vswitch",
-            ".",
-            "other_config:dpdk-init=true",
-            &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
-        ]);
+        ovsdb.vsctl(&ovs_peers::dpdk_test_config(&prefix, &[]).iter().map(String::as_str).collect::<Vec<_>>());
         let mut sw = Switch { ovsdb, daemon: None };
         // In a network namespace of its own: the bridges' tap devices stay
         // private to the test (sh and unshare exec, so the pid is the

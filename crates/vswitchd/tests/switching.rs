@@ -42,13 +42,7 @@ impl Bed {
     fn start(name: &str) -> Bed {
         let sw = Vswitchd::start_ferrovs(std::path::Path::new(env!("CARGO_BIN_EXE_ferrovs")));
         let prefix = format!("ferrovs-sw-{name}-{}", std::process::id());
-        sw.vsctl(&[
-            "set",
-            "open_vswitch",
-            ".",
-            "other_config:dpdk-init=true",
-            &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
-        ]);
+        sw.vsctl(&ovs_peers::dpdk_test_config(&prefix, &[]).iter().map(String::as_str).collect::<Vec<_>>());
         sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
         Bed { sw }
     }

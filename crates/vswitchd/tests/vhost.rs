@@ -20,14 +20,7 @@ use ovs_peers::Vswitchd;
 fn switch(name: &str) -> Vswitchd {
     let sw = Vswitchd::start_ferrovs(Path::new(env!("CARGO_BIN_EXE_ferrovs")));
     let prefix = format!("ferrovs-vhost-{name}-{}", std::process::id());
-    sw.vsctl(&[
-        "set",
-        "open_vswitch",
-        ".",
-        "other_config:dpdk-init=true",
-        "other_config:dpdk-socket-mem=512",
-        &format!("other_config:dpdk-extra=--no-pci --log-level=error --file-prefix={prefix}"),
-    ]);
+    sw.vsctl(&ovs_peers::dpdk_test_config(&prefix, &["dpdk-socket-mem=512"]).iter().map(String::as_str).collect::<Vec<_>>());
     sw.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"]);
     sw
 }

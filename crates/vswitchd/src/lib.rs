@@ -1,0 +1,20 @@
+//! The ferrovs daemon as a library: what the `ferrovs` binary runs
+//! (`ferrovs vswitchd`, `ferrovs ctl`, `ferrovs bench`), and the door for
+//! controllers that live in the same process ([`inproc`]): the OVN agent,
+//! and tests that drive a bridge without a socket.
+
+pub mod bench;
+mod controller;
+pub mod ctl;
+pub mod daemon;
+mod datapath;
+mod dpctl;
+pub mod inproc;
+mod log;
+mod ofmgmt;
+mod pidfile;
+mod rxq;
+mod signals;
+mod stats;
+mod tap;
+mod unixctl;
