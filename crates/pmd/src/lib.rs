@@ -31,6 +31,7 @@ mod eal;
 mod mbuf;
 mod mempool;
 mod port;
+mod revalidator;
 mod switch;
 mod thread;
 pub mod vhost;

@@ -17,12 +17,15 @@
 //! # Revalidation
 //!
 //! When the tables change, the translator's version moves. Between bursts
-//! the thread notices, translates every megaflow's key again, removes
-//! those whose actions changed or whose mask no longer covers what the
-//! translation examines, and then acknowledges the version
-//! ([`SwitchHandle::acked`]). The control thread answers an OpenFlow
-//! barrier only after the acknowledgement, so no packet takes a stale
-//! megaflow after the barrier reply.
+//! the thread notices and hands its megaflows to its revalidator
+//! ([`crate::revalidator`], a thread off the PMD's core), which translates
+//! every megaflow's key again, kills those whose actions changed or whose
+//! mask no longer covers what the translation examines, waits for the
+//! loop to finish the iteration it was in, and then acknowledges the
+//! version ([`SwitchHandle::acked`]). The control thread answers an
+//! OpenFlow barrier only after the acknowledgement, so no packet takes a
+//! stale megaflow after the barrier reply, and the PMD forwards meanwhile.
+//! Past [`REVALIDATE_MAX`] megaflows the thread removes them all instead.
 //!
 //! Once a second the thread also passes the megaflows' counters on to the
 //! OpenFlow rules they came from, removes megaflows idle for
@@ -88,10 +91,10 @@ impl Default for SwitchConfig {
 }
 
 /// Past this many megaflows a table change removes them all rather than
-/// translate each again: a bulk load of rules with a barrier after each
-/// (as `ovs-ofctl add-flows` sends them) would otherwise re-translate
-/// every megaflow once per rule.
-pub const REVALIDATE_MAX: usize = 1000;
+/// have the revalidator translate each again (the traffic installs what it
+/// needs again, within the upcall budget): handing over the list, and a
+/// round's translations, grow with the number of megaflows.
+pub const REVALIDATE_MAX: usize = 20_000;
 
 /// Entries of the microflow cache keyed on header keys. An entry is one
 /// cache line (64 bytes: a 40-byte key, the megaflow, two hashes), against
@@ -190,6 +193,12 @@ pub struct Switching {
     megaflows: Classifier,
     version: u64,
     acked: Arc<AtomicU64>,
+    /// The revalidator's side (`None`: its thread could not start, and the
+    /// loop revalidates itself).
+    revalidator: Option<mpsc::Sender<crate::revalidator::Round>>,
+    reval: Arc<crate::revalidator::Shared>,
+    /// The loop's iterations, published for the revalidator's grace period.
+    epoch: u64,
     requests: mpsc::Receiver<Request>,
     last_sweep: u64,
     /// Slots of the microflow caches still to release dead megaflows
@@ -222,6 +231,8 @@ impl Switching {
         let acked = Arc::new(AtomicU64::new(0));
         let version = translate.version();
         acked.store(version, Ordering::Release);
+        let reval = Arc::new(crate::revalidator::Shared { acked: Arc::clone(&acked), ..Default::default() });
+        let revalidator = crate::revalidator::spawn(Arc::clone(&translate), Arc::clone(&reval)).ok();
         let work = Switching {
             rxqs: Vec::new(),
             slow_rxqs: Vec::new(),
@@ -234,6 +245,9 @@ impl Switching {
             megaflows: Classifier::new(),
             version,
             acked: Arc::clone(&acked),
+            revalidator,
+            reval,
+            epoch: 0,
             requests: rx,
             last_sweep: dataplane::clock_ms(),
             now: dataplane::clock_ms(),
@@ -434,6 +448,10 @@ impl Switching {
     /// Between bursts, when idle or every 64 iterations: requests and the
     /// once-a-second sweep.
     fn maintain(&mut self, stats: &mut PmdStatsSnapshot) {
+        if self.reval.killed.swap(false, Ordering::AcqRel) {
+            self.megaflows.remove_dead();
+            self.release_left = self.release_round();
+        }
         while let Ok(r) = self.requests.try_recv() {
             match r {
                 Request::Dump(reply) => {
@@ -481,6 +499,30 @@ impl Switching {
         for tx in self.txs.iter_mut().flatten() {
             tx.flush(stats);
         }
+    }
+
+    /// The tables moved to `version`: the revalidator gets the megaflows
+    /// (once it is idle: until then the loop asks again each iteration),
+    /// or, past [`REVALIDATE_MAX`] or without a revalidator, the loop sees
+    /// to them itself.
+    fn tables_changed(&mut self, version: u64) {
+        if let Some(tx) = &self.revalidator {
+            if self.megaflows.len() <= REVALIDATE_MAX {
+                if self.reval.busy.load(Ordering::Acquire) {
+                    return;
+                }
+                self.reval.busy.store(true, Ordering::Release);
+                let flows = self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect();
+                if tx.send(crate::revalidator::Round { version, flows }).is_ok() {
+                    self.version = version;
+                    return;
+                }
+                self.reval.busy.store(false, Ordering::Release);
+            }
+        }
+        self.revalidate();
+        self.version = version;
+        self.acked.fetch_max(version, Ordering::AcqRel);
     }
 
     /// Removes the megaflows the tables no longer give: each is translated
@@ -792,13 +834,14 @@ impl Work for Switching {
         for tx in self.txs.iter_mut().flatten() {
             tx.flush(stats);
         }
-        // Every iteration: a table change waits on this (one atomic load).
+        // Every iteration: a table change waits on this (one atomic load),
+        // and the revalidator's grace period on the epoch (one store).
         let version = self.translate.version();
         if version != self.version {
-            self.revalidate();
-            self.version = version;
-            self.acked.store(version, Ordering::Release);
+            self.tables_changed(version);
         }
+        self.epoch += 1;
+        self.reval.epoch.store(self.epoch, Ordering::Release);
         if received == 0 || stats.iterations % 64 == 0 {
             self.maintain(stats);
         }

@@ -312,6 +312,32 @@ fn after_a_barrier_reply_no_packet_takes_the_old_path() {
     bed.port("p3", 3, Rx::Nothing, &[]);
     bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
     bed.eventually(10, "forwarding to port 2", || bed.tx(2) > 1000);
+    barrier_rounds(&bed);
+}
+
+/// The same while the revalidator has thousands of megaflows to check:
+/// the PMD goes on forwarding by the old ones meanwhile, and the barrier's
+/// reply waits until none of them is used.
+#[test]
+fn after_a_barrier_reply_no_packet_takes_the_old_path_while_thousands_of_megaflows_revalidate() {
+    let bed = Bed::start("barrier-many");
+    // 5 000 source MACs, and a rule on one that never comes: every
+    // megaflow matches the whole source MAC.
+    let setup = benches::switch::Scenario::Setup;
+    write_frames(&bed.path("in.pcap"), (0..5000).map(|i| benches::switch::frame(i, setup))).unwrap();
+    bed.ofctl(&["del-flows", "br0"]);
+    bed.ofctl(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    bed.ofctl(&["add-flow", "br0", "priority=40000,dl_src=0a:0b:0c:0d:0e:0f,actions=drop"]);
+    bed.port("p2", 2, Rx::Nothing, &[]);
+    bed.port("p3", 3, Rx::Nothing, &[]);
+    bed.port("p1", 1, Rx::Loop("in.pcap"), &[]);
+    bed.eventually(20, "thousands of megaflows", || bed.sw.appctl(&["dpctl/dump-flows"]).lines().count() > 4000);
+    barrier_rounds(&bed);
+}
+
+/// Moves in_port=1's output between ports 2 and 3, six times, each with a
+/// barrier: no packet may reach the old port once the barrier is answered.
+fn barrier_rounds(bed: &Bed) {
     // One OpenFlow connection: the flow mod, a barrier, and a port-stats
     // request for the old port, sent together. The switch answers them
     // in order, so the counter it gives is read once the barrier is
