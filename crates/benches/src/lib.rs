@@ -11,5 +11,6 @@ pub use ovs_peers::Vswitchd;
 pub mod io;
 pub mod pcap;
 pub mod pvp;
+pub mod revalidate;
 pub mod switch;
 pub mod testpmd;

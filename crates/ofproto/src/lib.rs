@@ -48,6 +48,7 @@
 
 pub mod actions;
 pub mod bridge;
+pub mod changes;
 pub mod classifier;
 pub mod flowmatch;
 pub mod flowmod;

@@ -476,6 +476,8 @@ pub struct Tables {
     pub roles: Roles,
     /// The TLV table (`tun_metadata` mappings).
     pub tlv: crate::flowmatch::TlvMap,
+    /// What each version changed, for the datapath's revalidation.
+    pub changes: crate::changes::ChangeLog,
 }
 
 /// A connection's role (OpenFlow 1.2+'s numbering).
@@ -566,6 +568,7 @@ impl Default for Tables {
             removed: Vec::new(),
             roles: Roles::default(),
             tlv: crate::flowmatch::TlvMap::default(),
+            changes: crate::changes::ChangeLog::default(),
         }
     }
 }
@@ -660,6 +663,8 @@ impl Tables {
             Command::Delete | Command::DeleteStrict => self.delete(&criteria),
         };
         self.version += 1;
+        // The flow mod's match covers every rule it added, changed or took.
+        self.changes.record(self.version, &fm.m);
         self.removed.extend(removed.iter().cloned());
         Ok(removed)
     }
@@ -721,6 +726,9 @@ impl Tables {
     /// as in OVS. Returns those flows.
     pub fn apply_group_mod(&mut self, gm: GroupMod) -> Result<Vec<Removed>, OfError> {
         let gone = self.groups.apply_group_mod(gm)?;
+        // A group's buckets are any rule's actions: everything may change.
+        self.version += 1;
+        self.changes.record_all(self.version);
         Ok(self.remove_using(|a| gone.iter().any(|g| actions::uses_group(a, *g)), reason::GROUP_DELETE))
     }
 
@@ -728,6 +736,8 @@ impl Tables {
     /// with it, as in OVS.
     pub fn apply_meter_mod(&mut self, command: u16, m: crate::group::Meter) -> Result<Vec<Removed>, OfError> {
         let gone = self.groups.apply_meter_mod(command, m)?;
+        self.version += 1;
+        self.changes.record_all(self.version);
         if gone.is_empty() {
             return Ok(Vec::new());
         }
@@ -842,6 +852,9 @@ impl Tables {
         }
         if !removed.is_empty() {
             self.version += 1;
+            for r in &removed {
+                self.changes.record(self.version, &r.rule.m);
+            }
             self.removed.extend(removed.iter().cloned());
         }
         removed

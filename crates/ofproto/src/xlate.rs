@@ -976,8 +976,8 @@ fn bits(n: u16) -> u128 {
 }
 
 mod view;
-pub use view::{from_flow, from_mask, to_flow, to_mask};
 use view::VLAN_CFI;
+pub use view::{from_flow, from_mask, to_flow, to_mask};
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,9 @@
 //!    megaflows (reference-counted pointers, no copy of a megaflow) and goes
 //!    on forwarding; every translation it makes from then on uses the new
 //!    tables, since they were published before the version moved.
-//! 3. The revalidator translates each megaflow's key again and kills those
+//! 3. The revalidator translates again the key of each megaflow that a
+//!    changed rule may match ([`crate::Translate::changes_since`]: the
+//!    others keep their paths) and kills those
 //!    whose actions changed or whose mask no longer covers what the
 //!    translation examines: a killed megaflow is skipped by every lookup
 //!    at once (its atomic dead flag), and the PMD unlinks it later.
@@ -23,14 +25,19 @@
 //!    An OpenFlow barrier's reply waits for that acknowledgement.
 //!
 //! Changes that arrive while a round runs are covered by the next round,
-//! which revalidates against the newest tables: a burst of flow mods, each
-//! with its barrier, costs rounds, not one round per flow mod.
+//! which revalidates against the newest tables. A client that waits for a
+//! barrier after each flow mod (as `ovs-ofctl add-flows` does) asks for
+//! one round per flow mod, each checking only what its rule may match.
+//! When what changed is not known (a group mod, a port, too many rules), a
+//! round that starts within [`BURST_WINDOW`] of the last one, with more
+//! than [`BURST_FLOWS`] megaflows, kills them all instead of translating
+//! each (what the PMD did before, here off its core).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use dataplane::Megaflow;
+use dataplane::{FlowKey, FlowMask, Megaflow};
 
 use crate::switch::Translate;
 
@@ -39,6 +46,10 @@ use crate::switch::Translate;
 pub(crate) struct Round {
     pub(crate) version: u64,
     pub(crate) flows: Vec<Arc<Megaflow>>,
+    /// A sweep rather than a table change: the counters passed on to the
+    /// rules, and the megaflows idle this long (ms) at this time (ms,
+    /// [`dataplane::clock_ms`]) killed.
+    pub(crate) sweep: Option<(u64, u64)>,
 }
 
 /// What the loop and its revalidator share.
@@ -55,31 +66,109 @@ pub(crate) struct Shared {
     pub(crate) acked: Arc<AtomicU64>,
     /// Megaflows killed by rounds, in all.
     pub(crate) kills: AtomicU64,
+    /// Called after each acknowledgement (the control thread's wake-up).
+    pub(crate) on_ack: std::sync::Mutex<Hook>,
+}
+
+/// What [`crate::SwitchHandle::on_ack`] installs.
+pub(crate) type AckHook = Arc<dyn Fn() + Send + Sync>;
+
+/// The hook, if any.
+#[derive(Default)]
+pub(crate) struct Hook(pub(crate) Option<AckHook>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Hook(set)" } else { "Hook(none)" })
+    }
+}
+
+impl Shared {
+    /// Acknowledges `version` and tells whoever waits.
+    pub(crate) fn ack(&self, version: u64) {
+        self.acked.fetch_max(version, Ordering::AcqRel);
+        let hook = self.on_ack.lock().ok().and_then(|h| h.0.clone());
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
 }
 
 /// The longest a round waits for the loop to finish an iteration (a loop
 /// that stopped has no burst in flight).
 const GRACE_LIMIT: Duration = Duration::from_secs(1);
 
+/// A round this soon after the last one is part of a burst of changes.
+pub const BURST_WINDOW: Duration = Duration::from_millis(20);
+
+/// In a burst, a round with more megaflows than this kills them all.
+pub const BURST_FLOWS: usize = 1000;
+
+/// Past this many changed rules a round translates every megaflow rather
+/// than check each against each change.
+pub const MAX_CHANGES: usize = 64;
+
+/// Whether some packet of megaflow `f` matches the rule of value `value`
+/// and mask `mask`: no bit both examine differs.
+fn may_match(f: &Megaflow, value: &FlowKey, mask: &FlowMask) -> bool {
+    let key = f.key();
+    let own = f.mask();
+    key.words.iter().zip(&value.words).zip(own.words.iter().zip(&mask.words)).all(|((k, v), (a, b))| (k ^ v) & a & b == 0)
+}
+
 /// Starts the revalidator of one loop; it ends when the loop drops its
 /// side of `rounds`.
 pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::io::Result<mpsc::Sender<Round>> {
     let (tx, rx) = mpsc::channel::<Round>();
     std::thread::Builder::new().name("revalidator".into()).spawn(move || {
+        let mut last_end: Option<Instant> = None;
         while let Ok(round) = rx.recv() {
-            run(&*translate, &shared, round);
+            if let Some((now, idle_ms)) = round.sweep {
+                sweep(&shared, &round.flows, now, idle_ms);
+                shared.busy.store(false, Ordering::Release);
+                continue;
+            }
+            let burst = last_end.is_some_and(|t| t.elapsed() < BURST_WINDOW)
+                && round.flows.len() > BURST_FLOWS
+                && translate.changes_since(shared.acked.load(Ordering::Acquire)).is_none_or(|c| c.len() > MAX_CHANGES);
+            run(&*translate, &shared, round, burst);
+            last_end = Some(Instant::now());
         }
     })?;
     Ok(tx)
 }
 
-/// One round: translate, kill the stale, wait out the grace period,
-/// acknowledge.
-fn run(translate: &dyn Translate, shared: &Shared, round: Round) {
+/// The once-a-second sweep, off the PMD: every megaflow's counters passed
+/// on to its rules, idle ones killed.
+fn sweep(shared: &Shared, flows: &[Arc<Megaflow>], now: u64, idle_ms: u64) {
+    let mut killed = false;
+    for f in flows.iter().filter(|f| !f.is_dead()) {
+        f.push_credits();
+        let used = f.stats().snapshot().used;
+        let since = if used == 0 { f.created() } else { used };
+        if now.saturating_sub(since) >= idle_ms {
+            f.kill();
+            killed = true;
+        }
+    }
+    if killed {
+        shared.killed.store(true, Ordering::Release);
+    }
+}
+
+/// One round: translate (in a burst: not), kill the stale, wait out the
+/// grace period, acknowledge.
+fn run(translate: &dyn Translate, shared: &Shared, round: Round, burst: bool) {
     let mut killed = 0u64;
-    for f in round.flows.iter().filter(|f| !f.is_dead()) {
-        let t = translate.translate(&f.key(), true);
-        if t.actions != *f.actions() || !t.mask.is_subset_of(f.mask()) {
+    // Only the megaflows a changed rule may match need a translation.
+    let changes = translate.changes_since(shared.acked.load(Ordering::Acquire)).filter(|c| c.len() <= MAX_CHANGES);
+    let affected = |f: &Megaflow| changes.as_ref().is_none_or(|c| c.iter().any(|(v, m)| may_match(f, v, m)));
+    for f in round.flows.iter().filter(|f| !f.is_dead() && affected(f)) {
+        let stale = burst || {
+            let t = translate.translate(&f.key(), true);
+            t.actions != *f.actions() || !t.mask.is_subset_of(f.mask())
+        };
+        if stale {
             f.push_credits();
             f.kill();
             killed += 1;
@@ -95,6 +184,40 @@ fn run(translate: &dyn Translate, shared: &Shared, round: Round) {
             std::thread::yield_now();
         }
     }
-    shared.acked.fetch_max(round.version, Ordering::AcqRel);
     shared.busy.store(false, Ordering::Release);
+    shared.ack(round.version);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane::key::{Field, FieldAccess};
+    use dataplane::Classifier;
+
+    #[test]
+    fn a_changed_rule_concerns_a_megaflow_only_if_one_of_its_packets_matches_the_rule() {
+        let mut c = Classifier::new();
+        let mut key = FlowKey::default();
+        key.set(Field::IN_PORT, 1);
+        key.set(Field::TP_SRC, 80);
+        key.set(Field::NW_DST, 0x0a00_0001);
+        let mut mask = FlowMask::default();
+        mask.exact(Field::IN_PORT).exact(Field::TP_SRC);
+        let f = c.insert(&key.to_mini(), &mask, Arc::from(Vec::new()));
+        let rule = |field: Field, value: u128| {
+            let (mut v, mut m) = (FlowKey::default(), FlowMask::default());
+            v.set(field, value);
+            m.exact(field);
+            (v, m)
+        };
+        let (v, m) = rule(Field::TP_SRC, 81);
+        assert!(!may_match(&f, &v, &m), "tp_src 81: none of the megaflow's packets");
+        let (v, m) = rule(Field::TP_SRC, 80);
+        assert!(may_match(&f, &v, &m));
+        // The megaflow does not look at nw_dst: some of its packets have
+        // any address.
+        let (v, m) = rule(Field::NW_DST, 0x0a00_0002);
+        assert!(may_match(&f, &v, &m));
+        assert!(may_match(&f, &FlowKey::default(), &FlowMask::default()), "a change of everything");
+    }
 }

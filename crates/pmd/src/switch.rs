@@ -65,6 +65,14 @@ pub trait Translate: Send + Sync {
     /// Takes a copy of a packet for the slow path (a controller); false
     /// when the queue is full (the packet is counted as lost).
     fn slow_path(&self, packet: &[u8], meta: &PacketMeta, userdata: &[u8]) -> bool;
+    /// What changed after version `since`: the key values and masks of the
+    /// rules concerned, in the datapath's layout (a megaflow that no
+    /// packet of which any of them matches keeps its path); `None` when
+    /// anything may have changed.
+    fn changes_since(&self, since: u64) -> Option<Arc<[(FlowKey, FlowMask)]>> {
+        let _ = since;
+        None
+    }
 }
 
 /// Settings of the switching loop.
@@ -82,11 +90,23 @@ pub struct SwitchConfig {
     pub flow_limit: usize,
     /// Megaflows idle this long are removed (milliseconds).
     pub idle_ms: u64,
+    /// The PMD revalidates and sweeps its megaflows itself, as before the
+    /// revalidator thread: up to [`INLINE_REVALIDATE_MAX`] translated on
+    /// the thread, more removed (for comparison: `ferrovs bench
+    /// revalidate`).
+    pub inline_revalidation: bool,
 }
 
 impl Default for SwitchConfig {
     fn default() -> Self {
-        SwitchConfig { emc_entries: 8192, emc_insert_inv_prob: 100, upcall_budget: 8, flow_limit: 200_000, idle_ms: 10_000 }
+        SwitchConfig {
+            emc_entries: 8192,
+            emc_insert_inv_prob: 100,
+            upcall_budget: 8,
+            flow_limit: 200_000,
+            idle_ms: 10_000,
+            inline_revalidation: false,
+        }
     }
 }
 
@@ -95,6 +115,10 @@ impl Default for SwitchConfig {
 /// needs again, within the upcall budget): handing over the list, and a
 /// round's translations, grow with the number of megaflows.
 pub const REVALIDATE_MAX: usize = 20_000;
+
+/// With [`SwitchConfig::inline_revalidation`], the most megaflows the PMD
+/// translates again itself; past it, it removes them all.
+pub const INLINE_REVALIDATE_MAX: usize = 1000;
 
 /// Entries of the microflow cache keyed on header keys. An entry is one
 /// cache line (64 bytes: a 40-byte key, the megaflow, two hashes), against
@@ -140,12 +164,22 @@ enum Request {
 pub struct SwitchHandle {
     requests: mpsc::Sender<Request>,
     acked: Arc<AtomicU64>,
+    reval: Arc<crate::revalidator::Shared>,
 }
 
 impl SwitchHandle {
     /// The tables' version the loop's megaflows agree with.
     pub fn acked(&self) -> u64 {
         self.acked.load(Ordering::Acquire)
+    }
+
+    /// Calls `hook` after every acknowledgement (from the revalidator's
+    /// thread, or the loop's when it revalidates itself): to wake a task
+    /// waiting for one.
+    pub fn on_ack(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        if let Ok(mut h) = self.reval.on_ack.lock() {
+            h.0 = Some(hook);
+        }
     }
 
     /// The installed megaflows; `None` if the loop does not answer within
@@ -192,13 +226,14 @@ pub struct Switching {
     emc: MicroflowCache,
     megaflows: Classifier,
     version: u64,
-    acked: Arc<AtomicU64>,
     /// The revalidator's side (`None`: its thread could not start, and the
     /// loop revalidates itself).
     revalidator: Option<mpsc::Sender<crate::revalidator::Round>>,
     reval: Arc<crate::revalidator::Shared>,
     /// The loop's iterations, published for the revalidator's grace period.
     epoch: u64,
+    /// The revalidator killed megaflows the classifier still links.
+    dead_pending: bool,
     requests: mpsc::Receiver<Request>,
     last_sweep: u64,
     /// Slots of the microflow caches still to release dead megaflows
@@ -244,10 +279,10 @@ impl Switching {
             emc,
             megaflows: Classifier::new(),
             version,
-            acked: Arc::clone(&acked),
             revalidator,
             reval,
             epoch: 0,
+            dead_pending: false,
             requests: rx,
             last_sweep: dataplane::clock_ms(),
             now: dataplane::clock_ms(),
@@ -260,7 +295,8 @@ impl Switching {
             tcp_flags: [0; BATCH],
             header_keys: [(HeaderKey::default(), 0); BATCH],
         };
-        Ok((work, SwitchHandle { requests: tx, acked }))
+        let handle = SwitchHandle { requests: tx, acked, reval: Arc::clone(&work.reval) };
+        Ok((work, handle))
     }
 
     /// Takes buffers for packets from the control thread (PACKET_OUT)
@@ -448,8 +484,11 @@ impl Switching {
     /// Between bursts, when idle or every 64 iterations: requests and the
     /// once-a-second sweep.
     fn maintain(&mut self, stats: &mut PmdStatsSnapshot) {
+        // The revalidator killed megaflows: lookups skip them already; the
+        // caches let go of them little by little, the classifier unlinks
+        // them at the next sweep.
         if self.reval.killed.swap(false, Ordering::AcqRel) {
-            self.megaflows.remove_dead();
+            self.dead_pending = true;
             self.release_left = self.release_round();
         }
         while let Ok(r) = self.requests.try_recv() {
@@ -506,14 +545,14 @@ impl Switching {
     /// or, past [`REVALIDATE_MAX`] or without a revalidator, the loop sees
     /// to them itself.
     fn tables_changed(&mut self, version: u64) {
-        if let Some(tx) = &self.revalidator {
+        if let Some(tx) = self.revalidator.as_ref().filter(|_| !self.config.inline_revalidation) {
             if self.megaflows.len() <= REVALIDATE_MAX {
                 if self.reval.busy.load(Ordering::Acquire) {
                     return;
                 }
                 self.reval.busy.store(true, Ordering::Release);
                 let flows = self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect();
-                if tx.send(crate::revalidator::Round { version, flows }).is_ok() {
+                if tx.send(crate::revalidator::Round { version, flows, sweep: None }).is_ok() {
                     self.version = version;
                     return;
                 }
@@ -522,14 +561,15 @@ impl Switching {
         }
         self.revalidate();
         self.version = version;
-        self.acked.fetch_max(version, Ordering::AcqRel);
+        self.reval.ack(version);
     }
 
     /// Removes the megaflows the tables no longer give: each is translated
     /// again, or, past [`REVALIDATE_MAX`] megaflows, all are removed (the
     /// traffic installs what it needs again, within the upcall budget).
     fn revalidate(&mut self) {
-        if self.megaflows.len() > REVALIDATE_MAX {
+        let max = if self.config.inline_revalidation { INLINE_REVALIDATE_MAX } else { REVALIDATE_MAX };
+        if self.megaflows.len() > max {
             self.retire_all();
             self.megaflows = Classifier::new();
             return;
@@ -561,8 +601,25 @@ impl Switching {
         self.headers.capacity().max(self.emc.capacity())
     }
 
-    /// Pushes counters to the rules, removes idle megaflows, re-ranks.
+    /// Pushes counters to the rules, removes idle megaflows, re-ranks. The
+    /// revalidator does the first two, when there is one and it is idle
+    /// (else the next sweep does), and the loop unlinks what it killed.
     fn sweep(&mut self, now: u64) {
+        if let Some(tx) = self.revalidator.as_ref().filter(|_| !self.config.inline_revalidation) {
+            if std::mem::take(&mut self.dead_pending) {
+                self.megaflows.remove_dead();
+            }
+            if !self.reval.busy.load(Ordering::Acquire) {
+                self.reval.busy.store(true, Ordering::Release);
+                let flows = self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect();
+                let round = crate::revalidator::Round { version: self.version, flows, sweep: Some((now, self.config.idle_ms)) };
+                if tx.send(round).is_err() {
+                    self.reval.busy.store(false, Ordering::Release);
+                }
+            }
+            self.megaflows.rank(now);
+            return;
+        }
         let round = self.release_round();
         for f in self.megaflows.iter() {
             f.push_credits();

@@ -67,6 +67,10 @@ macro_rules! counters {
         #[repr(align(64))]
         pub struct PmdStats {
             $($name: AtomicU64,)*
+            /// The longest iteration since the last reset, in TSC cycles.
+            longest: AtomicU64,
+            /// TSC cycles per second.
+            tsc_hz: AtomicU64,
         }
 
         /// A copy of [`PmdStats`] at one moment.
@@ -128,6 +132,21 @@ counters! {
     malformed,
     /// Packets the control thread handed in (PACKET_OUT).
     injected,
+}
+
+impl PmdStats {
+    /// The longest iteration of the loop since [`PmdStats::reset_longest`]
+    /// (or the start): the longest a received packet may have waited for
+    /// the thread.
+    pub fn longest_iteration(&self) -> std::time::Duration {
+        let (cycles, hz) = (self.longest.load(Ordering::Relaxed), self.tsc_hz.load(Ordering::Relaxed).max(1));
+        std::time::Duration::from_nanos((u128::from(cycles) * 1_000_000_000 / u128::from(hz)) as u64)
+    }
+
+    /// Starts measuring the longest iteration again.
+    pub fn reset_longest(&self) {
+        self.longest.store(0, Ordering::Relaxed);
+    }
 }
 
 impl PmdStatsSnapshot {
@@ -279,13 +298,14 @@ pub struct PmdThread<W: Work = IoForward> {
 impl<W: Work> PmdThread<W> {
     /// Starts a thread pinned to `core` that forwards as `work` says.
     /// Returns once the thread is pinned and registered with EAL.
-    pub fn spawn(_eal: &Eal, core: usize, work: W) -> Result<Self, PmdError> {
+    pub fn spawn(eal: &Eal, core: usize, work: W) -> Result<Self, PmdError> {
         let usable = crate::CpuMask::usable_cores();
         if !usable.contains(&core) {
             return Err(PmdError::NoSuchCore { core, usable: crate::cpumask::list(&usable) });
         }
         let core_id = core_affinity::CoreId { id: core };
         let stats = Arc::new(PmdStats::default());
+        stats.tsc_hz.store(eal.tsc_hz(), Ordering::Relaxed);
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let handle = {
@@ -369,6 +389,11 @@ fn run<W: Work>(mut work: W, shared: &PmdStats, stop: &AtomicBool) -> W {
         let end = rdtsc();
         let cycles = end.wrapping_sub(start);
         start = end;
+        // The longest gap between two iterations: what a packet may wait
+        // on the thread (one load per iteration; a store when it grows).
+        if cycles > shared.longest.load(Ordering::Relaxed) {
+            shared.longest.store(cycles, Ordering::Relaxed);
+        }
         if received > 0 {
             stats.rx += received as u64;
             stats.busy_cycles += cycles;

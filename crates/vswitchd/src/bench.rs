@@ -31,9 +31,32 @@ pub enum Bench {
     /// or with --loopback through a VM forwarding back; ferrovs against
     /// Open vSwitch with DPDK.
     Pvp(PvpArgs),
+    /// What replacing 10 000 rules under traffic costs: the PMD's longest
+    /// iteration and the barrier's delay, with the revalidator thread and
+    /// with the PMD revalidating itself, alternating.
+    Revalidate(RevalidateArgs),
     /// Writes a pcap of N distinct 64-byte UDP flows (what `bench io`
     /// replays), for `net_pcap` ports of your own.
     Pcap(PcapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevalidateArgs {
+    /// Distinct flows of the traffic (the pipeline scenario's).
+    #[arg(long, default_value_t = 10_000)]
+    flows: u32,
+    /// Seconds of traffic before the change (megaflows settle).
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
+    /// Runs of each mode.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// The PMD thread's core; the main threads run on the other one.
+    #[arg(long, default_value_t = 1)]
+    pmd_core: usize,
+    /// Print one JSON object per run.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +209,7 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
         Bench::Flows(args) => run_flows(&args),
         Bench::Switch(args) => run_switch(&args),
         Bench::Pvp(args) => run_pvp(&args),
+        Bench::Revalidate(args) => run_revalidate(&args),
         Bench::Pcap(args) => benches::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
     }
 }
@@ -253,6 +277,40 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
         _ => "-".to_owned(),
     };
     println!("{:<10}{:>12}{:>12}{:>8}  Mpps forwarded", if args.loopback { "loopback" } else { "p2p" }, num(f), num(o), ratio);
+    Ok(())
+}
+
+fn run_revalidate(args: &RevalidateArgs) -> Result<(), BenchError> {
+    use benches::revalidate::{self, Mode, RevalidateBench};
+    if args.rounds == 0 || args.warmup < 0.0 {
+        return Err(BenchError::Usage("--rounds must be at least 1 and --warmup not negative".into()));
+    }
+    let main_core = main_core_beside(args.pmd_core)?;
+    let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
+    let ferrovs = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let bench = RevalidateBench {
+        dir: scratch.path().to_owned(),
+        ferrovs,
+        flows: args.flows,
+        warmup: args.warmup,
+        main_core,
+        pmd_core: args.pmd_core,
+    };
+    let mut readings = Vec::new();
+    for round in 0..args.rounds {
+        for mode in [Mode::Inline, Mode::Revalidator] {
+            eprintln!("round {}/{}: {}", round + 1, args.rounds, mode.name());
+            let r = revalidate::run(&bench, mode, round).map_err(BenchError::Round)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            }
+            readings.push(r);
+        }
+    }
+    if !args.json {
+        println!("{} flows of the pipeline scenario; 10 000 rules replaced by `ovs-ofctl add-flows`; main threads on core {main_core}, PMD on core {}", args.flows, args.pmd_core);
+        print!("{}", revalidate::table(&readings));
+    }
     Ok(())
 }
 

@@ -975,6 +975,9 @@ impl Switch {
         if let Some(l) = map_get(other_config, "flow-limit").and_then(|v| v.parse().ok()) {
             config.flow_limit = l;
         }
+        // ferrovs' own key, for comparing (`ferrovs bench revalidate`):
+        // the PMD revalidates itself, as before the revalidator thread.
+        config.inline_revalidation = map_get(other_config, "ferrovs-inline-revalidation").as_deref() == Some("true");
         let assign = match map_get(other_config, "pmd-rxq-assign") {
             None => crate::rxq::Assign::default(),
             Some(a) => crate::rxq::Assign::parse(&a).unwrap_or_else(|| {

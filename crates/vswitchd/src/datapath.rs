@@ -67,7 +67,19 @@ pub struct Xlator {
     rebalance: std::sync::atomic::AtomicBool,
     /// Wakes the control thread's reconciliation.
     wake: Arc<tokio::sync::Notify>,
+    /// What each recent generation changed (`None`: anything), for the
+    /// revalidators; a generation missing here (a MAC table's) changed
+    /// anything too.
+    changes: Mutex<std::collections::VecDeque<(u64, Option<Rules>)>>,
+    /// Woken when a PMD thread acknowledges a generation.
+    acked: Arc<tokio::sync::Notify>,
 }
+
+/// Rules' matches in the datapath's layout: key values and masks.
+type Rules = Arc<[(FlowKey, dataplane::FlowMask)]>;
+
+/// Generations whose changes [`Xlator`] remembers.
+const CHANGES_KEPT: usize = 1024;
 
 /// Packets the PMD threads may have waiting for the control thread.
 pub const PACKET_IN_QUEUE: usize = 1024;
@@ -103,6 +115,8 @@ impl Default for Xlator {
             to_controller_lost: AtomicU64::new(0),
             rebalance: std::sync::atomic::AtomicBool::new(false),
             wake: Arc::default(),
+            changes: Mutex::default(),
+            acked: Arc::default(),
         }
     }
 }
@@ -113,10 +127,11 @@ impl Xlator {
         Arc::clone(&self.generation)
     }
 
-    /// Makes `pipeline` bridge `name`'s (`None`: the bridge is gone);
+    /// Makes `pipeline` bridge `name`'s (`None`: the bridge is gone),
+    /// which changed the rules `changes` concern (`None`: anything);
     /// returns the generation to wait for.
-    pub fn publish(&self, name: &str, pipeline: Option<Pipeline>) -> u64 {
-        let Ok(mut all) = self.pipelines.lock() else {
+    pub fn publish(&self, name: &str, pipeline: Option<Pipeline>, changes: Option<Vec<(FlowKey, dataplane::FlowMask)>>) -> u64 {
+        let (Ok(mut all), Ok(mut log)) = (self.pipelines.lock(), self.changes.lock()) else {
             return self.generation.load(Ordering::Acquire);
         };
         match pipeline {
@@ -139,14 +154,40 @@ impl Xlator {
         // The state first, then the generation: a thread that sees the new
         // generation translates with the new state.
         self.state.store(Arc::new(state));
-        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        log.push_back((generation, changes.map(Arc::from)));
+        while log.len() > CHANGES_KEPT {
+            log.pop_front();
+        }
+        generation
+    }
+
+    /// The rules changed after generation `since`, if every generation
+    /// since says which.
+    fn changes_since(&self, since: u64) -> Option<Rules> {
+        let log = self.changes.lock().ok()?;
+        let now = self.generation.load(Ordering::Acquire);
+        let mut all = Vec::new();
+        let mut next = since + 1;
+        for (g, c) in log.iter().filter(|(g, _)| *g > since) {
+            if *g != next {
+                return None;
+            }
+            all.extend(c.as_ref()?.iter().copied());
+            next += 1;
+        }
+        (next > now).then(|| all.into())
     }
 
     /// Waits until every PMD thread has revalidated up to `generation`
-    /// (at most `limit`; false if it did not).
+    /// (at most `limit`; false if it did not). The threads' revalidators
+    /// wake it; it also looks every millisecond.
     pub async fn synced(&self, generation: u64, limit: Duration) -> bool {
         let start = std::time::Instant::now();
         loop {
+            let woken = self.acked.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let done = self.pmds.lock().map(|p| p.iter().all(|p| p.handle.acked() >= generation)).unwrap_or(true);
             if done {
                 return true;
@@ -154,13 +195,7 @@ impl Xlator {
             if start.elapsed() >= limit {
                 return false;
             }
-            // The PMD answers within microseconds unless it is
-            // revalidating many megaflows: spin a little, then sleep.
-            if start.elapsed() < Duration::from_millis(2) {
-                tokio::task::yield_now().await;
-            } else {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            let _ = tokio::time::timeout(Duration::from_millis(1), woken).await;
         }
     }
 
@@ -263,6 +298,10 @@ impl Translate for Xlator {
 
     fn slow_path(&self, packet: &[u8], meta: &PacketMeta, userdata: &[u8]) -> bool {
         self.queue_packet_in(packet, meta, userdata)
+    }
+
+    fn changes_since(&self, since: u64) -> Option<Rules> {
+        Xlator::changes_since(self, since)
     }
 }
 
@@ -415,11 +454,15 @@ impl BridgeDp {
         if s.tables == Some(tables.version()) || self.xlator.pmds.lock().map_or(true, |p| p.is_empty()) {
             return self.xlator.version();
         }
+        // Only rule changes are known precisely; ports and the rest changed
+        // anything.
+        let changes = s.tables.and_then(|since| tables.changes.since(since));
         s.tables = Some(tables.version());
         let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
         let miss_to_controller = self.miss_wanted.load(Ordering::Acquire) > 0;
         let pipeline = Pipeline::new(tables, s.ports.clone(), miss_to_controller, Some(normal));
-        self.xlator.publish(&self.name, Some(pipeline))
+        let changes = changes.map(|c| c.iter().map(|m| datapath_rule(m, &pipeline)).collect());
+        self.xlator.publish(&self.name, Some(pipeline), changes)
     }
 
     /// PACKET_OUT: translates `actions` for `packet` received on OpenFlow
@@ -444,7 +487,6 @@ impl BridgeDp {
         }
         Ok(())
     }
-
 }
 
 impl ofproto::Datapath for BridgeDp {
@@ -465,8 +507,18 @@ impl ofproto::Datapath for BridgeDp {
 
 impl Drop for BridgeDp {
     fn drop(&mut self) {
-        self.xlator.publish(&self.name, None);
+        self.xlator.publish(&self.name, None, None);
     }
+}
+
+/// A rule's match in the datapath's layout, loosened where the tables'
+/// view is not the datapath's: any VLAN TPID (OpenFlow sees only whether
+/// there is a tag).
+fn datapath_rule(m: &ofproto::flowmatch::Match, p: &Pipeline) -> (FlowKey, dataplane::FlowMask) {
+    let key = ofproto::xlate::from_flow(&m.flow, p);
+    let mut mask = ofproto::xlate::to_mask(&m.wc);
+    mask.set(Field::VLAN0_TPID, 0);
+    (key, mask)
 }
 
 /// A DPDK port's queues, handed to the PMD threads and back.
@@ -645,6 +697,8 @@ impl Datapath {
         for ((core, polled), tx) in threads.into_iter().zip(txs) {
             let (mut work, handle) =
                 Switching::new(Arc::clone(&self.xlator) as Arc<dyn Translate>, plan.config).map_err(|e| e.to_string())?;
+            let acked = Arc::clone(&self.xlator.acked);
+            handle.on_ack(Arc::new(move || acked.notify_waiters()));
             work.set_pool(Arc::clone(pool));
             let first = self.loads.len();
             let mut names = Vec::new();

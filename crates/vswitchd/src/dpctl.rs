@@ -35,6 +35,7 @@ pub fn register(commands: &mut Commands, xlator: &Arc<Xlator>, bridges: &Bridges
             if let Ok(mut c) = c.lock() {
                 for p in x.pmds() {
                     c.insert(p.core, p.stats.snapshot());
+                    p.stats.reset_longest();
                 }
             }
             Ok(String::new())
@@ -136,6 +137,7 @@ fn pmd_stats(x: &Xlator, cleared: &Mutex<HashMap<usize, PmdStatsSnapshot>>) -> S
         let _ = writeln!(out, "  packets dropped at tx: {}", s.dropped);
         let _ = writeln!(out, "  packets to the slow path: {}", s.slow_path);
         let _ = writeln!(out, "  packets with malformed headers: {}", s.malformed);
+        let _ = writeln!(out, "  longest iteration: {} us", p.stats.longest_iteration().as_micros());
     }
     let (errors, last) = x.errors();
     if errors > 0 {

@@ -59,7 +59,17 @@ impl Peer {
         };
         let log = dir.join(format!("{stem}.testpmd.log"));
         let child = Command::new("dpdk-testpmd")
-            .args(["--lcores", "0@0,1@0", "--no-pci", "--in-memory", "--no-telemetry", "--single-file-segments", "-m", "256", "--log-level=error"])
+            .args([
+                "--lcores",
+                "0@0,1@0",
+                "--no-pci",
+                "--in-memory",
+                "--no-telemetry",
+                "--single-file-segments",
+                "-m",
+                "256",
+                "--log-level=error",
+            ])
             .arg(format!("--file-prefix={prefix}"))
             .arg("--vdev")
             .arg(format!("net_virtio_user_{stem},path={},server={},queues={queues}", socket.display(), u8::from(server)))

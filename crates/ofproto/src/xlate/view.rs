@@ -91,7 +91,6 @@ pub fn to_mask(wc: &Wildcards) -> FlowMask {
     mask
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
