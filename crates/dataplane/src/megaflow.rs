@@ -263,6 +263,26 @@ impl Megaflow {
         crate::prefetch::prefetch::<Self, 2>(self);
     }
 
+    /// Whether some packet this megaflow matches also matches the rule of
+    /// key `value` under `mask`: no bit both look at differs. (Over the
+    /// megaflow's packed words only.)
+    pub fn may_match(&self, value: &FlowKey, mask: &FlowMask) -> bool {
+        let mut m = self.mask.map;
+        let mut j = 0;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            let (Some(v), Some(b)) = (value.words.get(i), mask.words.get(i)) else {
+                return true;
+            };
+            if (self.masked[j] ^ v) & self.mask.values[j] & b != 0 {
+                return false;
+            }
+            j += 1;
+            m &= m - 1;
+        }
+        true
+    }
+
     /// Whether the megaflow was deleted.
     #[inline(always)]
     pub fn is_dead(&self) -> bool {

@@ -109,11 +109,9 @@ pub const BURST_FLOWS: usize = 1000;
 pub const MAX_CHANGES: usize = 64;
 
 /// Whether some packet of megaflow `f` matches the rule of value `value`
-/// and mask `mask`: no bit both examine differs.
+/// and mask `mask`.
 fn may_match(f: &Megaflow, value: &FlowKey, mask: &FlowMask) -> bool {
-    let key = f.key();
-    let own = f.mask();
-    key.words.iter().zip(&value.words).zip(own.words.iter().zip(&mask.words)).all(|((k, v), (a, b))| (k ^ v) & a & b == 0)
+    f.may_match(value, mask)
 }
 
 /// Starts the revalidator of one loop; it ends when the loop drops its
