@@ -91,7 +91,7 @@ pub struct SwitchConfig {
     /// Megaflows idle this long are removed (milliseconds).
     pub idle_ms: u64,
     /// The PMD revalidates and sweeps its megaflows itself, as before the
-    /// revalidator thread: up to [`INLINE_REVALIDATE_MAX`] translated on
+    /// revalidator thread: up to 1 000 (`INLINE_REVALIDATE_MAX`) translated on
     /// the thread, more removed (for comparison: `ferrovs bench
     /// revalidate`).
     pub inline_revalidation: bool,

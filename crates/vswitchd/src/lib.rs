@@ -3,6 +3,10 @@
 //! controllers that live in the same process ([`inproc`]): the OVN agent,
 //! and tests that drive a bridge without a socket.
 
+// The daemon's modules document how they work in terms of its private
+// parts; those links are for the people working on it.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod bench;
 mod controller;
 pub mod ctl;
