@@ -64,8 +64,6 @@ pub(crate) struct Shared {
     pub(crate) epoch: AtomicU64,
     /// The version every megaflow agrees with.
     pub(crate) acked: Arc<AtomicU64>,
-    /// Megaflows killed by rounds, in all.
-    pub(crate) kills: AtomicU64,
     /// Called after each acknowledgement (the control thread's wake-up).
     pub(crate) on_ack: std::sync::Mutex<Hook>,
 }
@@ -157,7 +155,7 @@ fn sweep(shared: &Shared, flows: &[Arc<Megaflow>], now: u64, idle_ms: u64) {
 /// One round: translate (in a burst: not), kill the stale, wait out the
 /// grace period, acknowledge.
 fn run(translate: &dyn Translate, shared: &Shared, round: Round, burst: bool) {
-    let mut killed = 0u64;
+    let mut killed = false;
     // Only the megaflows a changed rule may match need a translation.
     let changes = translate.changes_since(shared.acked.load(Ordering::Acquire)).filter(|c| c.len() <= MAX_CHANGES);
     let affected = |f: &Megaflow| changes.as_ref().is_none_or(|c| c.iter().any(|(v, m)| may_match(f, v, m)));
@@ -169,12 +167,11 @@ fn run(translate: &dyn Translate, shared: &Shared, round: Round, burst: bool) {
         if stale {
             f.push_credits();
             f.kill();
-            killed += 1;
+            killed = true;
         }
     }
     drop(round.flows);
-    if killed > 0 {
-        shared.kills.fetch_add(killed, Ordering::Relaxed);
+    if killed {
         shared.killed.store(true, Ordering::Release);
         let epoch = shared.epoch.load(Ordering::Acquire);
         let start = Instant::now();
