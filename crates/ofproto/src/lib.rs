@@ -56,6 +56,7 @@ pub mod group;
 pub mod normal;
 pub mod oxm;
 pub mod packet_in;
+pub mod roles;
 pub mod session;
 pub mod table;
 pub mod text;

@@ -78,33 +78,16 @@ const N_TABLES: u8 = 254;
 const CAPABILITIES: u32 = 0x1 | 0x2 | 0x4;
 /// Nicira's vendor id.
 use crate::actions::NX_VENDOR;
+
+mod bundle;
+use bundle::Bundle;
+
 /// BAD_REQUEST / BAD_VENDOR (1.0) or BAD_EXPERIMENTER (1.3).
 const BAD_VENDOR: OfError = OfError { ty: 1, code: 3 };
 /// BAD_REQUEST / BAD_SUBTYPE (1.0) or BAD_EXP_TYPE (1.3).
 const BAD_SUBTYPE: OfError = OfError { ty: 1, code: 4 };
 /// BAD_REQUEST / EPERM, OVS's answer to an unknown flow format.
 const EPERM: OfError = OfError { ty: 1, code: 5 };
-
-/// BUNDLE_FAILED codes (OpenFlow 1.4+).
-mod bundle_failed {
-    use crate::wire::OfError;
-    pub const BAD_ID: OfError = OfError { ty: 17, code: 2 };
-    pub const BUNDLE_EXIST: OfError = OfError { ty: 17, code: 3 };
-    pub const BUNDLE_CLOSED: OfError = OfError { ty: 17, code: 4 };
-    pub const BAD_TYPE: OfError = OfError { ty: 17, code: 6 };
-    pub const MSG_BAD_XID: OfError = OfError { ty: 17, code: 9 };
-    pub const MSG_UNSUP: OfError = OfError { ty: 17, code: 10 };
-    pub const MSG_FAILED: OfError = OfError { ty: 17, code: 13 };
-}
-
-/// An open bundle: the changes added so far, each with the message it
-/// came in (for the error if the commit fails on it). Every commit is
-/// atomic and ordered, whatever the flags ask.
-#[derive(Debug, Default)]
-struct Bundle {
-    closed: bool,
-    changes: Vec<(Change, Vec<u8>)>,
-}
 
 /// A connection's protocol state.
 #[derive(Debug)]
@@ -413,80 +396,6 @@ impl Session {
         b.extend_from_slice(&[0; 4]);
         b.extend_from_slice(&tables.roles.generation().unwrap_or(u64::MAX).to_be_bytes());
         Ok(vec![message(version, ty::ROLE_REPLY, xid, &b)])
-    }
-
-    /// BUNDLE_CONTROL: open, close, commit (all or nothing) or discard.
-    fn bundle_control(&mut self, version: u8, xid: u32, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
-        let id = u32_at(msg, 8)?;
-        let ty = u16_at(msg, 12)?;
-        let flags = u16_at(msg, 14)?;
-        let reply = |ty: u16| {
-            let mut body = id.to_be_bytes().to_vec();
-            body.extend_from_slice(&ty.to_be_bytes());
-            body.extend_from_slice(&flags.to_be_bytes());
-            message(version, ty::BUNDLE_CONTROL, xid, &body)
-        };
-        match ty {
-            0 => {
-                if self.bundles.contains_key(&id) {
-                    return Err(bundle_failed::BUNDLE_EXIST);
-                }
-                self.bundles.insert(id, Bundle::default());
-                Ok(vec![reply(1)])
-            }
-            2 => {
-                let b = self.bundles.get_mut(&id).ok_or(bundle_failed::BAD_ID)?;
-                if b.closed {
-                    return Err(bundle_failed::BUNDLE_CLOSED);
-                }
-                b.closed = true;
-                Ok(vec![reply(3)])
-            }
-            4 => {
-                let b = self.bundles.remove(&id).ok_or(bundle_failed::BAD_ID)?;
-                let changes: Vec<Change> = b.changes.iter().map(|(c, _)| c.clone()).collect();
-                match tables.apply_all(&changes, Instant::now()) {
-                    Ok(_) => Ok(vec![reply(5)]),
-                    Err((i, e)) => {
-                        // The failing message's own error, then the commit's.
-                        let failed = &b.changes[i].1;
-                        let inner_xid = Header::parse(failed).map_or(xid, |h| h.xid);
-                        Ok(vec![wire::error(version, inner_xid, e, failed), wire::error(version, xid, bundle_failed::MSG_FAILED, msg)])
-                    }
-                }
-            }
-            6 => {
-                self.bundles.remove(&id).ok_or(bundle_failed::BAD_ID)?;
-                Ok(vec![reply(7)])
-            }
-            _ => Err(bundle_failed::BAD_TYPE),
-        }
-    }
-
-    /// BUNDLE_ADD_MESSAGE: decodes the message now (its errors answer the
-    /// add) and keeps it for the commit.
-    fn bundle_add(&mut self, version: u8, xid: u32, msg: &[u8], tlv: &crate::flowmatch::TlvMap) -> Result<Vec<Vec<u8>>, OfError> {
-        let id = u32_at(msg, 8)?;
-        let inner = msg.get(16..).ok_or(OfError::BAD_LEN)?;
-        let h = Header::parse(inner).ok_or(OfError::BAD_LEN)?;
-        let inner = inner.get(..usize::from(h.length)).ok_or(OfError::BAD_LEN)?;
-        let b = self.bundles.get_mut(&id).ok_or(bundle_failed::BAD_ID)?;
-        if b.closed {
-            return Err(bundle_failed::BUNDLE_CLOSED);
-        }
-        if h.xid != xid {
-            return Err(bundle_failed::MSG_BAD_XID);
-        }
-        if h.version != version {
-            return Err(OfError::BAD_VERSION);
-        }
-        let change = match h.ty {
-            ty::FLOW_MOD => Change::Flow(Box::new(flowmod::decode_flow_mod(inner, version, false, tlv)?)),
-            ty::GROUP_MOD => Change::Group(group::decode_group_mod(&inner[HEADER_LEN..], version, false)?),
-            _ => return Err(bundle_failed::MSG_UNSUP),
-        };
-        b.changes.push((change, inner.to_vec()));
-        Ok(Vec::new())
     }
 
     /// Nicira extension messages.
