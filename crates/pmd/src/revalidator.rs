@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     /// Moves at the end of every iteration of the loop.
     pub(crate) epoch: AtomicU64,
     /// The version every megaflow agrees with.
-    pub(crate) acked: Arc<AtomicU64>,
+    pub(crate) acked: AtomicU64,
     /// Called after each acknowledgement (the control thread's wake-up).
     pub(crate) on_ack: std::sync::Mutex<Hook>,
 }
@@ -106,12 +106,6 @@ pub const BURST_FLOWS: usize = 1000;
 /// than check each against each change.
 pub const MAX_CHANGES: usize = 64;
 
-/// Whether some packet of megaflow `f` matches the rule of value `value`
-/// and mask `mask`.
-fn may_match(f: &Megaflow, value: &FlowKey, mask: &FlowMask) -> bool {
-    f.may_match(value, mask)
-}
-
 /// Starts the revalidator of one loop; it ends when the loop drops its
 /// side of `rounds`.
 pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::io::Result<mpsc::Sender<Round>> {
@@ -124,10 +118,11 @@ pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::
                 shared.busy.store(false, Ordering::Release);
                 continue;
             }
-            let burst = last_end.is_some_and(|t| t.elapsed() < BURST_WINDOW)
-                && round.flows.len() > BURST_FLOWS
-                && translate.changes_since(shared.acked.load(Ordering::Acquire)).is_none_or(|c| c.len() > MAX_CHANGES);
-            run(&*translate, &shared, round, burst);
+            // Only the megaflows a changed rule may match need a
+            // translation; unknown changes in a burst kill them all.
+            let changes = translate.changes_since(shared.acked.load(Ordering::Acquire)).filter(|c| c.len() <= MAX_CHANGES);
+            let burst = changes.is_none() && last_end.is_some_and(|t| t.elapsed() < BURST_WINDOW) && round.flows.len() > BURST_FLOWS;
+            run(&*translate, &shared, round, changes.as_deref(), burst);
             last_end = Some(Instant::now());
         }
     })?;
@@ -152,13 +147,12 @@ fn sweep(shared: &Shared, flows: &[Arc<Megaflow>], now: u64, idle_ms: u64) {
     }
 }
 
-/// One round: translate (in a burst: not), kill the stale, wait out the
-/// grace period, acknowledge.
-fn run(translate: &dyn Translate, shared: &Shared, round: Round, burst: bool) {
+/// One round: translate the megaflows `changes` may concern (`None`: all;
+/// in a burst: none), kill the stale, wait out the grace period,
+/// acknowledge.
+fn run(translate: &dyn Translate, shared: &Shared, round: Round, changes: Option<&[(FlowKey, FlowMask)]>, burst: bool) {
     let mut killed = false;
-    // Only the megaflows a changed rule may match need a translation.
-    let changes = translate.changes_since(shared.acked.load(Ordering::Acquire)).filter(|c| c.len() <= MAX_CHANGES);
-    let affected = |f: &Megaflow| changes.as_ref().is_none_or(|c| c.iter().any(|(v, m)| may_match(f, v, m)));
+    let affected = |f: &Megaflow| changes.is_none_or(|c| c.iter().any(|(v, m)| f.may_match(v, m)));
     for f in round.flows.iter().filter(|f| !f.is_dead() && affected(f)) {
         let stale = burst || {
             let t = translate.translate(&f.key(), true);
@@ -206,13 +200,13 @@ mod tests {
             (v, m)
         };
         let (v, m) = rule(Field::TP_SRC, 81);
-        assert!(!may_match(&f, &v, &m), "tp_src 81: none of the megaflow's packets");
+        assert!(!f.may_match(&v, &m), "tp_src 81: none of the megaflow's packets");
         let (v, m) = rule(Field::TP_SRC, 80);
-        assert!(may_match(&f, &v, &m));
+        assert!(f.may_match(&v, &m));
         // The megaflow does not look at nw_dst: some of its packets have
         // any address.
         let (v, m) = rule(Field::NW_DST, 0x0a00_0002);
-        assert!(may_match(&f, &v, &m));
-        assert!(may_match(&f, &FlowKey::default(), &FlowMask::default()), "a change of everything");
+        assert!(f.may_match(&v, &m));
+        assert!(f.may_match(&FlowKey::default(), &FlowMask::default()), "a change of everything");
     }
 }

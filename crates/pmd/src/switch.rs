@@ -168,14 +168,13 @@ enum Request {
 #[derive(Debug, Clone)]
 pub struct SwitchHandle {
     requests: mpsc::Sender<Request>,
-    acked: Arc<AtomicU64>,
     reval: Arc<crate::revalidator::Shared>,
 }
 
 impl SwitchHandle {
     /// The tables' version the loop's megaflows agree with.
     pub fn acked(&self) -> u64 {
-        self.acked.load(Ordering::Acquire)
+        self.reval.acked.load(Ordering::Acquire)
     }
 
     /// Calls `hook` after every acknowledgement (from the revalidator's
@@ -268,10 +267,8 @@ impl Switching {
     pub fn new(translate: Arc<dyn Translate>, config: SwitchConfig) -> Result<(Self, SwitchHandle), dataplane::microflow::MicroflowError> {
         let emc = MicroflowCache::new(config.emc_entries, config.emc_insert_inv_prob)?;
         let (tx, rx) = mpsc::channel();
-        let acked = Arc::new(AtomicU64::new(0));
         let version = translate.version();
-        acked.store(version, Ordering::Release);
-        let reval = Arc::new(crate::revalidator::Shared { acked: Arc::clone(&acked), ..Default::default() });
+        let reval = Arc::new(crate::revalidator::Shared { acked: AtomicU64::new(version), ..Default::default() });
         let revalidator = crate::revalidator::spawn(Arc::clone(&translate), Arc::clone(&reval)).ok();
         let work = Switching {
             rxqs: Vec::new(),
@@ -300,7 +297,7 @@ impl Switching {
             tcp_flags: [0; BATCH],
             header_keys: [(HeaderKey::default(), 0); BATCH],
         };
-        let handle = SwitchHandle { requests: tx, acked, reval: Arc::clone(&work.reval) };
+        let handle = SwitchHandle { requests: tx, reval: Arc::clone(&work.reval) };
         Ok((work, handle))
     }
 

@@ -162,23 +162,6 @@ impl Xlator {
         generation
     }
 
-    /// The rules changed after generation `since`, if every generation
-    /// since says which.
-    fn changes_since(&self, since: u64) -> Option<Rules> {
-        let log = self.changes.lock().ok()?;
-        let now = self.generation.load(Ordering::Acquire);
-        let mut all = Vec::new();
-        let mut next = since + 1;
-        for (g, c) in log.iter().filter(|(g, _)| *g > since) {
-            if *g != next {
-                return None;
-            }
-            all.extend(c.as_ref()?.iter().copied());
-            next += 1;
-        }
-        (next > now).then(|| all.into())
-    }
-
     /// Waits until every PMD thread has revalidated up to `generation`
     /// (at most `limit`; false if it did not). The threads' revalidators
     /// wake it; it also looks every millisecond.
@@ -300,8 +283,21 @@ impl Translate for Xlator {
         self.queue_packet_in(packet, meta, userdata)
     }
 
+    /// The rules changed after generation `since`, if every generation
+    /// since says which.
     fn changes_since(&self, since: u64) -> Option<Rules> {
-        Xlator::changes_since(self, since)
+        let log = self.changes.lock().ok()?;
+        let now = self.generation.load(Ordering::Acquire);
+        let mut all = Vec::new();
+        let mut next = since + 1;
+        for (g, c) in log.iter().filter(|(g, _)| *g > since) {
+            if *g != next {
+                return None;
+            }
+            all.extend(c.as_ref()?.iter().copied());
+            next += 1;
+        }
+        (next > now).then(|| all.into())
     }
 }
 
@@ -443,28 +439,6 @@ impl BridgeDp {
         }
     }
 
-    /// Publishes `tables` if they or the ports changed since the last
-    /// time; returns the generation to wait for. Nothing is built while
-    /// no PMD thread runs (nothing would translate with it); the thread's
-    /// start publishes every bridge.
-    pub fn publish(&self, tables: &Tables) -> u64 {
-        let Ok(mut s) = self.state.lock() else {
-            return self.xlator.version();
-        };
-        if s.tables == Some(tables.version()) || self.xlator.pmds.lock().map_or(true, |p| p.is_empty()) {
-            return self.xlator.version();
-        }
-        // Only rule changes are known precisely; ports and the rest changed
-        // anything.
-        let changes = s.tables.and_then(|since| tables.changes.since(since));
-        s.tables = Some(tables.version());
-        let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
-        let miss_to_controller = self.miss_wanted.load(Ordering::Acquire) > 0;
-        let pipeline = Pipeline::new(tables, s.ports.clone(), miss_to_controller, Some(normal));
-        let changes = changes.map(|c| c.iter().map(|m| datapath_rule(m, &pipeline)).collect());
-        self.xlator.publish(&self.name, Some(pipeline), changes)
-    }
-
     /// PACKET_OUT: translates `actions` for `packet` received on OpenFlow
     /// port `in_port` with the tables last published, and has the PMD
     /// thread execute the result.
@@ -490,8 +464,26 @@ impl BridgeDp {
 }
 
 impl ofproto::Datapath for BridgeDp {
+    /// Publishes `tables` if they or the ports changed since the last
+    /// time; returns the generation to wait for. Nothing is built while
+    /// no PMD thread runs (nothing would translate with it); the thread's
+    /// start publishes every bridge.
     fn publish(&self, tables: &Tables) -> u64 {
-        BridgeDp::publish(self, tables)
+        let Ok(mut s) = self.state.lock() else {
+            return self.xlator.version();
+        };
+        if s.tables == Some(tables.version()) || self.xlator.pmds.lock().map_or(true, |p| p.is_empty()) {
+            return self.xlator.version();
+        }
+        // Only rule changes are known precisely; ports and the rest changed
+        // anything.
+        let changes = s.tables.and_then(|since| tables.changes.since(since));
+        s.tables = Some(tables.version());
+        let normal = Normal { ports: s.normal.clone(), macs: Arc::clone(&self.macs) };
+        let miss_to_controller = self.miss_wanted.load(Ordering::Acquire) > 0;
+        let pipeline = Pipeline::new(tables, s.ports.clone(), miss_to_controller, Some(normal));
+        let changes = changes.map(|c| c.iter().map(|m| datapath_rule(m, &pipeline)).collect());
+        self.xlator.publish(&self.name, Some(pipeline), changes)
     }
 
     fn synced(&self, generation: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
