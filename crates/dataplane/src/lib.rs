@@ -34,6 +34,7 @@ pub mod megaflow;
 pub mod meter;
 pub mod microflow;
 pub mod prefetch;
+pub mod text;
 pub mod tunnel;
 pub mod wire;
 

@@ -18,37 +18,9 @@
 //! BAD_EXPERIMENTER_TYPE or BAD_TYPE, which is what a switch without them
 //! says.
 
+use crate::error::{BadAction, Nicira};
 use crate::flowmatch::{self, be, field, full, put_be, Field, Mff};
 use crate::wire::OfError;
-
-/// BAD_ACTION and BAD_INSTRUCTION codes.
-pub mod bad_action {
-    use crate::wire::OfError;
-    /// BAD_ACTION / BAD_TYPE.
-    pub const BAD_TYPE: OfError = OfError { ty: 2, code: 0 };
-    /// BAD_ACTION / BAD_LEN.
-    pub const BAD_LEN: OfError = OfError { ty: 2, code: 1 };
-    /// BAD_ACTION / BAD_EXPERIMENTER.
-    pub const BAD_EXPERIMENTER: OfError = OfError { ty: 2, code: 2 };
-    /// BAD_ACTION / BAD_EXPERIMENTER_TYPE.
-    pub const BAD_EXPERIMENTER_TYPE: OfError = OfError { ty: 2, code: 3 };
-    /// BAD_ACTION / BAD_OUT_PORT.
-    pub const BAD_OUT_PORT: OfError = OfError { ty: 2, code: 4 };
-    /// BAD_ACTION / BAD_ARGUMENT.
-    pub const BAD_ARGUMENT: OfError = OfError { ty: 2, code: 5 };
-    /// BAD_ACTION / BAD_SET_TYPE.
-    pub const BAD_SET_TYPE: OfError = OfError { ty: 2, code: 13 };
-    /// BAD_ACTION / BAD_SET_LEN.
-    pub const BAD_SET_LEN: OfError = OfError { ty: 2, code: 14 };
-    /// BAD_ACTION / BAD_SET_ARGUMENT.
-    pub const BAD_SET_ARGUMENT: OfError = OfError { ty: 2, code: 15 };
-    /// BAD_INSTRUCTION / UNKNOWN_INST.
-    pub const UNKNOWN_INST: OfError = OfError { ty: 3, code: 0 };
-    /// BAD_INSTRUCTION / UNSUP_INST.
-    pub const UNSUP_INST: OfError = OfError { ty: 3, code: 1 };
-    /// BAD_INSTRUCTION / BAD_LEN.
-    pub const INST_BAD_LEN: OfError = OfError { ty: 3, code: 7 };
-}
 
 /// The NORMAL reserved port (OVS's 16-bit numbering).
 pub const OFPP_NORMAL: u16 = 0xfffa;
@@ -289,13 +261,15 @@ pub fn uses_tun_metadata(actions: &[Action]) -> bool {
 pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Result<(), OfError> {
     let width = |f: Mff| -> Result<Option<u32>, OfError> {
         match f {
-            Mff::TunMetadata(i) => tlv.maps.get(&i).map(|&(_, _, len)| Some(u32::from(len) * 8)).ok_or(flowmatch::INVALID_TLV_FIELD),
+            Mff::TunMetadata(i) => {
+                tlv.maps.get(&i).map(|&(_, _, len)| Some(u32::from(len) * 8)).ok_or(OfError::Nicira(Nicira::InvalidTlvField))
+            }
             _ => Ok(None),
         }
     };
     let fits = |sf: &Subfield| -> Result<(), OfError> {
         match width(sf.field)? {
-            Some(bits) if u32::from(sf.ofs) + u32::from(sf.n_bits) > bits => Err(bad_action::BAD_SET_LEN),
+            Some(bits) if u32::from(sf.ofs) + u32::from(sf.n_bits) > bits => Err(OfError::BadAction(BadAction::BadSetLen)),
             _ => Ok(()),
         }
     };
@@ -305,7 +279,7 @@ pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Resu
                 if let Some(bits) = width(*field)? {
                     let all = if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 };
                     if bits > 128 || *value & !all != 0 || (*mask != u128::MAX && *mask & !all != 0) {
-                        return Err(bad_action::BAD_SET_LEN);
+                        return Err(OfError::BadAction(BadAction::BadSetLen));
                     }
                     *mask &= all;
                 }

@@ -26,27 +26,6 @@ use std::sync::LazyLock;
 use crate::wire::OfError;
 pub use slot::FLOW_LEN;
 
-/// BAD_MATCH error codes (OpenFlow 1.3 section 7.4.4).
-pub mod bad_match {
-    use crate::wire::OfError;
-    /// BAD_TYPE: not an OXM match.
-    pub const BAD_TYPE: OfError = OfError { ty: 4, code: 0 };
-    /// BAD_LEN.
-    pub const BAD_LEN: OfError = OfError { ty: 4, code: 1 };
-    /// BAD_WILDCARDS: value bits set where the mask is zero.
-    pub const BAD_WILDCARDS: OfError = OfError { ty: 4, code: 5 };
-    /// BAD_FIELD.
-    pub const BAD_FIELD: OfError = OfError { ty: 4, code: 6 };
-    /// BAD_VALUE.
-    pub const BAD_VALUE: OfError = OfError { ty: 4, code: 7 };
-    /// BAD_MASK.
-    pub const BAD_MASK: OfError = OfError { ty: 4, code: 8 };
-    /// BAD_PREREQ.
-    pub const BAD_PREREQ: OfError = OfError { ty: 4, code: 9 };
-    /// DUP_FIELD.
-    pub const DUP_FIELD: OfError = OfError { ty: 4, code: 10 };
-}
-
 /// A storage slot: where a value lives in [`Match`]'s byte arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {

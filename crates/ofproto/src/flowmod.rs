@@ -7,6 +7,7 @@
 //! Field by field this follows OVS's `ofputil_decode_flow_mod`, so that
 //! cookies, table ids and priorities mean what they mean to OVS.
 
+use crate::error::{BadAction, BadMatch, BadRequest, FlowModFailed};
 use std::time::Instant;
 
 use crate::actions::{self, Context};
@@ -17,9 +18,6 @@ use crate::wire::{u16_at, u32_at, u64_at, OfError, HEADER_LEN, OFP10};
 /// OpenFlow 1.5.
 pub const OFP15: u8 = 0x06;
 
-/// FLOW_MOD_FAILED / BAD_FLAGS.
-const BAD_FLAGS: OfError = OfError { ty: 5, code: 7 };
-
 /// Flow-mod flags of `version` in OpenFlow 1.3's positions, as OVS's
 /// `ofputil_decode_flow_mod_flags`: in 1.0 (and 1.1) an add always resets
 /// the counters; a flag the version does not have is BAD_FLAGS.
@@ -27,7 +25,7 @@ fn decode_flags(raw: u16, version: u8, command: Command) -> Result<u16, OfError>
     const EMERG: u16 = 1 << 2;
     let known = if version == OFP10 { flags::SEND_FLOW_REM | flags::CHECK_OVERLAP | EMERG } else { 0x1f };
     if raw & !known != 0 {
-        return Err(BAD_FLAGS);
+        return Err(OfError::FlowModFailed(FlowModFailed::BadFlags));
     }
     if version == OFP10 {
         let f = raw & (flags::SEND_FLOW_REM | flags::CHECK_OVERLAP);
@@ -40,7 +38,7 @@ fn decode_flags(raw: u16, version: u8, command: Command) -> Result<u16, OfError>
 /// flow-mod-table-id extension is on.
 fn command_and_table(raw: u16, tid: bool) -> Result<(Command, u8), OfError> {
     let (c, t) = if tid { (raw & 0xff, (raw >> 8) as u8) } else { (raw, ALL_TABLES) };
-    let c = u8::try_from(c).ok().and_then(Command::from_wire).ok_or(crate::table::flow_mod_failed::BAD_COMMAND)?;
+    let c = u8::try_from(c).ok().and_then(Command::from_wire).ok_or(OfError::FlowModFailed(FlowModFailed::BadCommand))?;
     Ok((c, t))
 }
 
@@ -80,13 +78,13 @@ pub fn decode_flow_mod(msg: &[u8], version: u8, tid: bool, tlv: &TlvMap) -> Resu
     }
     let cookie = u64_at(b, 0)?;
     let cookie_mask = u64_at(b, 8)?;
-    let table_id = *b.get(16).ok_or(OfError::BAD_LEN)?;
-    let raw_command = *b.get(17).ok_or(OfError::BAD_LEN)?;
-    let command = Command::from_wire(raw_command).ok_or(crate::table::flow_mod_failed::BAD_COMMAND)?;
-    let (m, used) = flowmatch::decode_oxm_match_tlv(b.get(40..).ok_or(OfError::BAD_LEN)?, tlv)?;
+    let table_id = *b.get(16).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+    let raw_command = *b.get(17).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+    let command = Command::from_wire(raw_command).ok_or(OfError::FlowModFailed(FlowModFailed::BadCommand))?;
+    let (m, used) = flowmatch::decode_oxm_match_tlv(b.get(40..).ok_or(OfError::BadRequest(BadRequest::BadLen))?, tlv)?;
     let is_delete = matches!(command, Command::Delete | Command::DeleteStrict);
     if table_id == ALL_TABLES && !is_delete {
-        return Err(crate::table::flow_mod_failed::BAD_TABLE_ID);
+        return Err(OfError::FlowModFailed(FlowModFailed::BadTableId));
     }
     let (cookie, cookie_mask, new_cookie) = if command == Command::Add { (0, 0, cookie) } else { (cookie, cookie_mask, u64::MAX) };
     Ok(FlowMod {
@@ -103,7 +101,7 @@ pub fn decode_flow_mod(msg: &[u8], version: u8, tid: bool, tlv: &TlvMap) -> Resu
         importance: if version >= 5 && command == Command::Add { u16_at(b, 38)? } else { 0 },
         flags: decode_flags(u16_at(b, 36)?, version, command)?,
         buffer_id: u32_at(b, 24)?,
-        out_port: port_from_ofp11(u32_at(b, 28)?).ok_or(OfError { ty: 2, code: 4 })?,
+        out_port: port_from_ofp11(u32_at(b, 28)?).ok_or(OfError::BadAction(BadAction::BadOutPort))?,
         out_group: if is_delete { u32_at(b, 32)? } else { ANY_GROUP },
         actions: actions::decode_instructions(&b[40 + used..], version)?,
     })
@@ -140,11 +138,11 @@ pub mod nxt {
 /// Decodes NXT_FLOW_MOD (`msg` is the whole message).
 pub fn decode_nx_flow_mod(msg: &[u8], tid: bool, tlv: &TlvMap) -> Result<FlowMod, OfError> {
     // ofp header, vendor, subtype: 16 bytes; then nx_flow_mod's 32.
-    let b = msg.get(16..).ok_or(OfError::BAD_LEN)?;
+    let b = msg.get(16..).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
     let match_len = usize::from(u16_at(b, 24)?);
-    let nx = b.get(32..32 + match_len).ok_or(flowmatch::bad_match::BAD_LEN)?;
+    let nx = b.get(32..32 + match_len).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
     if b.len() < 32 + match_len.div_ceil(8) * 8 {
-        return Err(flowmatch::bad_match::BAD_LEN);
+        return Err(OfError::BadMatch(BadMatch::BadLen));
     }
     let (m, cookie) = flowmatch::decode_nx_match_tlv(nx, true, tlv)?;
     decode_of10_body(b, 0, m, cookie, tid, false, &b[32 + match_len.div_ceil(8) * 8..])
@@ -164,7 +162,7 @@ fn decode_of10_body(
     let (command, table_id) = command_and_table(u16_at(b, at + 8)?, tid)?;
     if command == Command::Add && cookie_mask != 0 {
         // OVS: NXBRC_NXM_INVALID; adds set a cookie, they do not match one.
-        return Err(flowmatch::bad_match::BAD_FIELD);
+        return Err(OfError::BadMatch(BadMatch::BadField));
     }
     let new_cookie = u64_at(b, at)?;
     Ok(FlowMod {
@@ -203,17 +201,17 @@ pub enum StatsFormat {
 pub fn decode_nx_stats_request(b: &[u8], tlv: &TlvMap) -> Result<Criteria, OfError> {
     let out_port = u16_at(b, 0)?;
     let match_len = usize::from(u16_at(b, 2)?);
-    let table_id = *b.get(4).ok_or(OfError::BAD_LEN)?;
-    let nx = b.get(8..8 + match_len).ok_or(flowmatch::bad_match::BAD_LEN)?;
+    let table_id = *b.get(4).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+    let nx = b.get(8..8 + match_len).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
     let (m, (cookie, cookie_mask)) = flowmatch::decode_nx_match_tlv(nx, true, tlv)?;
     Ok(Criteria { table_id, m, priority: 0, strict: false, cookie, cookie_mask, out_port, out_group: ANY_GROUP })
 }
 
 /// Decodes the body of a 1.3/1.5 flow or aggregate multipart request.
 pub fn decode_of13_stats_request(b: &[u8], tlv: &TlvMap) -> Result<Criteria, OfError> {
-    let table_id = *b.first().ok_or(OfError::BAD_LEN)?;
-    let out_port = port_from_ofp11(u32_at(b, 4)?).ok_or(OfError { ty: 2, code: 4 })?;
-    let (m, _) = flowmatch::decode_oxm_match_tlv(b.get(32..).ok_or(OfError::BAD_LEN)?, tlv)?;
+    let table_id = *b.first().ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+    let out_port = port_from_ofp11(u32_at(b, 4)?).ok_or(OfError::BadAction(BadAction::BadOutPort))?;
+    let (m, _) = flowmatch::decode_oxm_match_tlv(b.get(32..).ok_or(OfError::BadRequest(BadRequest::BadLen))?, tlv)?;
     Ok(Criteria {
         table_id,
         m,

@@ -9,47 +9,12 @@
 //! Translation (`xlate`) carries out groups and emits the datapath's
 //! `meter` action.
 
+use crate::error::{BadAction, BadMatch, BadRequest, GroupModFailed, MeterModFailed};
 use std::collections::BTreeMap;
 
 use crate::actions::{self, Action, Context};
 use crate::flowmatch::{self, Mff};
 use crate::wire::{u16_at, u32_at, u64_at, OfError};
-
-/// GROUP_MOD_FAILED codes.
-pub mod group_mod_failed {
-    use crate::wire::OfError;
-    /// GROUP_EXISTS.
-    pub const GROUP_EXISTS: OfError = OfError { ty: 6, code: 0 };
-    /// INVALID_GROUP.
-    pub const INVALID_GROUP: OfError = OfError { ty: 6, code: 1 };
-    /// UNKNOWN_GROUP.
-    pub const UNKNOWN_GROUP: OfError = OfError { ty: 6, code: 8 };
-    /// BAD_TYPE.
-    pub const BAD_TYPE: OfError = OfError { ty: 6, code: 10 };
-    /// BAD_COMMAND.
-    pub const BAD_COMMAND: OfError = OfError { ty: 6, code: 11 };
-    /// BAD_BUCKET.
-    pub const BAD_BUCKET: OfError = OfError { ty: 6, code: 12 };
-}
-
-/// METER_MOD_FAILED codes.
-pub mod meter_mod_failed {
-    use crate::wire::OfError;
-    /// METER_EXISTS.
-    pub const METER_EXISTS: OfError = OfError { ty: 12, code: 1 };
-    /// INVALID_METER.
-    pub const INVALID_METER: OfError = OfError { ty: 12, code: 2 };
-    /// UNKNOWN_METER.
-    pub const UNKNOWN_METER: OfError = OfError { ty: 12, code: 3 };
-    /// BAD_COMMAND.
-    pub const BAD_COMMAND: OfError = OfError { ty: 12, code: 4 };
-    /// BAD_FLAGS.
-    pub const BAD_FLAGS: OfError = OfError { ty: 12, code: 5 };
-    /// BAD_BAND.
-    pub const BAD_BAND: OfError = OfError { ty: 12, code: 8 };
-    /// OUT_OF_BANDS.
-    pub const OUT_OF_BANDS: OfError = OfError { ty: 12, code: 11 };
-}
 
 /// "All groups".
 pub const GROUP_ALL: u32 = 0xffff_fffc;
@@ -118,7 +83,7 @@ pub struct GroupMod {
 }
 
 fn watch_port(p: u32) -> Result<u16, OfError> {
-    flowmatch::port_from_ofp11(p).ok_or(group_mod_failed::BAD_BUCKET)
+    flowmatch::port_from_ofp11(p).ok_or(OfError::GroupModFailed(GroupModFailed::BadBucket))
 }
 
 /// Decodes GROUP_MOD's body (after the header) of `version`: the 1.5
@@ -126,18 +91,18 @@ fn watch_port(p: u32) -> Result<u16, OfError> {
 /// actions); 1.1's before.
 pub fn decode_group_mod(b: &[u8], version: u8, nx: bool) -> Result<GroupMod, OfError> {
     let command = u16_at(b, 0)?;
-    let ty = *b.get(2).ok_or(OfError::BAD_LEN)?;
+    let ty = *b.get(2).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
     let id = u32_at(b, 4)?;
     if ty > 3 {
-        return Err(group_mod_failed::BAD_TYPE);
+        return Err(OfError::GroupModFailed(GroupModFailed::BadType));
     }
     let mut group = Group { id, ty, buckets: Vec::new(), selection: None };
     if version < 6 && !nx {
-        let mut rest = b.get(8..).ok_or(OfError::BAD_LEN)?;
+        let mut rest = b.get(8..).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
         while !rest.is_empty() {
             let len = usize::from(u16_at(rest, 0)?);
             if len < 16 || len > rest.len() || len % 8 != 0 {
-                return Err(group_mod_failed::BAD_BUCKET);
+                return Err(OfError::GroupModFailed(GroupModFailed::BadBucket));
             }
             group.buckets.push(Bucket {
                 id: group.buckets.len() as u32,
@@ -151,7 +116,7 @@ pub fn decode_group_mod(b: &[u8], version: u8, nx: bool) -> Result<GroupMod, OfE
         return Ok(GroupMod { command, group });
     }
     let buckets_len = usize::from(u16_at(b, 8)?);
-    let buckets = b.get(16..16 + buckets_len).ok_or(group_mod_failed::BAD_BUCKET)?;
+    let buckets = b.get(16..16 + buckets_len).ok_or(OfError::GroupModFailed(GroupModFailed::BadBucket))?;
     group.buckets = decode_buckets15(buckets, ty, version)?;
     group.selection = decode_group_props(&b[16 + buckets_len..], version)?;
     Ok(GroupMod { command, group })
@@ -163,7 +128,7 @@ fn decode_buckets15(mut rest: &[u8], ty: u8, version: u8) -> Result<Vec<Bucket>,
         let len = usize::from(u16_at(rest, 0)?);
         let actions_len = usize::from(u16_at(rest, 2)?);
         if len < 8 || len > rest.len() || 8 + actions_len > len {
-            return Err(group_mod_failed::BAD_BUCKET);
+            return Err(OfError::GroupModFailed(GroupModFailed::BadBucket));
         }
         let mut bucket = Bucket {
             id: u32_at(rest, 4)?,
@@ -176,13 +141,13 @@ fn decode_buckets15(mut rest: &[u8], ty: u8, version: u8) -> Result<Vec<Bucket>,
         while !props.is_empty() {
             let (pty, plen) = (u16_at(props, 0)?, usize::from(u16_at(props, 2)?));
             if plen < 4 || plen.div_ceil(8) * 8 > props.len() {
-                return Err(group_mod_failed::BAD_BUCKET);
+                return Err(OfError::GroupModFailed(GroupModFailed::BadBucket));
             }
             match pty {
                 0 => bucket.weight = u16_at(props, 4)?,
                 1 => bucket.watch_port = watch_port(u32_at(props, 4)?)?,
                 2 => bucket.watch_group = u32_at(props, 4)?,
-                _ => return Err(group_mod_failed::BAD_BUCKET),
+                _ => return Err(OfError::GroupModFailed(GroupModFailed::BadBucket)),
             }
             props = &props[plen.div_ceil(8) * 8..];
         }
@@ -197,10 +162,10 @@ fn decode_group_props(mut props: &[u8], version: u8) -> Result<Option<Selection>
     while !props.is_empty() {
         let (ty, len) = (u16_at(props, 0)?, usize::from(u16_at(props, 2)?));
         if len < 4 || len.div_ceil(8) * 8 > props.len() {
-            return Err(OfError::BAD_LEN);
+            return Err(OfError::BadRequest(BadRequest::BadLen));
         }
         if ty != 0xffff || u32_at(props, 4)? != NTR_VENDOR || u32_at(props, 8)? != 1 || len < 40 {
-            return Err(group_mod_failed::BAD_TYPE);
+            return Err(OfError::GroupModFailed(GroupModFailed::BadType));
         }
         let name = &props[16..32];
         let method = String::from_utf8_lossy(&name[..name.iter().position(|&c| c == 0).unwrap_or(16)]).into_owned();
@@ -208,17 +173,18 @@ fn decode_group_props(mut props: &[u8], version: u8) -> Result<Option<Selection>
         let mut f = &props[40..len];
         while !f.is_empty() {
             // Each entry is a header (no mask bit) and the field's mask.
-            let (class, no, masked, flen) = (u16_at(f, 0)?, f[2] >> 1, f[2] & 1 == 1, usize::from(*f.get(3).ok_or(OfError::BAD_LEN)?));
+            let (class, no, masked, flen) =
+                (u16_at(f, 0)?, f[2] >> 1, f[2] & 1 == 1, usize::from(*f.get(3).ok_or(OfError::BadRequest(BadRequest::BadLen))?));
             let (exp, hlen, flen) =
                 if class == flowmatch::OXM_EXPERIMENTER { (u32_at(f, 4)?, 8, flen.saturating_sub(4)) } else { (0, 4, flen) };
-            let field = flowmatch::field_by_header(class, no, exp).ok_or(flowmatch::bad_match::BAD_FIELD)?;
+            let field = flowmatch::field_by_header(class, no, exp).ok_or(OfError::BadMatch(BadMatch::BadField))?;
             if masked {
-                return Err(flowmatch::bad_match::BAD_MASK);
+                return Err(OfError::BadMatch(BadMatch::BadMask));
             }
             if flen != usize::from(field.bytes) {
-                return Err(flowmatch::bad_match::BAD_LEN);
+                return Err(OfError::BadMatch(BadMatch::BadLen));
             }
-            let mask = flowmatch::be(f.get(hlen..hlen + flen).ok_or(OfError::BAD_LEN)?);
+            let mask = flowmatch::be(f.get(hlen..hlen + flen).ok_or(OfError::BadRequest(BadRequest::BadLen))?);
             fields.push((field.id, mask));
             f = &f[hlen + flen..];
         }
@@ -339,17 +305,17 @@ pub fn decode_meter_mod(b: &[u8]) -> Result<(u16, Meter), OfError> {
     let flags = u16_at(b, 2)?;
     let id = u32_at(b, 4)?;
     if command > 2 {
-        return Err(meter_mod_failed::BAD_COMMAND);
+        return Err(OfError::MeterModFailed(MeterModFailed::BadCommand));
     }
     if flags & !0xf != 0 {
-        return Err(meter_mod_failed::BAD_FLAGS);
+        return Err(OfError::MeterModFailed(MeterModFailed::BadFlags));
     }
     let mut bands = Vec::new();
     let mut rest = b.get(8..).unwrap_or_default();
     while !rest.is_empty() {
         let (ty, len) = (u16_at(rest, 0)?, usize::from(u16_at(rest, 2)?));
         if len != 16 || len > rest.len() {
-            return Err(OfError::BAD_LEN);
+            return Err(OfError::BadRequest(BadRequest::BadLen));
         }
         bands.push(Band { ty, rate: u32_at(rest, 4)?, burst: u32_at(rest, 8)? });
         rest = &rest[len..];
@@ -469,12 +435,12 @@ impl GroupTable {
     pub fn apply_group_mod(&mut self, gm: GroupMod) -> Result<Vec<u32>, OfError> {
         let id = gm.group.id;
         match gm.command {
-            0 | 1 if id > GROUP_MAX => Err(group_mod_failed::INVALID_GROUP),
-            0 if self.groups.contains_key(&id) => Err(group_mod_failed::GROUP_EXISTS),
-            1 if !self.groups.contains_key(&id) => Err(group_mod_failed::UNKNOWN_GROUP),
+            0 | 1 if id > GROUP_MAX => Err(OfError::GroupModFailed(GroupModFailed::InvalidGroup)),
+            0 if self.groups.contains_key(&id) => Err(OfError::GroupModFailed(GroupModFailed::GroupExists)),
+            1 if !self.groups.contains_key(&id) => Err(OfError::GroupModFailed(GroupModFailed::UnknownGroup)),
             0 | 1 => {
                 if gm.group.ty == 2 && gm.group.buckets.len() != 1 {
-                    return Err(group_mod_failed::INVALID_GROUP);
+                    return Err(OfError::GroupModFailed(GroupModFailed::InvalidGroup));
                 }
                 if gm.command == 0 {
                     self.group_added.insert(id, std::time::Instant::now());
@@ -484,7 +450,7 @@ impl GroupTable {
             }
             2 if id == GROUP_ALL => Ok(std::mem::take(&mut self.groups).into_keys().collect()),
             2 => Ok(self.groups.remove(&id).map(|g| g.id).into_iter().collect()),
-            _ => Err(group_mod_failed::BAD_COMMAND),
+            _ => Err(OfError::GroupModFailed(GroupModFailed::BadCommand)),
         }
     }
 
@@ -500,17 +466,17 @@ impl GroupTable {
             return Ok(gone);
         }
         if m.id == 0 || m.id > METER_MAX {
-            return Err(meter_mod_failed::INVALID_METER);
+            return Err(OfError::MeterModFailed(MeterModFailed::InvalidMeter));
         }
         if m.bands.len() > MAX_BANDS {
-            return Err(meter_mod_failed::OUT_OF_BANDS);
+            return Err(OfError::MeterModFailed(MeterModFailed::OutOfBands));
         }
         if m.bands.iter().any(|b| b.ty != 1) {
-            return Err(meter_mod_failed::BAD_BAND);
+            return Err(OfError::MeterModFailed(MeterModFailed::BadBand));
         }
         match (command, self.meters.contains_key(&m.id)) {
-            (0, true) => Err(meter_mod_failed::METER_EXISTS),
-            (1, false) => Err(meter_mod_failed::UNKNOWN_METER),
+            (0, true) => Err(OfError::MeterModFailed(MeterModFailed::MeterExists)),
+            (1, false) => Err(OfError::MeterModFailed(MeterModFailed::UnknownMeter)),
             _ => {
                 self.meter_added.entry(m.id).or_insert_with(std::time::Instant::now);
                 let bands: Vec<dataplane::meter::BandConfig> = m
@@ -536,8 +502,8 @@ impl GroupTable {
     pub fn check(&self, actions: &[Action]) -> Result<(), OfError> {
         for a in actions {
             match a {
-                Action::Group(g) if !self.groups.contains_key(g) => return Err(OfError { ty: 2, code: 9 }),
-                Action::Meter(m) if !self.meters.contains_key(m) => return Err(meter_mod_failed::INVALID_METER),
+                Action::Group(g) if !self.groups.contains_key(g) => return Err(OfError::BadAction(BadAction::BadOutGroup)),
+                Action::Meter(m) if !self.meters.contains_key(m) => return Err(OfError::MeterModFailed(MeterModFailed::InvalidMeter)),
                 Action::WriteActions(inner) => self.check(inner)?,
                 _ => {}
             }
@@ -590,15 +556,15 @@ mod tests {
         let mut t = GroupTable::default();
         let drop = Meter { id: 1, flags: 1, bands: vec![Band { ty: 1, rate: 1000, burst: 0 }] };
         t.apply_meter_mod(0, drop.clone()).unwrap();
-        assert_eq!(t.apply_meter_mod(0, drop.clone()), Err(meter_mod_failed::METER_EXISTS));
+        assert_eq!(t.apply_meter_mod(0, drop.clone()), Err(OfError::MeterModFailed(MeterModFailed::MeterExists)));
         let remark = Meter { id: 2, flags: 1, bands: vec![Band { ty: 2, rate: 500, burst: 0 }] };
-        assert_eq!(t.apply_meter_mod(0, remark), Err(meter_mod_failed::BAD_BAND));
+        assert_eq!(t.apply_meter_mod(0, remark), Err(OfError::MeterModFailed(MeterModFailed::BadBand)));
         let entry = encode_meter_config(&drop);
         let mut body = vec![0, 0];
         body.extend_from_slice(&entry[2..]);
         assert_eq!(decode_meter_mod(&body).unwrap().1, drop);
         assert_eq!(t.check(&[Action::Meter(1)]), Ok(()));
-        assert_eq!(t.check(&[Action::Meter(3)]), Err(meter_mod_failed::INVALID_METER));
-        assert_eq!(t.check(&[Action::Group(3)]), Err(OfError { ty: 2, code: 9 }));
+        assert_eq!(t.check(&[Action::Meter(3)]), Err(OfError::MeterModFailed(MeterModFailed::InvalidMeter)));
+        assert_eq!(t.check(&[Action::Group(3)]), Err(OfError::BadAction(BadAction::BadOutGroup)));
     }
 }

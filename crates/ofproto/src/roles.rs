@@ -1,6 +1,7 @@
 //! The controllers' roles on a bridge (OpenFlow 1.2+'s ROLE_REQUEST):
 //! equal, master or slave, with the master election's generation id.
 
+use crate::error::RoleRequestFailed;
 use std::collections::HashMap;
 
 use crate::wire::OfError;
@@ -27,9 +28,6 @@ impl Role {
         }
     }
 }
-
-/// ROLE_REQUEST_FAILED / STALE.
-pub const ROLE_STALE: OfError = OfError { ty: 11, code: 0 };
 
 /// The roles of a bridge's connections, and the master election id.
 #[derive(Clone, Debug, Default)]
@@ -69,7 +67,7 @@ impl Roles {
         if role != Role::Equal {
             if let Some(g) = self.generation {
                 if (generation.wrapping_sub(g) as i64) < 0 {
-                    return Err(ROLE_STALE);
+                    return Err(OfError::RoleRequestFailed(RoleRequestFailed::Stale));
                 }
             }
             self.generation = Some(generation);

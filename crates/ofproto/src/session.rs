@@ -14,6 +14,7 @@
 //! statistics, PACKET_OUT, PORT_MOD, roles, async configuration, bundles,
 //! FLOW_REMOVED messages, and OpenFlow 1.0's fixed-match flow statistics.
 
+use crate::error::{BadRequest, HelloFailed, RoleRequestFailed, TableFeaturesFailed};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -81,13 +82,6 @@ use crate::actions::NX_VENDOR;
 
 mod bundle;
 use bundle::Bundle;
-
-/// BAD_REQUEST / BAD_VENDOR (1.0) or BAD_EXPERIMENTER (1.3).
-const BAD_VENDOR: OfError = OfError { ty: 1, code: 3 };
-/// BAD_REQUEST / BAD_SUBTYPE (1.0) or BAD_EXP_TYPE (1.3).
-const BAD_SUBTYPE: OfError = OfError { ty: 1, code: 4 };
-/// BAD_REQUEST / EPERM, OVS's answer to an unknown flow format.
-const EPERM: OfError = OfError { ty: 1, code: 5 };
 
 /// A connection's protocol state.
 #[derive(Debug)]
@@ -168,7 +162,7 @@ impl AsyncConfig {
         while !b.is_empty() {
             let (ty, len) = (u16_at(b, 0)?, usize::from(u16_at(b, 2)?));
             if len < 4 || len > b.len() {
-                return Err(OfError::BAD_LEN);
+                return Err(OfError::BadRequest(BadRequest::BadLen));
             }
             let slot = match ty / 2 {
                 0 => Some(&mut self.packet_in),
@@ -291,7 +285,7 @@ impl Session {
         let Some(version) = self.version else {
             if h.ty != ty::HELLO {
                 // Before HELLO, OVS answers with an error in our version.
-                return Replies::one(wire::error(OFP10, h.xid, OfError::BAD_TYPE, msg));
+                return Replies::one(wire::error(OFP10, h.xid, OfError::BadRequest(BadRequest::BadType), msg));
             }
             return match wire::negotiate_allowing(msg, self.allowed) {
                 Some(v) => {
@@ -299,19 +293,19 @@ impl Session {
                     Replies::default()
                 }
                 None => Replies {
-                    messages: vec![wire::error(h.version.min(OFP15), h.xid, OfError::HELLO_INCOMPATIBLE, msg)],
+                    messages: vec![wire::error(h.version.min(OFP15), h.xid, OfError::HelloFailed(HelloFailed::Incompatible), msg)],
                     end: Some(SessionEnd::Incompatible),
                     after_sync: false,
                 },
             };
         };
         if h.version != version {
-            return Replies::one(wire::error(version, h.xid, OfError::BAD_VERSION, msg));
+            return Replies::one(wire::error(version, h.xid, OfError::BadRequest(BadRequest::BadVersion), msg));
         }
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
         let v10 = version == OFP10;
         if self.role(tables) == Role::Slave && modifies(h.ty, version, msg) {
-            return Replies::one(wire::error(version, h.xid, IS_SLAVE, msg));
+            return Replies::one(wire::error(version, h.xid, OfError::BadRequest(BadRequest::IsSlave), msg));
         }
         let result = match h.ty {
             ty::HELLO | ty::ECHO_REPLY => return Replies::default(),
@@ -328,7 +322,7 @@ impl Session {
                     self.miss_send_len = u16::from_be_bytes([m[0], m[1]]);
                     Ok(Vec::new())
                 }
-                _ => Err(OfError::BAD_LEN),
+                _ => Err(OfError::BadRequest(BadRequest::BadLen)),
             },
             ty::EXPERIMENTER => self.experimenter(version, msg, tables),
             ty::FLOW_MOD => flowmod::decode_flow_mod(msg, version, self.table_id_ext, &tables.tlv).and_then(|fm| apply(tables, &fm)),
@@ -351,7 +345,7 @@ impl Session {
             ty::BARRIER_REQUEST_13 if !v10 => Ok(vec![message(version, ty::BARRIER_REPLY_13, h.xid, &[])]),
             ty::STATS_REQUEST_10 if v10 => self.stats(version, h.xid, msg, sw, tables),
             ty::MULTIPART_REQUEST_13 if !v10 => self.stats(version, h.xid, msg, sw, tables),
-            _ => Err(OfError::BAD_TYPE),
+            _ => Err(OfError::BadRequest(BadRequest::BadType)),
         };
         let barrier = h.ty == if v10 { ty::BARRIER_REQUEST_10 } else { ty::BARRIER_REQUEST_13 };
         match result {
@@ -375,14 +369,13 @@ impl Session {
     fn role_request(&mut self, version: u8, xid: u32, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
         let wanted = u32_at(msg, 8)?;
         let generation = u64_at(msg, 16)?;
-        let conn = self.conn.ok_or(OfError { ty: 1, code: 5 })?;
+        let conn = self.conn.ok_or(OfError::BadRequest(BadRequest::Eperm))?;
         let role = match wanted {
             0 => None,
             1 => Some(Role::Equal),
             2 => Some(Role::Master),
             3 => Some(Role::Slave),
-            // ROLE_REQUEST_FAILED / BAD_ROLE.
-            _ => return Err(OfError { ty: 11, code: 2 }),
+            _ => return Err(OfError::RoleRequestFailed(RoleRequestFailed::BadRole)),
         };
         if let Some(role) = role {
             tables.roles.request(conn, role, generation)?;
@@ -401,7 +394,7 @@ impl Session {
     /// Nicira extension messages.
     fn experimenter(&mut self, version: u8, msg: &[u8], tables: &mut Tables) -> Result<Vec<Vec<u8>>, OfError> {
         if u32_at(msg, 8)? != NX_VENDOR {
-            return Err(BAD_VENDOR);
+            return Err(OfError::BadRequest(BadRequest::BadExperimenter));
         }
         match u32_at(msg, 12)? {
             nxt::FLOW_MOD => flowmod::decode_nx_flow_mod(msg, self.table_id_ext, &tables.tlv).and_then(|fm| apply(tables, &fm)),
@@ -413,7 +406,7 @@ impl Session {
                     self.nxm = f == 2;
                     Ok(Vec::new())
                 }
-                _ => Err(EPERM),
+                _ => Err(OfError::BadRequest(BadRequest::Eperm)),
             },
             nxt::GROUP_MOD => group::decode_group_mod(msg.get(16..).unwrap_or_default(), version, true)
                 .and_then(|gm| tables.apply_group_mod(gm))
@@ -422,7 +415,7 @@ impl Session {
                 let command = u16_at(msg, 16)?;
                 let maps = msg.get(24..).unwrap_or_default();
                 if maps.len() % 8 != 0 {
-                    return Err(OfError::BAD_LEN);
+                    return Err(OfError::BadRequest(BadRequest::BadLen));
                 }
                 let maps: Vec<(u8, u16, u8, u8)> = maps
                     .chunks(8)
@@ -453,7 +446,7 @@ impl Session {
                 // 0: OpenFlow's, 1: NXT_PACKET_IN, 2: NXT_PACKET_IN2.
                 match u32_at(msg, 16)? {
                     f @ 0..=2 => self.packet_in_format = f,
-                    _ => return Err(EPERM),
+                    _ => return Err(OfError::BadRequest(BadRequest::Eperm)),
                 }
                 Ok(Vec::new())
             }
@@ -467,9 +460,9 @@ impl Session {
                     0 => Role::Equal,
                     1 => Role::Master,
                     2 => Role::Slave,
-                    _ => return Err(OfError { ty: 1, code: 5 }),
+                    _ => return Err(OfError::BadRequest(BadRequest::Eperm)),
                 };
-                let conn = self.conn.ok_or(OfError { ty: 1, code: 5 })?;
+                let conn = self.conn.ok_or(OfError::BadRequest(BadRequest::Eperm))?;
                 let generation = tables.roles.generation().unwrap_or(0);
                 tables.roles.request(conn, role, generation)?;
                 let mut b = NX_VENDOR.to_be_bytes().to_vec();
@@ -478,15 +471,16 @@ impl Session {
                 Ok(vec![message(version, ty::EXPERIMENTER, u32_at(msg, 4)?, &b)])
             }
             nxt::FLOW_MOD_TABLE_ID => {
-                self.table_id_ext = *msg.get(16).ok_or(OfError::BAD_LEN)? != 0;
+                self.table_id_ext = *msg.get(16).ok_or(OfError::BadRequest(BadRequest::BadLen))? != 0;
                 Ok(Vec::new())
             }
-            _ => Err(BAD_SUBTYPE),
+            _ => Err(OfError::BadRequest(BadRequest::BadExpType)),
         }
     }
 
     fn stats(&self, version: u8, xid: u32, msg: &[u8], sw: &dyn SwitchView, tables: &Tables) -> Result<Vec<Vec<u8>>, OfError> {
-        let kind = msg.get(HEADER_LEN..HEADER_LEN + 2).map(|k| u16::from_be_bytes([k[0], k[1]])).ok_or(OfError::BAD_LEN)?;
+        let kind =
+            msg.get(HEADER_LEN..HEADER_LEN + 2).map(|k| u16::from_be_bytes([k[0], k[1]])).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
         let v10 = version == OFP10;
         let reply_ty = if v10 { ty::STATS_REPLY_10 } else { ty::MULTIPART_REPLY_13 };
         // Reply head: kind, flags, and 4 bytes of padding after 1.0.
@@ -512,7 +506,7 @@ impl Session {
                 } else {
                     u32_at(msg, at).ok().map(|p| Some(p).filter(|&p| p != 0xffff_ffff))
                 };
-                let wanted = wanted.ok_or(OfError::BAD_LEN)?;
+                let wanted = wanted.ok_or(OfError::BadRequest(BadRequest::BadLen))?;
                 sw.port_counters().iter().filter(|c| wanted.is_none_or(|w| w == c.port_no)).map(|c| c.encode(version)).collect()
             }
             stats::FLOW | stats::AGGREGATE if !v10 => {
@@ -566,12 +560,12 @@ impl Session {
                 if msg.len() > body_at {
                     // Setting table features (names, properties) is not
                     // supported yet.
-                    return Err(OfError { ty: 13, code: 5 });
+                    return Err(OfError::TableFeaturesFailed(TableFeaturesFailed::Eperm));
                 }
                 (0..N_TABLES).map(|t| table_features(t, version)).collect()
             }
             stats::VENDOR if v10 => return self.nx_stats(xid, msg, tables, now),
-            _ => return Err(OfError::BAD_STAT),
+            _ => return Err(OfError::BadRequest(BadRequest::BadMultipart)),
         };
         Ok(flowmod::pack_multipart(&head, 2, &entries, |b| message(version, reply_ty, xid, b)))
     }
@@ -579,7 +573,7 @@ impl Session {
     /// Nicira statistics over OpenFlow 1.0: NXST_FLOW and NXST_AGGREGATE.
     fn nx_stats(&self, xid: u32, msg: &[u8], tables: &Tables, now: Instant) -> Result<Vec<Vec<u8>>, OfError> {
         if u32_at(msg, 12)? != NX_VENDOR {
-            return Err(BAD_VENDOR);
+            return Err(OfError::BadRequest(BadRequest::BadExperimenter));
         }
         let subtype = u32_at(msg, 16)?;
         let entries: Vec<Vec<u8>> = match subtype {
@@ -600,7 +594,7 @@ impl Session {
                 let groups = tables.groups.groups.values().filter(|g| wanted == group::GROUP_ALL || g.id == wanted);
                 groups.map(|g| group::encode_group_desc(g, OFP10, true)).collect()
             }
-            _ => return Err(BAD_SUBTYPE),
+            _ => return Err(OfError::BadRequest(BadRequest::BadExpType)),
         };
         // Head: VENDOR kind, flags, Nicira id, subtype, 4 bytes of padding.
         let mut head = vec![0xff, 0xff, 0, 0];
@@ -629,12 +623,6 @@ fn apply(tables: &mut Tables, fm: &crate::table::FlowMod) -> Result<Vec<Vec<u8>>
     Ok(Vec::new())
 }
 
-/// PORT_MOD in any version: 1.0's 16-bit port and fixed layout, 1.1+'s
-/// 32-bit port (1.4+ with properties after the mask, ignored).
-/// BAD_REQUEST / BUFFER_UNKNOWN: ferrovs buffers no packets.
-const BUFFER_UNKNOWN: OfError = OfError { ty: 1, code: 8 };
-/// BAD_REQUEST / BAD_PORT.
-const BAD_PORT: OfError = OfError { ty: 1, code: 11 };
 /// `buffer_id` meaning "the packet is in the message".
 const NO_BUFFER: u32 = 0xffff_ffff;
 
@@ -646,21 +634,21 @@ fn packet_out(msg: &[u8], version: u8, sw: &dyn SwitchView) -> Result<Vec<Vec<u8
         OFP10 => (u16_at(msg, 12)?, u16_at(msg, 14)?, 16),
         v if v < OFP15 => {
             let p = u32_at(msg, 12)?;
-            (crate::flowmatch::port_from_ofp11(p).ok_or(BAD_PORT)?, u16_at(msg, 16)?, 24)
+            (crate::flowmatch::port_from_ofp11(p).ok_or(OfError::BadRequest(BadRequest::BadPort))?, u16_at(msg, 16)?, 24)
         }
         _ => {
             let actions_len = u16_at(msg, 12)?;
-            let (m, used) = crate::flowmatch::decode_oxm_match(msg.get(16..).ok_or(OfError::BAD_LEN)?)?;
+            let (m, used) = crate::flowmatch::decode_oxm_match(msg.get(16..).ok_or(OfError::BadRequest(BadRequest::BadLen))?)?;
             let port = m.slot_value(crate::flowmatch::slot::IN_PORT) as u16;
             (if m.slot_mask(crate::flowmatch::slot::IN_PORT) == 0 { 0xfffd } else { port }, actions_len, 16 + used)
         }
     };
     let end = actions_at + usize::from(actions_len);
     let (Some(actions), Some(packet)) = (msg.get(actions_at..end), msg.get(end..)) else {
-        return Err(OfError::BAD_LEN);
+        return Err(OfError::BadRequest(BadRequest::BadLen));
     };
     if buffer_id != NO_BUFFER {
-        return Err(BUFFER_UNKNOWN);
+        return Err(OfError::BadRequest(BadRequest::BufferUnknown));
     }
     let actions = crate::actions::decode_actions(actions, version)?;
     sw.packet_out(in_port, &actions, packet)?;
@@ -674,14 +662,11 @@ fn port_mod(msg: &[u8], version: u8, sw: &dyn SwitchView) -> Result<Vec<Vec<u8>>
     } else {
         (u32_at(msg, 8)?, 16, 24)
     };
-    let mac = msg.get(mac_at..mac_at + 6).ok_or(OfError::BAD_LEN)?;
+    let mac = msg.get(mac_at..mac_at + 6).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
     let hw_addr = [mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]];
     sw.port_mod(port, hw_addr, u32_at(msg, config_at)?, u32_at(msg, config_at + 4)?)?;
     Ok(Vec::new())
 }
-
-/// BAD_REQUEST / IS_SLAVE.
-const IS_SLAVE: OfError = OfError { ty: 1, code: 10 };
 
 /// Whether a message of type `t` changes the switch (refused to slaves).
 fn modifies(t: u8, version: u8, msg: &[u8]) -> bool {

@@ -13,6 +13,7 @@
 //! of the tables for translation ([`crate::xlate::Pipeline`]) costs a
 //! pointer copy per table rather than a rebuild.
 
+use crate::error::{BadRequest, FlowModFailed, Nicira};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,19 +23,6 @@ use crate::classifier::Classifier;
 use crate::flowmatch::Match;
 use crate::group::{GroupMod, GroupTable};
 use crate::wire::OfError;
-
-/// FLOW_MOD_FAILED codes (OpenFlow 1.3 numbering).
-pub mod flow_mod_failed {
-    use crate::wire::OfError;
-    /// TABLE_FULL.
-    pub const TABLE_FULL: OfError = OfError { ty: 5, code: 1 };
-    /// BAD_TABLE_ID.
-    pub const BAD_TABLE_ID: OfError = OfError { ty: 5, code: 2 };
-    /// OVERLAP.
-    pub const OVERLAP: OfError = OfError { ty: 5, code: 3 };
-    /// BAD_COMMAND.
-    pub const BAD_COMMAND: OfError = OfError { ty: 5, code: 6 };
-}
 
 /// Flow flags, in OpenFlow 1.3's bit positions.
 pub mod flags {
@@ -479,7 +467,7 @@ pub struct Tables {
     pub changes: crate::changes::ChangeLog,
 }
 
-pub use crate::roles::{Role, Roles, ROLE_STALE};
+pub use crate::roles::{Role, Roles};
 
 impl Default for Tables {
     fn default() -> Self {
@@ -563,7 +551,7 @@ impl Tables {
         };
         if fm.table_id == HIDDEN_TABLE {
             // OVS keeps its last table for itself and refuses changes to it.
-            return Err(OfError { ty: 1, code: 5 });
+            return Err(OfError::BadRequest(BadRequest::Eperm));
         }
         let mut fm = std::borrow::Cow::Borrowed(fm);
         if !matches!(fm.command, Command::Delete | Command::DeleteStrict) {
@@ -593,9 +581,9 @@ impl Tables {
 
     fn add(&mut self, fm: &FlowMod, now: Instant) -> Result<(), OfError> {
         let id = if fm.table_id == ALL_TABLES { 0 } else { fm.table_id };
-        let table = self.tables.get_mut(usize::from(id)).ok_or(flow_mod_failed::BAD_TABLE_ID)?;
+        let table = self.tables.get_mut(usize::from(id)).ok_or(OfError::FlowModFailed(FlowModFailed::BadTableId))?;
         if fm.flags & flags::CHECK_OVERLAP != 0 && table.iter().any(|r| r.priority == fm.priority && r.m != fm.m && overlaps(&r.m, &fm.m)) {
-            return Err(flow_mod_failed::OVERLAP);
+            return Err(OfError::FlowModFailed(FlowModFailed::Overlap));
         }
         let mut rule = Rule::new(fm, now);
         if fm.new_cookie == u64::MAX {
@@ -682,53 +670,46 @@ impl Tables {
     /// checks; a mapping a flow uses cannot go.
     pub fn tlv_mod(&mut self, command: u16, maps: &[(u8, u16, u8, u8)]) -> Result<(), OfError> {
         use crate::flowmatch::TUN_METADATA_FIELDS;
-        const BAD_COMMAND: OfError = OfError::nx(16);
-        const BAD_OPT_LEN: OfError = OfError::nx(17);
-        const BAD_FIELD_IDX: OfError = OfError::nx(18);
-        const TABLE_FULL: OfError = OfError::nx(19);
-        const ALREADY_MAPPED: OfError = OfError::nx(20);
-        const DUP_ENTRY: OfError = OfError::nx(21);
-        const INVALID_TLV_DEL: OfError = OfError::nx(38);
         let in_use = |index: u8| self.tables.iter().any(|t| t.iter().any(|r| r.m.tun_md.iter().any(|m| m.index == index)));
         let mut next = self.tlv.clone();
         match command {
             0 => {
                 for &(index, class, ty, len) in maps {
                     if index >= TUN_METADATA_FIELDS {
-                        return Err(BAD_FIELD_IDX);
+                        return Err(OfError::Nicira(Nicira::TlvBadFieldIdx));
                     }
                     if len > 124 || len % 4 != 0 {
-                        return Err(BAD_OPT_LEN);
+                        return Err(OfError::Nicira(Nicira::TlvBadOptLen));
                     }
                     if next.maps.contains_key(&index) {
-                        return Err(ALREADY_MAPPED);
+                        return Err(OfError::Nicira(Nicira::TlvAlreadyMapped));
                     }
                     if next.maps.values().any(|&(c, t, _)| (c, t) == (class, ty)) {
-                        return Err(DUP_ENTRY);
+                        return Err(OfError::Nicira(Nicira::TlvDupEntry));
                     }
                     next.maps.insert(index, (class, ty, len));
                     if next.maps.values().map(|&(_, _, l)| usize::from(l)).sum::<usize>() > 256 {
-                        return Err(TABLE_FULL);
+                        return Err(OfError::Nicira(Nicira::TlvTableFull));
                     }
                 }
             }
             1 => {
                 for &(index, ..) in maps {
                     if index >= TUN_METADATA_FIELDS {
-                        return Err(BAD_FIELD_IDX);
+                        return Err(OfError::Nicira(Nicira::TlvBadFieldIdx));
                     }
                     if next.maps.remove(&index).is_some() && in_use(index) {
-                        return Err(INVALID_TLV_DEL);
+                        return Err(OfError::Nicira(Nicira::InvalidTlvDel));
                     }
                 }
             }
             2 => {
                 if next.maps.keys().any(|&i| in_use(i)) {
-                    return Err(INVALID_TLV_DEL);
+                    return Err(OfError::Nicira(Nicira::InvalidTlvDel));
                 }
                 next.maps.clear();
             }
-            _ => return Err(BAD_COMMAND),
+            _ => return Err(OfError::Nicira(Nicira::TlvBadCommand)),
         }
         self.tlv = next;
         Ok(())

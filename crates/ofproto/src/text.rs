@@ -14,24 +14,7 @@ use crate::actions::{Action, Subfield};
 use crate::flowmatch::{be, field, put_be, slot, Match, Slot};
 use crate::xlate::port;
 
-/// How a field's value is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Decimal.
-    Dec,
-    /// Hexadecimal, as C's `%#x`.
-    Hex,
-    /// An Ethernet address (the low 48 bits).
-    Mac,
-    /// An IPv4 address.
-    Ip4,
-    /// An IPv6 address.
-    Ip6,
-    /// An OpenFlow port: a number or a reserved port's name.
-    Port,
-    /// `nw_frag`: no, first or later.
-    Frag,
-}
+pub use dataplane::text::Kind;
 
 /// Slots with their classic names, in the order OVS prints them: these,
 /// the registers, then [`NAMED_TAIL`].
@@ -113,7 +96,7 @@ const SHORTHANDS: [(&str, u16, Option<u8>); 12] = [
 ];
 
 fn mac_text(v: u128) -> String {
-    v.to_be_bytes()[10..].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    dataplane::text::value_text(v, Kind::Mac)
 }
 
 /// A reserved port's name, or the number.
@@ -134,20 +117,8 @@ pub fn port_text(p: u16) -> String {
 /// A value as `ovs-ofctl` and `ovs-appctl dpctl/dump-flows` write it.
 pub fn value_text(v: u128, kind: Kind) -> String {
     match kind {
-        Kind::Dec => v.to_string(),
-        // As C's `%#x`: zero without the prefix.
-        Kind::Hex if v == 0 => "0".into(),
-        Kind::Hex => format!("{v:#x}"),
-        Kind::Mac => mac_text(v),
-        Kind::Ip4 => Ipv4Addr::from(v as u32).to_string(),
-        Kind::Ip6 => Ipv6Addr::from(v).to_string(),
         Kind::Port => port_text(v as u16),
-        Kind::Frag => match v {
-            0 => "no",
-            1 => "first",
-            _ => "later",
-        }
-        .into(),
+        _ => dataplane::text::value_text(v, kind),
     }
 }
 

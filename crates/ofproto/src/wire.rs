@@ -8,6 +8,7 @@
 //! that cannot be decoded is reported with the ERROR type and code the
 //! specification names ([`OfError`]), so the connection can answer it and
 //! go on. Layouts follow the OpenFlow 1.0.0 and 1.3.x specifications.
+use crate::error::BadRequest;
 
 /// OpenFlow 1.0.
 pub const OFP10: u8 = 0x01;
@@ -155,47 +156,16 @@ impl Header {
     }
 }
 
-/// An OpenFlow ERROR's type and code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OfError {
-    /// Error type (`OFPET_*`).
-    pub ty: u16,
-    /// Error code within the type.
-    pub code: u16,
-}
-
-impl OfError {
-    /// HELLO_FAILED / INCOMPATIBLE: no common version.
-    pub const HELLO_INCOMPATIBLE: OfError = OfError { ty: 0, code: 0 };
-    /// BAD_REQUEST / BAD_VERSION.
-    pub const BAD_VERSION: OfError = OfError { ty: 1, code: 0 };
-    /// BAD_REQUEST / BAD_TYPE: a message type not handled.
-    pub const BAD_TYPE: OfError = OfError { ty: 1, code: 1 };
-    /// BAD_REQUEST / BAD_STAT (1.0) / BAD_MULTIPART (1.3): a statistics kind not handled.
-    pub const BAD_STAT: OfError = OfError { ty: 1, code: 2 };
-    /// BAD_REQUEST / BAD_LEN: a length that does not fit the message.
-    pub const BAD_LEN: OfError = OfError { ty: 1, code: 6 };
-
-    /// A Nicira extension error, by its OpenFlow 1.2+ experimenter code
-    /// (sent as EXPERIMENTER with Nicira's id, or over 1.0 as Nicira's
-    /// vendor error).
-    pub const fn nx(code: u16) -> OfError {
-        OfError { ty: NX_ERROR, code }
-    }
-}
-
-/// [`OfError::ty`] of Nicira's extension errors (OpenFlow 1.2+'s
-/// EXPERIMENTER error type).
-pub const NX_ERROR: u16 = 0xffff;
+pub use crate::error::{OfError, NX_ERROR};
 
 /// The big-endian u16 at `at`, or BAD_LEN past the end.
 pub fn u16_at(b: &[u8], at: usize) -> Result<u16, OfError> {
-    b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).ok_or(OfError::BAD_LEN)
+    b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).ok_or(OfError::BadRequest(BadRequest::BadLen))
 }
 
 /// The big-endian u32 at `at`, or BAD_LEN past the end.
 pub fn u32_at(b: &[u8], at: usize) -> Result<u32, OfError> {
-    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or(OfError::BAD_LEN)
+    b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])).ok_or(OfError::BadRequest(BadRequest::BadLen))
 }
 
 /// The big-endian u64 at `at`, or BAD_LEN past the end.
@@ -322,22 +292,22 @@ const NXET_VENDOR: u16 = 0xb0c2;
 fn of10_error(e: OfError) -> (bool, u16, u16) {
     let std = |ty, code| (false, ty, code);
     let nx = |ty, code| (true, ty, code);
-    match (e.ty, e.code) {
-        (0 | 1, _) | (2, 0..=5) => std(e.ty, e.code),
+    match (e.ty(), e.code()) {
+        (0 | 1, _) | (2, 0..=5) => std(e.ty(), e.code()),
         (2, 9) => nx(2, 9),
-        (2, 13..=15) => nx(1, 510 + e.code),
+        (2, 13..=15) => nx(1, 510 + e.code()),
         (3, 1) => nx(2, 257),
         (4, 5) => nx(1, 262),
         (4, 6) => nx(0, 263),
-        (4, 7..=10) => nx(1, 251 + e.code),
+        (4, 7..=10) => nx(1, 251 + e.code()),
         (5, 1) => std(3, 0),
         (5, 3) => std(3, 1),
         (5, 6) => std(3, 4),
         (5, 7) => nx(3, 258),
-        (6, _) => nx(6, e.code),
-        (7, 0..=3) => std(4, e.code),
-        (NX_ERROR, 16..=21) => nx(1, 511 + e.code),
-        (NX_ERROR, 37 | 38) => nx(1, 499 + e.code),
+        (6, _) => nx(6, e.code()),
+        (7, 0..=3) => std(4, e.code()),
+        (NX_ERROR, 16..=21) => nx(1, 511 + e.code()),
+        (NX_ERROR, 37 | 38) => nx(1, 499 + e.code()),
         _ => nx(1, 521),
     }
 }
@@ -345,14 +315,14 @@ fn of10_error(e: OfError) -> (bool, u16, u16) {
 /// An ERROR answering `offending` (its first 64 bytes as data).
 pub fn error(version: u8, xid: u32, e: OfError, offending: &[u8]) -> Vec<u8> {
     let mut body = Vec::with_capacity(12 + 64);
-    if version != OFP10 && e.ty == NX_ERROR {
+    if version != OFP10 && e.ty() == NX_ERROR {
         body.extend_from_slice(&NX_ERROR.to_be_bytes());
-        body.extend_from_slice(&e.code.to_be_bytes());
+        body.extend_from_slice(&e.code().to_be_bytes());
         body.extend_from_slice(&0x0000_2320u32.to_be_bytes());
         body.extend_from_slice(&offending[..offending.len().min(64)]);
         return message(version, ty::ERROR, xid, &body);
     }
-    match if version == OFP10 { of10_error(e) } else { (false, e.ty, e.code) } {
+    match if version == OFP10 { of10_error(e) } else { (false, e.ty(), e.code()) } {
         (false, ty, code) => {
             body.extend_from_slice(&ty.to_be_bytes());
             body.extend_from_slice(&code.to_be_bytes());

@@ -16,6 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+use ofproto::error::PortModFailed;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::Command;
@@ -57,7 +58,7 @@ impl SwitchView for View {
         Vec::new()
     }
     fn port_mod(&self, _: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), OfError> {
-        Err(OfError { ty: 7, code: 0 })
+        Err(OfError::PortModFailed(PortModFailed::BadPort))
     }
     fn packet_out(&self, _: u16, _: &[ofproto::actions::Action], _: &[u8]) -> Result<(), OfError> {
         Ok(())

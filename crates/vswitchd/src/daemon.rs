@@ -20,14 +20,17 @@
 //!
 //! An interface type ferrovs does not implement yet gets an
 //! `Interface.error` that says so; a bad one gets the reason. Neither
-//! stops the rest of the switch. The DPDK ports are switched by one PMD
-//! thread through the bridges' OpenFlow tables ([`crate::datapath`]).
+//! stops the rest of the switch. The DPDK ports are switched by PMD
+//! threads (one per core of `pmd-cpu-mask` with a queue to poll) through
+//! the bridges' OpenFlow tables; the [`dpif`] crate plans them and
+//! translates their upcalls.
 //!
 //! # Threads
 //!
 //! The control thread: a current-thread tokio runtime running the IDL,
 //! the management socket, the OpenFlow connections and the
-//! reconciliation (whose DPDK calls are short). The PMD thread switches.
+//! reconciliation (whose DPDK calls are short). The PMD threads switch;
+//! each has a revalidator thread beside it on the control cores.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -159,6 +162,7 @@ pub fn run_with(args: DaemonArgs, in_process: Vec<Arc<dyn crate::inproc::InProce
         Some(path) => Some(crate::pidfile::Pidfile::create(path).map_err(io("cannot write pidfile", path))?),
         None => None,
     };
+    dpif::set_log(crate::log::dpif_sink);
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
     let signals = {
         let _guard = rt.enter();
@@ -279,7 +283,7 @@ async fn serve(
     register_commands(&mut commands, &report);
     let fail_open: FailOpen = Arc::default();
     register_dump_flows(&mut commands, &fail_open);
-    let dp = crate::datapath::Datapath::default();
+    let dp = dpif::Datapath::default();
     let bridges: Bridges = Arc::default();
     crate::dpctl::register(&mut commands, dp.xlator(), &bridges);
     if let Some(mut packet_ins) = dp.xlator().take_packet_ins() {
@@ -363,7 +367,7 @@ struct OpenPort {
     port: Port,
     /// Receive queues: how many the port has.
     n_rxq: usize,
-    queues: crate::datapath::Queues,
+    queues: dpif::Queues,
 }
 
 /// Where an interface sits.
@@ -404,7 +408,7 @@ struct Switch {
     /// Each bridge's fail-open flag, for `bridge/dump-flows`.
     fail_open: FailOpen,
     /// The PMD thread and the translator.
-    dp: crate::datapath::Datapath,
+    dp: dpif::Datapath,
     /// Each bridge's side of the datapath, for `fdb/show`.
     bridges: Bridges,
     /// Patch ports and their peers.
@@ -641,7 +645,7 @@ impl Switch {
                 continue;
             }
             let normal = !secure && controllers.is_empty();
-            let dp = Arc::new(crate::datapath::BridgeDp::new(&name, self.dp.xlator()));
+            let dp = Arc::new(dpif::BridgeDp::new(&name, self.dp.xlator()));
             match crate::ofmgmt::Mgmt::start(&self.rundir, &name, view, normal, Arc::clone(&self.controller_changed), dp) {
                 Ok(mut m) => {
                     m.controllers.configure(controllers, !secure);
@@ -708,7 +712,7 @@ impl Switch {
     }
 
     /// Runs the PMD threads over every DPDK port (see
-    /// [`crate::datapath::Datapath::poll`]); `rebalance` assigns the
+    /// [`dpif::Datapath::poll`]); `rebalance` assigns the
     /// receive queues again by their loads.
     fn refresh_datapath(&mut self, replica: &Replica, other_config: Option<&Datum>, rebalance: bool) {
         let (Some(eal), Some(pool)) = (&self.eal, &self.pool) else {
@@ -725,10 +729,10 @@ impl Switch {
         // the PMD revalidates itself, as before the revalidator thread.
         config.inline_revalidation = map_get(other_config, "ferrovs-inline-revalidation").as_deref() == Some("true");
         let assign = match map_get(other_config, "pmd-rxq-assign") {
-            None => crate::rxq::Assign::default(),
-            Some(a) => crate::rxq::Assign::parse(&a).unwrap_or_else(|| {
+            None => dpif::rxq::Assign::default(),
+            Some(a) => dpif::rxq::Assign::parse(&a).unwrap_or_else(|| {
                 crate::log::warn(&format!("other_config:pmd-rxq-assign={a} is not cycles, roundrobin or group: using cycles"));
-                crate::rxq::Assign::default()
+                dpif::rxq::Assign::default()
             }),
         };
         // The bridges' local tap devices are polled slowly (their names
@@ -742,13 +746,13 @@ impl Switch {
                 .find(|(_, row)| string(row.get("name")).as_ref() == Some(name))
                 .and_then(|(_, row)| map_get(row.get("other_config"), "pmd-rxq-affinity"))
                 .map(|a| {
-                    crate::rxq::parse_affinity(&a).unwrap_or_else(|e| {
+                    dpif::rxq::parse_affinity(&a).unwrap_or_else(|e| {
                         crate::log::warn(&format!("{name}: {e}"));
                         BTreeMap::new()
                     })
                 })
                 .unwrap_or_default();
-            ports.push(crate::datapath::DpPort { name: name.clone(), odp: 0, slow: self.mgmt.contains_key(name), affinity });
+            ports.push(dpif::DpPort { name: name.clone(), odp: 0, slow: self.mgmt.contains_key(name), affinity });
         }
         for p in &mut ports {
             p.odp = self.dp.odp(&p.name);
@@ -759,8 +763,8 @@ impl Switch {
         if let Some(w) = warning {
             crate::log::warn(&w);
         }
-        let plan = crate::datapath::Plan { cores, config, assign, ports, patches };
-        let mut queues: HashMap<String, crate::datapath::Queues> =
+        let plan = dpif::Plan { cores, config, assign, ports, patches };
+        let mut queues: HashMap<String, dpif::Queues> =
             self.ports.iter_mut().map(|(n, p)| (n.clone(), std::mem::take(&mut p.queues))).collect();
         if let Err(e) = self.dp.poll(eal, pool, plan, rebalance, &mut queues) {
             crate::log::warn(&format!("cannot start the PMD threads: {e}"));

@@ -118,6 +118,14 @@ pub fn warn(msg: &str) {
     line(WARN, msg);
 }
 
+/// Where the datapath interface's messages go: this log.
+pub fn dpif_sink(level: dpif::Level, msg: &str) {
+    match level {
+        dpif::Level::Info => info(msg),
+        dpif::Level::Warn => warn(msg),
+    }
+}
+
 /// Call sites whose messages are rate-limited: when each last wrote, and
 /// how many it has held back since.
 static LIMITED: Mutex<BTreeMap<&'static str, (Instant, u64)>> = Mutex::new(BTreeMap::new());

@@ -5,6 +5,7 @@
 //! which the reconciliation refreshes; ports added, removed or changed
 //! are announced to every connection with PORT_STATUS.
 
+use ofproto::error::{BadRequest, OfError, PortModFailed};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -36,7 +37,7 @@ pub struct BridgeView {
     /// tell (set by [`Mgmt`], kept across updates).
     pub port_mods: PortMods,
     /// The bridge's side of the datapath, for PACKET_OUT (set by [`Mgmt`]).
-    pub dp: Option<Arc<crate::datapath::BridgeDp>>,
+    pub dp: Option<Arc<dpif::BridgeDp>>,
 }
 
 /// PORT_MOD's state: each port's configuration (OpenFlow's `OFPPC_*`
@@ -68,11 +69,11 @@ impl SwitchView for BridgeView {
     fn ports(&self) -> Vec<PortDesc> {
         self.ports.iter().map(|p| PortDesc { config: p.config | self.port_mods.config(p.port_no), ..p.clone() }).collect()
     }
-    fn port_mod(&self, port_no: u32, hw_addr: [u8; 6], config: u32, mask: u32) -> Result<(), ofproto::wire::OfError> {
-        use ofproto::wire::OfError;
-        let port = self.ports.iter().find(|p| p.port_no == port_no).ok_or(OfError { ty: 7, code: 0 })?;
+    fn port_mod(&self, port_no: u32, hw_addr: [u8; 6], config: u32, mask: u32) -> Result<(), OfError> {
+        use OfError;
+        let port = self.ports.iter().find(|p| p.port_no == port_no).ok_or(OfError::PortModFailed(PortModFailed::BadPort))?;
         if port.hw_addr != hw_addr {
-            return Err(OfError { ty: 7, code: 1 });
+            return Err(OfError::PortModFailed(PortModFailed::BadHwAddr));
         }
         let old = self.port_mods.config(port_no);
         let new = (old & !mask) | (config & mask & CONFIG_BITS);
@@ -84,8 +85,7 @@ impl SwitchView for BridgeView {
             };
             if let Err(e) = done {
                 crate::log::warn(&format!("{}: cannot set the port {}: {e}", port.name, if up { "up" } else { "down" }));
-                // PORT_MOD_FAILED / EPERM.
-                return Err(OfError { ty: 7, code: 4 });
+                return Err(OfError::PortModFailed(PortModFailed::Eperm));
             }
         }
         if let Ok(mut c) = self.port_mods.config.lock() {
@@ -102,11 +102,10 @@ impl SwitchView for BridgeView {
     fn desc(&self) -> Desc {
         self.desc.clone()
     }
-    fn packet_out(&self, in_port: u16, actions: &[Action], packet: &[u8]) -> Result<(), ofproto::wire::OfError> {
+    fn packet_out(&self, in_port: u16, actions: &[Action], packet: &[u8]) -> Result<(), OfError> {
         match &self.dp {
             Some(dp) => dp.packet_out(in_port, actions, packet),
-            // BAD_REQUEST / EPERM.
-            None => Err(ofproto::wire::OfError { ty: 1, code: 5 }),
+            None => Err(OfError::BadRequest(BadRequest::Eperm)),
         }
     }
     fn port_counters(&self) -> Vec<PortCounters> {
@@ -148,7 +147,7 @@ pub struct Shared {
     /// Woken when a connection's role changes, so the daemon writes it back.
     changed: Arc<tokio::sync::Notify>,
     /// The bridge's side of the datapath.
-    dp: Arc<crate::datapath::BridgeDp>,
+    dp: Arc<dpif::BridgeDp>,
 }
 
 impl Shared {
@@ -187,7 +186,7 @@ impl Mgmt {
         view: BridgeView,
         standalone: bool,
         changed: Arc<tokio::sync::Notify>,
-        dp: Arc<crate::datapath::BridgeDp>,
+        dp: Arc<dpif::BridgeDp>,
     ) -> std::io::Result<Mgmt> {
         let path = rundir.join(format!("{bridge}.mgmt"));
         let listener = crate::unixctl::bind(&path)?;
@@ -212,7 +211,7 @@ impl Mgmt {
     }
 
     /// The bridge's side of the datapath.
-    pub fn dp(&self) -> &Arc<crate::datapath::BridgeDp> {
+    pub fn dp(&self) -> &Arc<dpif::BridgeDp> {
         &self.shared.dp
     }
 

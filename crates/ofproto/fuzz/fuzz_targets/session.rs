@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ofproto::error::{OfError, PortModFailed};
 use ofproto::table::Tables;
 use ofproto::wire::{Framer, Header, OFPP13_LOCAL};
 use ofproto::{Desc, PortCounters, PortDesc, Session, SwitchView};
@@ -22,14 +23,14 @@ impl SwitchView for View {
     fn port_counters(&self) -> Vec<PortCounters> {
         vec![PortCounters { port_no: 1, ..PortCounters::default() }]
     }
-    fn port_mod(&self, port_no: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), ofproto::wire::OfError> {
+    fn port_mod(&self, port_no: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), OfError> {
         if port_no == 1 {
             Ok(())
         } else {
-            Err(ofproto::wire::OfError { ty: 7, code: 0 })
+            Err(OfError::PortModFailed(PortModFailed::BadPort))
         }
     }
-    fn packet_out(&self, _: u16, _: &[ofproto::actions::Action], _: &[u8]) -> Result<(), ofproto::wire::OfError> {
+    fn packet_out(&self, _: u16, _: &[ofproto::actions::Action], _: &[u8]) -> Result<(), OfError> {
         Ok(())
     }
 }

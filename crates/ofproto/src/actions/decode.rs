@@ -4,34 +4,35 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+use crate::error::{BadAction, BadInstruction};
 
 /// A bounds-checked reader over one action's bytes.
 pub(super) struct Rd<'a>(&'a [u8]);
 
 impl Rd<'_> {
     pub(super) fn u8(&self, at: usize) -> Result<u8, OfError> {
-        self.0.get(at).copied().ok_or(bad_action::BAD_LEN)
+        self.0.get(at).copied().ok_or(OfError::BadAction(BadAction::BadLen))
     }
     pub(super) fn u16(&self, at: usize) -> Result<u16, OfError> {
-        let b = self.0.get(at..at + 2).ok_or(bad_action::BAD_LEN)?;
+        let b = self.0.get(at..at + 2).ok_or(OfError::BadAction(BadAction::BadLen))?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
     pub(super) fn u32(&self, at: usize) -> Result<u32, OfError> {
-        let b = self.0.get(at..at + 4).ok_or(bad_action::BAD_LEN)?;
+        let b = self.0.get(at..at + 4).ok_or(OfError::BadAction(BadAction::BadLen))?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     pub(super) fn u64(&self, at: usize) -> Result<u64, OfError> {
         Ok(u64::from(self.u32(at)?) << 32 | u64::from(self.u32(at + 4)?))
     }
     pub(super) fn mac(&self, at: usize) -> Result<[u8; 6], OfError> {
-        let b = self.0.get(at..at + 6).ok_or(bad_action::BAD_LEN)?;
+        let b = self.0.get(at..at + 6).ok_or(OfError::BadAction(BadAction::BadLen))?;
         Ok([b[0], b[1], b[2], b[3], b[4], b[5]])
     }
     pub(super) fn zeros(&self, r: std::ops::Range<usize>) -> Result<(), OfError> {
-        let b = self.0.get(r).ok_or(bad_action::BAD_LEN)?;
+        let b = self.0.get(r).ok_or(OfError::BadAction(BadAction::BadLen))?;
         if b.iter().any(|&x| x != 0) {
             // OVS: NXBRC_MUST_BE_ZERO; BAD_ARGUMENT is the standard code.
-            return Err(bad_action::BAD_ARGUMENT);
+            return Err(OfError::BadAction(BadAction::BadArgument));
         }
         Ok(())
     }
@@ -43,7 +44,7 @@ pub(super) fn split(mut b: &[u8]) -> Result<Vec<&[u8]>, OfError> {
     while !b.is_empty() {
         let len = usize::from(Rd(b).u16(2)?);
         if len < 8 || len % 8 != 0 || len > b.len() {
-            return Err(bad_action::BAD_LEN);
+            return Err(OfError::BadAction(BadAction::BadLen));
         }
         out.push(&b[..len]);
         b = &b[len..];
@@ -54,13 +55,13 @@ pub(super) fn split(mut b: &[u8]) -> Result<Vec<&[u8]>, OfError> {
 /// Requires an action to be exactly `len` bytes.
 pub(super) fn exact_len(a: &[u8], len: usize) -> Result<Rd<'_>, OfError> {
     if a.len() != len {
-        return Err(bad_action::BAD_LEN);
+        return Err(OfError::BadAction(BadAction::BadLen));
     }
     Ok(Rd(a))
 }
 
 pub(super) fn port_from_ofp11(p: u32) -> Result<u16, OfError> {
-    flowmatch::port_from_ofp11(p).ok_or(bad_action::BAD_OUT_PORT)
+    flowmatch::port_from_ofp11(p).ok_or(OfError::BadAction(BadAction::BadOutPort))
 }
 
 /// Decodes an action list of OpenFlow `version` (1 = 1.0, 4 = 1.3, 6 = 1.5).
@@ -88,14 +89,14 @@ pub(super) fn decode_of10(ty: u16, a: &[u8]) -> Result<Action, OfError> {
         1 => {
             let vid = exact_len(a, 8)?.u16(4)?;
             if vid & !0xfff != 0 {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::SetVlanVid { vid, push: true }
         }
         2 => {
             let pcp = exact_len(a, 8)?.u8(4)?;
             if pcp & !7 != 0 {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::SetVlanPcp { pcp, push: true }
         }
@@ -126,13 +127,13 @@ pub(super) fn decode_of10(ty: u16, a: &[u8]) -> Result<Action, OfError> {
             let r = exact_len(a, 16)?;
             Action::Enqueue { port: r.u16(4)?, queue: r.u32(12)? }
         }
-        _ => return Err(bad_action::BAD_TYPE),
+        _ => return Err(OfError::BadAction(BadAction::BadType)),
     })
 }
 
 pub(super) fn tos(t: u8) -> Result<Action, OfError> {
     if t & 3 != 0 {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok(Action::SetIpDscp(t))
 }
@@ -146,14 +147,14 @@ pub(super) fn decode_of11(ty: u16, a: &[u8], version: u8) -> Result<Action, OfEr
         1 => {
             let vid = exact_len(a, 8)?.u16(4)?;
             if vid & !0xfff != 0 {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::SetVlanVid { vid, push: false }
         }
         2 => {
             let pcp = exact_len(a, 8)?.u8(4)?;
             if pcp & !7 != 0 {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::SetVlanPcp { pcp, push: false }
         }
@@ -177,7 +178,7 @@ pub(super) fn decode_of11(ty: u16, a: &[u8], version: u8) -> Result<Action, OfEr
         8 => {
             let ecn = exact_len(a, 8)?.u8(4)?;
             if ecn & !3 != 0 {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::SetIpEcn(ecn)
         }
@@ -186,7 +187,7 @@ pub(super) fn decode_of11(ty: u16, a: &[u8], version: u8) -> Result<Action, OfEr
         17 => {
             let ethertype = exact_len(a, 8)?.u16(4)?;
             if !matches!(ethertype, 0x8100 | 0x88a8) {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::PushVlan { ethertype }
         }
@@ -204,25 +205,25 @@ pub(super) fn decode_of11(ty: u16, a: &[u8], version: u8) -> Result<Action, OfEr
         25 => decode_set_field(a, version)?,
         28 if version >= 6 => reg_move(a, 4)?,
         29 if version >= 6 => Action::Meter(exact_len(a, 8)?.u32(4)?),
-        _ => return Err(bad_action::BAD_TYPE),
+        _ => return Err(OfError::BadAction(BadAction::BadType)),
     })
 }
 
 /// Reads an NXM/OXM header naming a field (no mask) at the start of `b`;
 /// returns the field and the header's length.
 pub(super) fn pull_field_header(b: &[u8]) -> Result<(&'static Field, usize), OfError> {
-    let h = b.get(..4).ok_or(bad_action::BAD_LEN)?;
+    let h = b.get(..4).ok_or(OfError::BadAction(BadAction::BadLen))?;
     let class = u16::from_be_bytes([h[0], h[1]]);
     let (no, len) = (h[2] >> 1, usize::from(h[3]));
     let (exp, hlen, len) = if class == flowmatch::OXM_EXPERIMENTER {
-        let e = b.get(4..8).ok_or(bad_action::BAD_LEN)?;
+        let e = b.get(4..8).ok_or(OfError::BadAction(BadAction::BadLen))?;
         (u32::from_be_bytes([e[0], e[1], e[2], e[3]]), 8, len.saturating_sub(4))
     } else {
         (0, 4, len)
     };
-    let f = flowmatch::field_by_header(class, no, exp).ok_or(bad_action::BAD_ARGUMENT)?;
+    let f = flowmatch::field_by_header(class, no, exp).ok_or(OfError::BadAction(BadAction::BadArgument))?;
     if h[2] & 1 != 0 || len != usize::from(f.bytes) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok((f, hlen))
 }
@@ -253,27 +254,27 @@ pub fn writable(f: &Field) -> bool {
 }
 
 pub(super) fn decode_set_field(a: &[u8], version: u8) -> Result<Action, OfError> {
-    let body = a.get(4..).ok_or(bad_action::BAD_LEN)?;
-    let h = body.get(..4).ok_or(bad_action::BAD_SET_LEN)?;
+    let body = a.get(4..).ok_or(OfError::BadAction(BadAction::BadLen))?;
+    let h = body.get(..4).ok_or(OfError::BadAction(BadAction::BadSetLen))?;
     let class = u16::from_be_bytes([h[0], h[1]]);
     let (no, masked, len) = (h[2] >> 1, h[2] & 1 == 1, usize::from(h[3]));
     let (exp, hlen, len) = if class == flowmatch::OXM_EXPERIMENTER {
-        let e = body.get(4..8).ok_or(bad_action::BAD_SET_LEN)?;
+        let e = body.get(4..8).ok_or(OfError::BadAction(BadAction::BadSetLen))?;
         (u32::from_be_bytes([e[0], e[1], e[2], e[3]]), 8, len.saturating_sub(4))
     } else {
         (0, 4, len)
     };
-    let f = flowmatch::field_by_header(class, no, exp).ok_or(bad_action::BAD_SET_TYPE)?;
+    let f = flowmatch::field_by_header(class, no, exp).ok_or(OfError::BadAction(BadAction::BadSetType))?;
     if masked && version < 6 {
-        return Err(bad_action::BAD_SET_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadSetArgument));
     }
     if let Mff::TunMetadata(_) = f.id {
         // Variable length: leading zero bytes are left out; ferrovs keeps
         // the low 16 bytes (the table check refuses what is longer).
         let n = if masked { len / 2 } else { len };
-        let payload = body.get(hlen..hlen + len).ok_or(bad_action::BAD_SET_LEN)?;
+        let payload = body.get(hlen..hlen + len).ok_or(OfError::BadAction(BadAction::BadSetLen))?;
         if n > 16 || (masked && len % 2 != 0) || body[hlen + len..].iter().any(|&x| x != 0) {
-            return Err(bad_action::BAD_SET_LEN);
+            return Err(OfError::BadAction(BadAction::BadSetLen));
         }
         let value = be(&payload[..n]);
         let mask = if masked { be(&payload[n..]) } else { u128::MAX };
@@ -281,19 +282,19 @@ pub(super) fn decode_set_field(a: &[u8], version: u8) -> Result<Action, OfError>
     }
     let n = usize::from(f.bytes);
     if len != n * if masked { 2 } else { 1 } {
-        return Err(bad_action::BAD_SET_LEN);
+        return Err(OfError::BadAction(BadAction::BadSetLen));
     }
-    let payload = body.get(hlen..hlen + len).ok_or(bad_action::BAD_SET_LEN)?;
+    let payload = body.get(hlen..hlen + len).ok_or(OfError::BadAction(BadAction::BadSetLen))?;
     if body[hlen + len..].iter().any(|&x| x != 0) || (hlen + len + 4).div_ceil(8) * 8 != a.len() {
-        return Err(bad_action::BAD_SET_LEN);
+        return Err(OfError::BadAction(BadAction::BadSetLen));
     }
     if !writable(f) {
-        return Err(bad_action::BAD_SET_TYPE);
+        return Err(OfError::BadAction(BadAction::BadSetType));
     }
     let value = be(&payload[..n]);
     let mask = if masked { be(&payload[n..]) } else { full(f.bytes) };
     if !flowmatch::Match::value_valid(f, &payload[..n]) || value & !mask != 0 {
-        return Err(bad_action::BAD_SET_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadSetArgument));
     }
     Ok(Action::SetField { field: f.id, value, mask, reg_load: false })
 }
@@ -301,7 +302,7 @@ pub(super) fn decode_set_field(a: &[u8], version: u8) -> Result<Action, OfError>
 pub(super) fn subfield(f: &Field, ofs_nbits: u16) -> Result<Subfield, OfError> {
     let (ofs, n_bits) = (ofs_nbits >> 6, (ofs_nbits & 0x3f) + 1);
     if ofs + n_bits > f.bits {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok(Subfield { field: f.id, ofs, n_bits })
 }
@@ -314,13 +315,13 @@ pub(super) fn reg_move(a: &[u8], at: usize) -> Result<Action, OfError> {
     let n_bits = r.u16(at)?;
     let (src_ofs, dst_ofs) = (r.u16(at + 2)?, r.u16(at + 4)?);
     let fields_at = if at == 4 { 12 } else { 16 };
-    let rest = a.get(fields_at..).ok_or(bad_action::BAD_LEN)?;
+    let rest = a.get(fields_at..).ok_or(OfError::BadAction(BadAction::BadLen))?;
     let (src, l1) = pull_field_header(rest)?;
     let (dst, l2) = pull_field_header(&rest[l1..])?;
     r.zeros(fields_at + l1 + l2..a.len())?;
     let fits = |ofs: u16, f: &Field| u32::from(ofs) + u32::from(n_bits) <= u32::from(f.bits);
     if !writable(dst) || n_bits == 0 || !fits(src_ofs, src) || !fits(dst_ofs, dst) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok(Action::RegMove { src: Subfield { field: src.id, ofs: src_ofs, n_bits }, dst: Subfield { field: dst.id, ofs: dst_ofs, n_bits } })
 }
@@ -328,12 +329,12 @@ pub(super) fn reg_move(a: &[u8], at: usize) -> Result<Action, OfError> {
 /// Properties after a 16-byte extension action header: (type, payload).
 pub(super) fn props(a: &[u8]) -> Result<Vec<(u16, &[u8])>, OfError> {
     let mut out = Vec::new();
-    let mut rest = a.get(16..).ok_or(bad_action::BAD_LEN)?;
+    let mut rest = a.get(16..).ok_or(OfError::BadAction(BadAction::BadLen))?;
     while !rest.is_empty() {
         let r = Rd(rest);
         let (ty, len) = (r.u16(0)?, usize::from(r.u16(2)?));
         if len < 4 || len.div_ceil(8) * 8 > rest.len() {
-            return Err(bad_action::BAD_LEN);
+            return Err(OfError::BadAction(BadAction::BadLen));
         }
         out.push((ty, &rest[4..len]));
         rest = &rest[len.div_ceil(8) * 8..];
@@ -348,7 +349,7 @@ pub(super) fn controller2(a: &[u8]) -> Result<Action, OfError> {
     for (ty, p) in props(a)? {
         // As OVS's property parsers: 8- and 16-bit values need at least
         // their size (padding forgiven), 32-bit ones exactly.
-        let at_least = |n: usize| if p.len() >= n { Ok(Rd(p)) } else { Err(bad_action::BAD_LEN) };
+        let at_least = |n: usize| if p.len() >= n { Ok(Rd(p)) } else { Err(OfError::BadAction(BadAction::BadLen)) };
         match ty {
             0 => max_len = at_least(2)?.u16(0)?,
             1 => id = at_least(2)?.u16(0)?,
@@ -356,8 +357,8 @@ pub(super) fn controller2(a: &[u8]) -> Result<Action, OfError> {
             3 => userdata = p.to_vec(),
             4 => pause = true,
             5 if p.len() == 4 => meter = Rd(p).u32(0)?,
-            5 => return Err(bad_action::BAD_LEN),
-            _ => return Err(bad_action::BAD_ARGUMENT),
+            5 => return Err(OfError::BadAction(BadAction::BadLen)),
+            _ => return Err(OfError::BadAction(BadAction::BadArgument)),
         }
     }
     Ok(Action::Controller { max_len, id, reason, userdata, pause, meter, v2: true })
@@ -367,21 +368,21 @@ pub(super) fn controller2(a: &[u8]) -> Result<Action, OfError> {
 /// entry (value, and mask if the header says so), then zero padding.
 pub(super) fn reg_load2(a: &[u8]) -> Result<Action, OfError> {
     let r = Rd(a);
-    let b = a.get(10..).ok_or(bad_action::BAD_LEN)?;
-    let h = b.get(..4).ok_or(bad_action::BAD_LEN)?;
+    let b = a.get(10..).ok_or(OfError::BadAction(BadAction::BadLen))?;
+    let h = b.get(..4).ok_or(OfError::BadAction(BadAction::BadLen))?;
     let class = u16::from_be_bytes([h[0], h[1]]);
     let (no, masked, len) = (h[2] >> 1, h[2] & 1 == 1, usize::from(h[3]));
     let (exp, hlen, len) = if class == flowmatch::OXM_EXPERIMENTER { (Rd(b).u32(4)?, 8, len.saturating_sub(4)) } else { (0, 4, len) };
-    let f = flowmatch::field_by_header(class, no, exp).ok_or(bad_action::BAD_SET_TYPE)?;
-    let payload = b.get(hlen..hlen + len).ok_or(bad_action::BAD_LEN)?;
+    let f = flowmatch::field_by_header(class, no, exp).ok_or(OfError::BadAction(BadAction::BadSetType))?;
+    let payload = b.get(hlen..hlen + len).ok_or(OfError::BadAction(BadAction::BadLen))?;
     r.zeros(10 + hlen + len..a.len())?;
     let n = if masked { len / 2 } else { len };
     let variable = matches!(f.id, Mff::TunMetadata(_));
     if (masked && len % 2 != 0) || n > 16 || (!variable && n != usize::from(f.bytes)) {
-        return Err(bad_action::BAD_SET_LEN);
+        return Err(OfError::BadAction(BadAction::BadSetLen));
     }
     if !writable(f) {
-        return Err(bad_action::BAD_SET_TYPE);
+        return Err(OfError::BadAction(BadAction::BadSetType));
     }
     let value = be(&payload[..n]);
     let mask = if masked {
@@ -392,18 +393,18 @@ pub(super) fn reg_load2(a: &[u8]) -> Result<Action, OfError> {
         full(f.bytes)
     };
     if value & !mask != 0 {
-        return Err(bad_action::BAD_SET_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadSetArgument));
     }
     Ok(Action::SetField { field: f.id, value, mask, reg_load: true })
 }
 
 /// A learn spec's subfield: a 4-byte NXM header and an offset.
 pub(super) fn learn_subfield(b: &[u8], at: &mut usize, n_bits: u16) -> Result<Subfield, OfError> {
-    let (f, _) = pull_field_header(b.get(*at..*at + 4).ok_or(bad_action::BAD_LEN)?)?;
+    let (f, _) = pull_field_header(b.get(*at..*at + 4).ok_or(OfError::BadAction(BadAction::BadLen))?)?;
     let ofs = Rd(b).u16(*at + 4)?;
     *at += 6;
     if u32::from(ofs) + u32::from(n_bits) > u32::from(f.bits) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok(Subfield { field: f.id, ofs, n_bits })
 }
@@ -413,12 +414,12 @@ pub(super) fn learn(a: &[u8], v2: bool) -> Result<Action, OfError> {
     let r = Rd(a);
     let fixed = if v2 { 40 } else { 32 };
     if a.len() < fixed {
-        return Err(bad_action::BAD_LEN);
+        return Err(OfError::BadAction(BadAction::BadLen));
     }
     let flags = r.u16(24)?;
     let table = r.u8(26)?;
     if r.u8(27)? != 0 || table == 0xff || flags & !if v2 { 7 } else { 3 } != 0 {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     let mut at = fixed;
     let (limit, result_dst) = if v2 {
@@ -428,11 +429,11 @@ pub(super) fn learn(a: &[u8], v2: bool) -> Result<Action, OfError> {
             let (f, l) = pull_field_header(&a[40..])?;
             at += l;
             if !writable(f) || ofs >= f.bits {
-                return Err(bad_action::BAD_SET_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadSetArgument));
             }
             Some(Subfield { field: f.id, ofs, n_bits: 1 })
         } else if ofs != 0 {
-            return Err(bad_action::BAD_ARGUMENT);
+            return Err(OfError::BadAction(BadAction::BadArgument));
         } else {
             None
         };
@@ -449,12 +450,12 @@ pub(super) fn learn(a: &[u8], v2: bool) -> Result<Action, OfError> {
         at += 2;
         let (n_bits, src_imm, dst_type) = (header & 0x3ff, header & (1 << 13) != 0, (header >> 11) & 3);
         if dst_type == 3 || (dst_type == 2 && src_imm) {
-            return Err(bad_action::BAD_ARGUMENT);
+            return Err(OfError::BadAction(BadAction::BadArgument));
         }
         let src = if src_imm {
             let wire = 2 * usize::from(n_bits).div_ceil(16);
             let bytes = usize::from(n_bits).div_ceil(8);
-            let imm = a.get(at..at + wire).ok_or(bad_action::BAD_LEN)?;
+            let imm = a.get(at..at + wire).ok_or(OfError::BadAction(BadAction::BadLen))?;
             at += wire;
             Err(imm[wire - bytes..].to_vec())
         } else {
@@ -484,18 +485,18 @@ pub(super) fn learn(a: &[u8], v2: bool) -> Result<Action, OfError> {
 pub(super) fn ct(a: &[u8], version: u8) -> Result<Action, OfError> {
     let r = Rd(a);
     if a.len() < 24 {
-        return Err(bad_action::BAD_LEN);
+        return Err(OfError::BadAction(BadAction::BadLen));
     }
     let flags = r.u16(10)?;
     if flags & !3 != 0 || (flags & 2 != 0 && flags & 1 == 0) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     let zone_header = r.u32(12)?;
     let (zone_src, zone_imm) = if zone_header != 0 {
         let (f, _) = pull_field_header(&a[12..16])?;
         let sf = subfield(f, r.u16(16)?)?;
         if sf.n_bits != 16 {
-            return Err(bad_action::BAD_SET_LEN);
+            return Err(OfError::BadAction(BadAction::BadSetLen));
         }
         (Some(sf), 0)
     } else {
@@ -505,7 +506,7 @@ pub(super) fn ct(a: &[u8], version: u8) -> Result<Action, OfError> {
     let actions = decode_actions(&a[24..], version)?;
     // Without commit, only a NAT without arguments may be nested.
     if flags & 1 == 0 && actions.iter().any(|x| !matches!(x, Action::Nat { flags: 0, present: 0, .. })) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     Ok(Action::Ct { flags, zone_src, zone_imm, table: r.u8(18)?, alg: r.u16(22)?, actions })
 }
@@ -521,16 +522,16 @@ pub(super) fn nat(a: &[u8]) -> Result<Action, OfError> {
     let flags = r.u16(12)?;
     let present = r.u16(14)?;
     if flags & !0x3f != 0 || (flags & SRC != 0 && flags & DST != 0) || (flags & HASH != 0 && flags & RANDOM != 0) {
-        return Err(bad_action::BAD_ARGUMENT);
+        return Err(OfError::BadAction(BadAction::BadArgument));
     }
     let opts = a.get(16..).unwrap_or_default();
     let mut at = 0;
     let mut take = |n: usize| -> Result<&[u8], OfError> {
-        let v = opts.get(at..at + n).ok_or(bad_action::BAD_ARGUMENT)?;
+        let v = opts.get(at..at + n).ok_or(OfError::BadAction(BadAction::BadArgument))?;
         at += n;
         Ok(v)
     };
-    let bad = bad_action::BAD_ARGUMENT;
+    let bad = OfError::BadAction(BadAction::BadArgument);
     let (v4min, v4max, v6min, v6max, pmin, pmax) = (1, 2, 4, 8, 16, 32);
     let mut af = false;
     if present & v4min != 0 {
@@ -576,7 +577,7 @@ pub(super) fn nat(a: &[u8]) -> Result<Action, OfError> {
 pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) -> Result<(), OfError> {
     let r = Rd(a);
     if r.u32(4)? != NX_VENDOR {
-        return Err(bad_action::BAD_EXPERIMENTER);
+        return Err(OfError::BadAction(BadAction::BadExperimenter));
     }
     let subtype = r.u16(8)?;
     let act = match subtype {
@@ -602,17 +603,17 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             let dst = subfield(f, r.u16(10)?)?;
             let value = r.u64(16)?;
             if !writable(f) || (dst.n_bits < 64 && value >> dst.n_bits != 0) {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             if u32::from(dst.ofs) + u32::from(dst.n_bits) > 128 {
                 // Past the low 128 bits of a long tunnel-metadata field.
-                return Err(bad_action::BAD_SET_LEN);
+                return Err(OfError::BadAction(BadAction::BadSetLen));
             }
             let bits = if dst.n_bits >= 64 { u128::from(u64::MAX) } else { (1u128 << dst.n_bits) - 1 };
             Action::SetField { field: f.id, value: u128::from(value) << dst.ofs, mask: bits << dst.ofs, reg_load: true }
         }
         8 => {
-            let note = a.get(10..).ok_or(bad_action::BAD_LEN)?.to_vec();
+            let note = a.get(10..).ok_or(OfError::BadAction(BadAction::BadLen))?.to_vec();
             Action::Note(note)
         }
         15 => {
@@ -648,13 +649,13 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
         33 => reg_load2(a)?,
         49 => {
             if a.len() != 24 {
-                return Err(bad_action::BAD_LEN);
+                return Err(OfError::BadAction(BadAction::BadLen));
             }
             let (f, l) = pull_field_header(&a[14..])?;
             r.zeros(14 + l..24)?;
             let ofs = r.u16(12)?;
             if !writable(f) || ofs >= f.bits {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::CheckPktLarger { pkt_len: r.u16(10)?, dst: Subfield { field: f.id, ofs, n_bits: 1 } }
         }
@@ -662,7 +663,7 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             let n = usize::from(r.u16(10)?);
             r.zeros(12..16)?;
             if a.len() < 16 + 2 * n {
-                return Err(bad_action::BAD_LEN);
+                return Err(OfError::BadAction(BadAction::BadLen));
             }
             let ids = (0..n).map(|i| r.u16(16 + 2 * i)).collect::<Result<Vec<_>, _>>()?;
             Action::DecTtl { ids, cnt_ids: true }
@@ -676,7 +677,7 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             let r = exact_len(a, 16)?;
             let (clause, n_clauses) = (r.u8(10)?, r.u8(11)?);
             if !(2..=64).contains(&n_clauses) || clause >= n_clauses {
-                return Err(bad_action::BAD_ARGUMENT);
+                return Err(OfError::BadAction(BadAction::BadArgument));
             }
             Action::Conjunction { id: r.u32(12)?, clause, n_clauses }
         }
@@ -685,7 +686,7 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             exact_len(a, 16)?;
             Action::CtClear
         }
-        _ => return Err(bad_action::BAD_EXPERIMENTER_TYPE),
+        _ => return Err(OfError::BadAction(BadAction::BadExpType)),
     };
     let _ = version;
     out.push(act);
@@ -699,45 +700,48 @@ pub fn decode_instructions(mut b: &[u8], version: u8) -> Result<Vec<Action>, OfE
     let mut slots: [Option<Vec<Action>>; 7] = Default::default();
     while !b.is_empty() {
         let r = Rd(b);
-        let (ty, len) = (r.u16(0).map_err(|_| bad_action::INST_BAD_LEN)?, usize::from(r.u16(2).map_err(|_| bad_action::INST_BAD_LEN)?));
+        let (ty, len) = (
+            r.u16(0).map_err(|_| OfError::BadInstruction(BadInstruction::BadLen))?,
+            usize::from(r.u16(2).map_err(|_| OfError::BadInstruction(BadInstruction::BadLen))?),
+        );
         if len < 8 || len % 8 != 0 || len > b.len() {
-            return Err(bad_action::INST_BAD_LEN);
+            return Err(OfError::BadInstruction(BadInstruction::BadLen));
         }
         let i = &b[..len];
         let r = Rd(i);
         let (order, acts) = match ty {
             6 if version < 6 => {
                 if len != 8 {
-                    return Err(bad_action::INST_BAD_LEN);
+                    return Err(OfError::BadInstruction(BadInstruction::BadLen));
                 }
                 (0, vec![Action::Meter(r.u32(4)?)])
             }
             4 => (1, decode_actions(&i[8..], version)?),
             5 => {
                 if len != 8 {
-                    return Err(bad_action::INST_BAD_LEN);
+                    return Err(OfError::BadInstruction(BadInstruction::BadLen));
                 }
                 (2, vec![Action::ClearActions])
             }
             3 => (3, vec![Action::WriteActions(decode_actions(&i[8..], version)?)]),
             2 => {
                 if len != 24 {
-                    return Err(bad_action::INST_BAD_LEN);
+                    return Err(OfError::BadInstruction(BadInstruction::BadLen));
                 }
                 (4, vec![Action::WriteMetadata { value: r.u64(8)?, mask: r.u64(16)? }])
             }
             1 => {
                 if len != 8 {
-                    return Err(bad_action::INST_BAD_LEN);
+                    return Err(OfError::BadInstruction(BadInstruction::BadLen));
                 }
                 (5, vec![Action::GotoTable(r.u8(4)?)])
             }
-            0xffff => return Err(OfError { ty: 3, code: 5 }),
-            _ => return Err(bad_action::UNKNOWN_INST),
+            0xffff => return Err(OfError::BadInstruction(BadInstruction::BadExperimenter)),
+            _ => return Err(OfError::BadInstruction(BadInstruction::UnknownInst)),
         };
         if slots[order].is_some() {
             // The same instruction twice: OVS says UNSUP_INST.
-            return Err(bad_action::UNSUP_INST);
+            return Err(OfError::BadInstruction(BadInstruction::UnsupInst));
         }
         slots[order] = Some(acts);
         b = &b[len..];

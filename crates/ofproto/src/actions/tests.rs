@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{BadAction, BadInstruction};
 use proptest::prelude::*;
 
 fn round(actions: &[Action], version: u8) -> Vec<Action> {
@@ -40,14 +41,14 @@ fn goto_table_is_resubmit_in_of10_and_an_instruction_in_of13() {
 
 #[test]
 fn errors_for_bad_actions() {
-    assert_eq!(decode_actions(&[0, 0, 0, 4], 1), Err(bad_action::BAD_LEN));
-    assert_eq!(decode_actions(&[0, 99, 0, 8, 0, 0, 0, 0], 1), Err(bad_action::BAD_TYPE));
+    assert_eq!(decode_actions(&[0, 0, 0, 4], 1), Err(OfError::BadAction(BadAction::BadLen)));
+    assert_eq!(decode_actions(&[0, 99, 0, 8, 0, 0, 0, 0], 1), Err(OfError::BadAction(BadAction::BadType)));
     let mut nx = vec![0xff, 0xff, 0, 16, 0, 0, 0x23, 0x20, 0, 200];
     nx.resize(16, 0);
-    assert_eq!(decode_actions(&nx, 1), Err(bad_action::BAD_EXPERIMENTER_TYPE));
+    assert_eq!(decode_actions(&nx, 1), Err(OfError::BadAction(BadAction::BadExpType)));
     nx[7] = 0x21;
-    assert_eq!(decode_actions(&nx, 1), Err(bad_action::BAD_EXPERIMENTER));
-    assert_eq!(decode_instructions(&[0, 9, 0, 8, 0, 0, 0, 0], 4), Err(bad_action::UNKNOWN_INST));
+    assert_eq!(decode_actions(&nx, 1), Err(OfError::BadAction(BadAction::BadExperimenter)));
+    assert_eq!(decode_instructions(&[0, 9, 0, 8, 0, 0, 0, 0], 4), Err(OfError::BadInstruction(BadInstruction::UnknownInst)));
 }
 
 fn any_action() -> impl Strategy<Value = Action> {

@@ -5,18 +5,19 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+use crate::error::{BadMatch, Nicira};
 
 /// Reads one NXM/OXM entry's header: the field (if known), whether it has
 /// a mask, the payload length, and the header length.
 pub(super) fn pull_header(b: &[u8]) -> Result<(Option<&'static Field>, bool, usize, usize), OfError> {
-    let h = b.get(..4).ok_or(bad_match::BAD_LEN)?;
+    let h = b.get(..4).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
     let class = u16::from_be_bytes([h[0], h[1]]);
     let (field_no, has_mask, len) = (h[2] >> 1, h[2] & 1 == 1, usize::from(h[3]));
     if class == OXM_EXPERIMENTER {
-        let e = b.get(4..8).ok_or(bad_match::BAD_LEN)?;
+        let e = b.get(4..8).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
         let exp = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
         if len < 4 {
-            return Err(bad_match::BAD_LEN);
+            return Err(OfError::BadMatch(BadMatch::BadLen));
         }
         return Ok((field_by_header(class, field_no, exp), has_mask, len - 4, 8));
     }
@@ -34,10 +35,6 @@ pub fn decode_entries_tlv(b: &[u8], tlv: &TlvMap) -> Result<Match, OfError> {
     decode_nx_match_tlv(b, false, tlv).map(|(m, _)| m)
 }
 
-/// NXFMFC_INVALID_TLV_FIELD: a `tun_metadata` field the TLV table does not
-/// map, or of another length.
-pub const INVALID_TLV_FIELD: OfError = OfError::nx(37);
-
 /// Nicira's cookie pseudo-field, allowed in the `nx_match` of flow mods
 /// and flow statistics requests.
 pub(super) const NXM_NX_COOKIE: (u16, u8) = (NXM_NX, 30);
@@ -54,13 +51,13 @@ pub fn decode_nx_match_tlv(mut b: &[u8], allow_cookie: bool, tlv: &TlvMap) -> Re
     let mut cookie: Option<(u64, u64)> = None;
     while !b.is_empty() {
         let (f, has_mask, len, hlen) = pull_header(b)?;
-        let payload = b.get(hlen..hlen + len).ok_or(bad_match::BAD_LEN)?;
+        let payload = b.get(hlen..hlen + len).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
         if allow_cookie && (u16::from_be_bytes([b[0], b[1]]), b[2] >> 1) == NXM_NX_COOKIE {
             if len != if has_mask { 16 } else { 8 } {
-                return Err(bad_match::BAD_LEN);
+                return Err(OfError::BadMatch(BadMatch::BadLen));
             }
             if cookie.is_some() {
-                return Err(bad_match::DUP_FIELD);
+                return Err(OfError::BadMatch(BadMatch::DupField));
             }
             let value = be(&payload[..8]) as u64;
             let mask = if has_mask { be(&payload[8..]) as u64 } else { u64::MAX };
@@ -71,51 +68,51 @@ pub fn decode_nx_match_tlv(mut b: &[u8], allow_cookie: bool, tlv: &TlvMap) -> Re
         let (class, no) = (u16::from_be_bytes([b[0], b[1]]), b[2] >> 1);
         if class == NXM_NX && (TUN_METADATA0..TUN_METADATA0 + TUN_METADATA_FIELDS).contains(&no) {
             let index = no - TUN_METADATA0;
-            let mapped = tlv.maps.get(&index).map(|&(_, _, len)| usize::from(len)).ok_or(INVALID_TLV_FIELD)?;
+            let mapped = tlv.maps.get(&index).map(|&(_, _, len)| usize::from(len)).ok_or(OfError::Nicira(Nicira::InvalidTlvField))?;
             // The value may come shorter than the option (leading zeros
             // dropped, as OVS writes variable-length fields).
             let width = if has_mask { len / 2 } else { len };
             if width == 0 || width > mapped || (has_mask && len % 2 != 0) {
-                return Err(INVALID_TLV_FIELD);
+                return Err(OfError::Nicira(Nicira::InvalidTlvField));
             }
             let widen = |b: &[u8]| [vec![0; mapped - b.len()], b.to_vec()].concat();
             let (value, mask) = payload.split_at(width);
             let mask = if has_mask { widen(mask) } else { vec![0xff; mapped] };
             let value = widen(value);
             if value.iter().zip(&mask).any(|(v, m)| v & !m != 0) {
-                return Err(bad_match::BAD_WILDCARDS);
+                return Err(OfError::BadMatch(BadMatch::BadWildcards));
             }
             if m.tun_md.iter().any(|t| t.index == index) {
-                return Err(bad_match::DUP_FIELD);
+                return Err(OfError::BadMatch(BadMatch::DupField));
             }
             m.tun_md.push(TunMd { index, value, mask });
             m.tun_md.sort_by_key(|t| t.index);
             b = &b[hlen + len..];
             continue;
         }
-        let f = f.ok_or(bad_match::BAD_FIELD)?;
+        let f = f.ok_or(OfError::BadMatch(BadMatch::BadField))?;
         let width = usize::from(f.bytes);
         if len != width * if has_mask { 2 } else { 1 } {
-            return Err(bad_match::BAD_LEN);
+            return Err(OfError::BadMatch(BadMatch::BadLen));
         }
         let (value, mask) = payload.split_at(width);
         let mask = has_mask.then_some(mask);
         if let Some(mask) = mask {
             if value.iter().zip(mask).any(|(v, m)| v & !m != 0) {
-                return Err(bad_match::BAD_WILDCARDS);
+                return Err(OfError::BadMatch(BadMatch::BadWildcards));
             }
             if !f.maskable && be(mask) != 0 && be(mask) != full(f.bytes) {
-                return Err(bad_match::BAD_MASK);
+                return Err(OfError::BadMatch(BadMatch::BadMask));
             }
         }
         if !Match::value_valid(f, value) {
-            return Err(bad_match::BAD_VALUE);
+            return Err(OfError::BadMatch(BadMatch::BadValue));
         }
         if !m.prereqs_ok(f) {
-            return Err(bad_match::BAD_PREREQ);
+            return Err(OfError::BadMatch(BadMatch::BadPrereq));
         }
         if m.field_mask(f) != 0 {
-            return Err(bad_match::DUP_FIELD);
+            return Err(OfError::BadMatch(BadMatch::DupField));
         }
         m.set(f, value, mask);
         b = &b[hlen + len..];
@@ -371,14 +368,14 @@ pub fn decode_oxm_match_tlv(b: &[u8], tlv: &TlvMap) -> Result<(Match, usize), Of
 /// The entries of an OXM `ofp_match` at the start of `b`, and the bytes
 /// the match takes, padding included.
 pub fn oxm_match_entries(b: &[u8]) -> Result<(&[u8], usize), OfError> {
-    let h = b.get(..4).ok_or(bad_match::BAD_LEN)?;
+    let h = b.get(..4).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
     if u16::from_be_bytes([h[0], h[1]]) != OFPMT_OXM {
-        return Err(bad_match::BAD_TYPE);
+        return Err(OfError::BadMatch(BadMatch::BadType));
     }
     let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
     let padded = len.div_ceil(8) * 8;
     if len < 4 || padded > b.len() {
-        return Err(bad_match::BAD_LEN);
+        return Err(OfError::BadMatch(BadMatch::BadLen));
     }
     Ok((&b[4..len], padded))
 }

@@ -1,6 +1,7 @@
 //! OpenFlow 1.0's fixed `ofp_match` (40 bytes).
 
 use super::*;
+use crate::error::BadMatch;
 
 /// Its size.
 pub const LEN: usize = 40;
@@ -29,7 +30,7 @@ fn netmask(wcbits: u32) -> u128 {
 
 /// Decodes the fixed match as OVS's `ofputil_match_from_ofp10_match`.
 pub fn decode(b: &[u8]) -> Result<Match, OfError> {
-    let b = b.get(..LEN).ok_or(bad_match::BAD_LEN)?;
+    let b = b.get(..LEN).ok_or(OfError::BadMatch(BadMatch::BadLen))?;
     let u16_at = |i: usize| u128::from(u16::from_be_bytes([b[i], b[i + 1]]));
     let u32_at = |i: usize| u128::from(u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
     let fw = u32_at(0) as u32;

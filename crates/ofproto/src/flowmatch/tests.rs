@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{BadMatch, Nicira};
 use proptest::prelude::*;
 
 fn entry(f: Mff, value: &[u8], mask: Option<&[u8]>, version: u8) -> Vec<u8> {
@@ -40,16 +41,16 @@ fn prerequisites_order_and_duplicates() {
     let mut out = Vec::new();
     encode_entries(&m, 0, &mut out);
     assert_eq!(out, b);
-    assert_eq!(decode_entries(&entry(Mff::TcpDst, &[0, 80], None, 0)), Err(bad_match::BAD_PREREQ));
+    assert_eq!(decode_entries(&entry(Mff::TcpDst, &[0, 80], None, 0)), Err(OfError::BadMatch(BadMatch::BadPrereq)));
     let mut dup = b.clone();
     dup.extend(entry(Mff::UdpDst, &[0, 53], None, 0));
-    assert_eq!(decode_entries(&dup), Err(bad_match::BAD_PREREQ), "udp_dst needs nw_proto=17");
+    assert_eq!(decode_entries(&dup), Err(OfError::BadMatch(BadMatch::BadPrereq)), "udp_dst needs nw_proto=17");
     let mut dup = entry(Mff::Reg(0), &[0, 0, 0, 1], None, 0);
     dup.extend(entry(Mff::Reg(0), &[0, 0, 0, 2], None, 0));
-    assert_eq!(decode_entries(&dup), Err(bad_match::DUP_FIELD));
-    assert_eq!(decode_entries(&entry(Mff::Reg(0), &[0, 0, 0, 3], Some(&[0, 0, 0, 1]), 0)), Err(bad_match::BAD_WILDCARDS));
-    assert_eq!(decode_entries(&entry(Mff::InPort, &[0, 1], Some(&[0, 1]), 0)), Err(bad_match::BAD_MASK));
-    assert_eq!(decode_entries(&[0x00, 0x01, 0x7f << 1, 4, 0, 0, 0, 0]), Err(bad_match::BAD_FIELD));
+    assert_eq!(decode_entries(&dup), Err(OfError::BadMatch(BadMatch::DupField)));
+    assert_eq!(decode_entries(&entry(Mff::Reg(0), &[0, 0, 0, 3], Some(&[0, 0, 0, 1]), 0)), Err(OfError::BadMatch(BadMatch::BadWildcards)));
+    assert_eq!(decode_entries(&entry(Mff::InPort, &[0, 1], Some(&[0, 1]), 0)), Err(OfError::BadMatch(BadMatch::BadMask)));
+    assert_eq!(decode_entries(&[0x00, 0x01, 0x7f << 1, 4, 0, 0, 0, 0]), Err(OfError::BadMatch(BadMatch::BadField)));
 }
 
 #[test]
@@ -83,15 +84,15 @@ fn tunnel_metadata_as_the_tlv_table_maps_it() {
     tlv.maps.insert(0, (0xffff, 0, 4));
     // tun_metadata0=0x1234 as ovs-ofctl writes it: two bytes.
     let short = [0x00, 0x01, TUN_METADATA0 << 1, 2, 0x12, 0x34];
-    assert_eq!(decode_entries(&short), Err(INVALID_TLV_FIELD), "unmapped without the table");
+    assert_eq!(decode_entries(&short), Err(OfError::Nicira(Nicira::InvalidTlvField)), "unmapped without the table");
     let m = decode_entries_tlv(&short, &tlv).unwrap();
     assert_eq!(m.tun_md, vec![TunMd { index: 0, value: vec![0, 0, 0x12, 0x34], mask: vec![0xff; 4] }]);
     let mut out = Vec::new();
     encode_entries(&m, 0, &mut out);
     assert_eq!(out, [0x00, 0x01, TUN_METADATA0 << 1, 4, 0, 0, 0x12, 0x34], "written at the option's length");
-    assert_eq!(decode_entries_tlv(&[0x00, 0x01, (TUN_METADATA0 + 1) << 1, 2, 0, 1], &tlv), Err(INVALID_TLV_FIELD));
+    assert_eq!(decode_entries_tlv(&[0x00, 0x01, (TUN_METADATA0 + 1) << 1, 2, 0, 1], &tlv), Err(OfError::Nicira(Nicira::InvalidTlvField)));
     let long = [0x00, 0x01, TUN_METADATA0 << 1, 5, 1, 2, 3, 4, 5];
-    assert_eq!(decode_entries_tlv(&long, &tlv), Err(INVALID_TLV_FIELD), "longer than the option");
+    assert_eq!(decode_entries_tlv(&long, &tlv), Err(OfError::Nicira(Nicira::InvalidTlvField)), "longer than the option");
 }
 
 #[test]
@@ -214,4 +215,51 @@ proptest! {
         let _ = decode_oxm_match(&b);
         let _ = ofp10::decode(&b);
     }
+}
+
+/// One OpenFlow-basic OXM entry (class 0x8000) as raw bytes.
+fn oxm(field_no: u8, value: &[u8], mask: Option<&[u8]>) -> Vec<u8> {
+    let len = value.len() + mask.map_or(0, <[u8]>::len);
+    let mut out = vec![0x80, 0x00, field_no << 1 | u8::from(mask.is_some()), len as u8];
+    out.extend_from_slice(value);
+    out.extend_from_slice(mask.unwrap_or_default());
+    out
+}
+
+/// An OXM `ofp_match` around `entries`, padded to 8 bytes.
+fn oxm_match(entries: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = entries.concat();
+    let mut out = vec![0, 1];
+    out.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&body);
+    out.resize(out.len().div_ceil(8) * 8, 0);
+    out
+}
+
+#[test]
+fn the_specification_s_example_match_decodes_and_encodes_in_its_layout() {
+    // in_port=1, eth_type=0x0800, ipv4_dst=10.0.0.0/8.
+    let b = oxm_match(&[oxm(0, &[0, 0, 0, 1], None), oxm(5, &[8, 0], None), oxm(12, &[10, 0, 0, 0], Some(&[255, 0, 0, 0]))]);
+    let (m, used) = decode_oxm_match(&b).unwrap();
+    assert_eq!(used, b.len());
+    let mut again = Vec::new();
+    encode_oxm_match(&m, crate::wire::OFP13, &mut again);
+    assert_eq!(&again[..4], &[0, 1, 0, 4 + 8 + 6 + 12]);
+    assert_eq!(&again[4..8], &[0x80, 0x00, 0x00, 4], "IN_PORT header");
+    assert_eq!(&again[18..22], &[0x80, 0x00, 12 << 1 | 1, 8], "IPV4_DST with mask");
+    assert_eq!(again.len() % 8, 0);
+    assert_eq!(decode_oxm_match(&again).unwrap().0, m);
+}
+
+#[test]
+fn oxm_refusals_name_the_specified_errors() {
+    let refused = |entries: &[Vec<u8>]| decode_oxm_match(&oxm_match(entries)).map(|(m, _)| m);
+    let ip = || oxm(5, &[8, 0], None);
+    assert_eq!(refused(&[oxm(99, &[0], None)]), Err(OfError::BadMatch(BadMatch::BadField)));
+    assert_eq!(refused(&[oxm(0, &[0, 0, 0, 1], Some(&[0, 0, 0, 1]))]), Err(OfError::BadMatch(BadMatch::BadMask)));
+    assert_eq!(refused(&[oxm(5, &[8, 0, 0], None)]), Err(OfError::BadMatch(BadMatch::BadLen)));
+    assert_eq!(refused(&[ip(), oxm(12, &[10, 0, 0, 1], Some(&[255, 0, 0, 0]))]), Err(OfError::BadMatch(BadMatch::BadWildcards)));
+    assert_eq!(refused(&[ip(), ip()]), Err(OfError::BadMatch(BadMatch::DupField)));
+    assert_eq!(decode_entries(&[0x80, 0, 0]), Err(OfError::BadMatch(BadMatch::BadLen)));
+    assert_eq!(decode_oxm_match(&[0, 0, 0, 4, 0, 0, 0, 0]).map(|(m, _)| m), Err(OfError::BadMatch(BadMatch::BadType)));
 }

@@ -4,18 +4,7 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
-
-/// BUNDLE_FAILED codes (OpenFlow 1.4+).
-pub(super) mod bundle_failed {
-    use crate::wire::OfError;
-    pub const BAD_ID: OfError = OfError { ty: 17, code: 2 };
-    pub const BUNDLE_EXIST: OfError = OfError { ty: 17, code: 3 };
-    pub const BUNDLE_CLOSED: OfError = OfError { ty: 17, code: 4 };
-    pub const BAD_TYPE: OfError = OfError { ty: 17, code: 6 };
-    pub const MSG_BAD_XID: OfError = OfError { ty: 17, code: 9 };
-    pub const MSG_UNSUP: OfError = OfError { ty: 17, code: 10 };
-    pub const MSG_FAILED: OfError = OfError { ty: 17, code: 13 };
-}
+use crate::error::{BadRequest, BundleFailed};
 
 /// An open bundle: the changes added so far, each with the message it
 /// came in (for the error if the commit fails on it). Every commit is
@@ -41,21 +30,21 @@ impl Session {
         match ty {
             0 => {
                 if self.bundles.contains_key(&id) {
-                    return Err(bundle_failed::BUNDLE_EXIST);
+                    return Err(OfError::BundleFailed(BundleFailed::BundleExist));
                 }
                 self.bundles.insert(id, Bundle::default());
                 Ok(vec![reply(1)])
             }
             2 => {
-                let b = self.bundles.get_mut(&id).ok_or(bundle_failed::BAD_ID)?;
+                let b = self.bundles.get_mut(&id).ok_or(OfError::BundleFailed(BundleFailed::BadId))?;
                 if b.closed {
-                    return Err(bundle_failed::BUNDLE_CLOSED);
+                    return Err(OfError::BundleFailed(BundleFailed::BundleClosed));
                 }
                 b.closed = true;
                 Ok(vec![reply(3)])
             }
             4 => {
-                let b = self.bundles.remove(&id).ok_or(bundle_failed::BAD_ID)?;
+                let b = self.bundles.remove(&id).ok_or(OfError::BundleFailed(BundleFailed::BadId))?;
                 let changes: Vec<Change> = b.changes.iter().map(|(c, _)| c.clone()).collect();
                 match tables.apply_all(&changes, Instant::now()) {
                     Ok(_) => Ok(vec![reply(5)]),
@@ -63,15 +52,18 @@ impl Session {
                         // The failing message's own error, then the commit's.
                         let failed = &b.changes[i].1;
                         let inner_xid = Header::parse(failed).map_or(xid, |h| h.xid);
-                        Ok(vec![wire::error(version, inner_xid, e, failed), wire::error(version, xid, bundle_failed::MSG_FAILED, msg)])
+                        Ok(vec![
+                            wire::error(version, inner_xid, e, failed),
+                            wire::error(version, xid, OfError::BundleFailed(BundleFailed::MsgFailed), msg),
+                        ])
                     }
                 }
             }
             6 => {
-                self.bundles.remove(&id).ok_or(bundle_failed::BAD_ID)?;
+                self.bundles.remove(&id).ok_or(OfError::BundleFailed(BundleFailed::BadId))?;
                 Ok(vec![reply(7)])
             }
-            _ => Err(bundle_failed::BAD_TYPE),
+            _ => Err(OfError::BundleFailed(BundleFailed::BadType)),
         }
     }
 
@@ -85,23 +77,23 @@ impl Session {
         tlv: &crate::flowmatch::TlvMap,
     ) -> Result<Vec<Vec<u8>>, OfError> {
         let id = u32_at(msg, 8)?;
-        let inner = msg.get(16..).ok_or(OfError::BAD_LEN)?;
-        let h = Header::parse(inner).ok_or(OfError::BAD_LEN)?;
-        let inner = inner.get(..usize::from(h.length)).ok_or(OfError::BAD_LEN)?;
-        let b = self.bundles.get_mut(&id).ok_or(bundle_failed::BAD_ID)?;
+        let inner = msg.get(16..).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+        let h = Header::parse(inner).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+        let inner = inner.get(..usize::from(h.length)).ok_or(OfError::BadRequest(BadRequest::BadLen))?;
+        let b = self.bundles.get_mut(&id).ok_or(OfError::BundleFailed(BundleFailed::BadId))?;
         if b.closed {
-            return Err(bundle_failed::BUNDLE_CLOSED);
+            return Err(OfError::BundleFailed(BundleFailed::BundleClosed));
         }
         if h.xid != xid {
-            return Err(bundle_failed::MSG_BAD_XID);
+            return Err(OfError::BundleFailed(BundleFailed::MsgBadXid));
         }
         if h.version != version {
-            return Err(OfError::BAD_VERSION);
+            return Err(OfError::BadRequest(BadRequest::BadVersion));
         }
         let change = match h.ty {
             ty::FLOW_MOD => Change::Flow(Box::new(flowmod::decode_flow_mod(inner, version, false, tlv)?)),
             ty::GROUP_MOD => Change::Group(group::decode_group_mod(&inner[HEADER_LEN..], version, false)?),
-            _ => return Err(bundle_failed::MSG_UNSUP),
+            _ => return Err(OfError::BundleFailed(BundleFailed::MsgUnsup)),
         };
         b.changes.push((change, inner.to_vec()));
         Ok(Vec::new())

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{BadRequest, PortModFailed};
 use crate::wire::{OFP13, OFPP13_LOCAL};
 
 struct Fake;
@@ -16,7 +17,7 @@ impl SwitchView for Fake {
         vec![PortCounters { port_no: 1, rx_packets: 5, ..PortCounters::default() }, PortCounters { port_no: 2, ..PortCounters::default() }]
     }
     fn port_mod(&self, _: u32, _: [u8; 6], _: u32, _: u32) -> Result<(), OfError> {
-        Err(OfError { ty: 7, code: 0 })
+        Err(OfError::PortModFailed(PortModFailed::BadPort))
     }
     fn packet_out(&self, in_port: u16, actions: &[crate::actions::Action], packet: &[u8]) -> Result<(), OfError> {
         // Accepts one shape, to check the decoding.
@@ -24,7 +25,7 @@ impl SwitchView for Fake {
         if ok {
             Ok(())
         } else {
-            Err(OfError { ty: 1, code: 12 })
+            Err(OfError::BadRequest(BadRequest::BadPacket))
         }
     }
 }
@@ -124,7 +125,7 @@ fn async_configuration_in_both_layouts() {
     d.update14(&c.encode14()).unwrap();
     assert_eq!(d, c);
     assert_eq!(AsyncConfig::decode13(&c.encode13()).unwrap(), c);
-    assert_eq!(d.update14(&[0, 1, 0, 2]), Err(OfError::BAD_LEN));
+    assert_eq!(d.update14(&[0, 1, 0, 2]), Err(OfError::BadRequest(BadRequest::BadLen)));
     // Over a session: set, then get, in 1.3.
     let mut s = open(OFP13);
     let mut t = Tables::default();

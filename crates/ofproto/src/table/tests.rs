@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{FlowModFailed, RoleRequestFailed};
 use crate::flowmatch::Mff;
 
 fn m(fields: &[(Mff, &[u8])]) -> Match {
@@ -38,7 +39,7 @@ fn add_replace_modify_delete() {
     assert_eq!(t.len(), 1);
     let mut overlap = fm(Command::Add, ip_dst, 10, 0);
     overlap.flags = flags::CHECK_OVERLAP;
-    assert_eq!(t.apply(&overlap, now).unwrap_err(), flow_mod_failed::OVERLAP);
+    assert_eq!(t.apply(&overlap, now).unwrap_err(), OfError::FlowModFailed(FlowModFailed::Overlap));
 }
 
 #[test]
@@ -51,7 +52,7 @@ fn a_batch_applies_all_or_nothing() {
     let before = t.version();
     assert_eq!(
         t.apply_all(&[Change::Flow(Box::new(good.clone())), Change::Flow(Box::new(bad))], now).unwrap_err(),
-        (1, flow_mod_failed::OVERLAP)
+        (1, OfError::FlowModFailed(FlowModFailed::Overlap))
     );
     assert!(t.is_empty() && t.version() == before);
     t.apply_all(&[Change::Flow(Box::new(good))], now).unwrap();
@@ -65,7 +66,7 @@ fn roles_elect_one_master_and_refuse_stale_generations() {
     r.request(a, Role::Master, 5).unwrap();
     r.request(b, Role::Master, 6).unwrap();
     assert_eq!((r.role(a), r.role(b)), (Role::Slave, Role::Master));
-    assert_eq!(r.request(a, Role::Master, 4), Err(ROLE_STALE));
+    assert_eq!(r.request(a, Role::Master, 4), Err(OfError::RoleRequestFailed(RoleRequestFailed::Stale)));
     r.request(a, Role::Equal, 0).unwrap();
     assert_eq!((r.role(a), r.generation()), (Role::Equal, Some(6)));
     // Generation ids compare modulo 2^64.

@@ -330,7 +330,7 @@ impl Switch {
             Ok((port, rxqs, txqs)) => {
                 self.failed.remove(name);
                 let n_rxq = rxqs.len();
-                let queues = crate::datapath::Queues { rx: rxqs, tx: txqs };
+                let queues = dpif::Queues { rx: rxqs, tx: txqs };
                 self.ports.insert(name.to_owned(), OpenPort { spec, port, n_rxq, queues });
                 Ok(())
             }
