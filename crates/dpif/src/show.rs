@@ -69,12 +69,17 @@ pub fn pmd_stats(x: &Xlator, cleared: &Cleared) -> String {
         let _ = writeln!(out, "  packets dropped by failed translations: {}", s.xlate_error_drops);
         let _ = writeln!(out, "  packets dropped at tx: {}", s.dropped);
         let _ = writeln!(out, "  packets to the slow path: {}", s.slow_path);
+        let _ = writeln!(out, "  packets dropped with the slow path's queue full: {}", s.slow_path_drops);
         let _ = writeln!(out, "  packets with malformed headers: {}", s.malformed);
         let _ = writeln!(out, "  longest iteration: {} us", p.stats.longest_iteration().as_micros());
     }
     let (errors, last) = x.errors();
     if errors > 0 {
-        let _ = writeln!(out, "translations that failed (packets dropped): {errors}, last: {}", last.unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "translations that failed (packets dropped): {errors}, last: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        );
     }
     let (queued, lost) = x.to_controller();
     if queued + lost > 0 {

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use dataplane::key::{Field, FieldAccess};
 use dataplane::{FlowKey, PacketMeta};
 use ofproto::packet_in::PacketIn;
-use ofproto::xlate::{Pipeline, ToController};
+use ofproto::xlate::{Pipeline, ToController, XlateError};
 use pmd::{PmdStats, SwitchHandle, Translate, Translation};
 
 use crate::RxqLoad;
@@ -38,7 +38,7 @@ pub struct Xlator {
     pub(crate) pmds: Mutex<Vec<PmdInfo>>,
     /// Translations that failed, and the last reason.
     errors: AtomicU64,
-    last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<XlateError>>,
     /// Packets for controllers, from the PMD threads to the control
     /// thread (bounded: a full queue drops and counts).
     packet_ins: tokio::sync::mpsc::Sender<(String, PacketIn)>,
@@ -190,8 +190,8 @@ impl Xlator {
     }
 
     /// Failed translations, and the last reason.
-    pub fn errors(&self) -> (u64, Option<String>) {
-        (self.errors.load(Ordering::Relaxed), self.last_error.lock().ok().and_then(|e| e.clone()))
+    pub fn errors(&self) -> (u64, Option<XlateError>) {
+        (self.errors.load(Ordering::Relaxed), self.last_error.lock().ok().and_then(|e| *e))
     }
 
     /// Packets the tables sent to controllers: queued, and dropped

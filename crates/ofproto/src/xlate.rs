@@ -91,6 +91,54 @@ pub const MAX_DEPTH: u32 = 64;
 /// The most table lookups one translation may make (OVS's `MAX_RESUBMITS`).
 pub const MAX_LOOKUPS: u32 = 4096;
 
+/// Why a translation could not be carried out: the packet is dropped and
+/// counted ("packets dropped by failed translations"). A plain value, so
+/// that a PMD thread's upcall formats nothing; the text is written when
+/// someone reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XlateError {
+    /// Past [`MAX_DEPTH`] nested tables or [`MAX_LOOKUPS`] lookups.
+    TooDeep,
+    /// Groups nested past [`MAX_DEPTH`].
+    GroupsTooDeep,
+    /// `controller(pause)`.
+    ControllerPause,
+    /// A second VLAN tag pushed.
+    SecondVlan,
+    /// A meter that does not exist.
+    NoSuchMeter(u32),
+    /// `ct`, `nat` or `ct_clear`.
+    Conntrack,
+    /// `learn`.
+    Learn,
+    /// `check_pkt_larger` in an action set.
+    CheckPktLargerInActionSet,
+    /// `enqueue`.
+    Enqueue,
+    /// `set_tunnel`.
+    SetTunnel,
+    /// `NORMAL` on a bridge without it.
+    NoNormal,
+}
+
+impl std::fmt::Display for XlateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XlateError::TooDeep => write!(f, "translation went deeper than {MAX_DEPTH} tables or past {MAX_LOOKUPS} lookups (a loop?)"),
+            XlateError::GroupsTooDeep => write!(f, "groups nested deeper than {MAX_DEPTH}"),
+            XlateError::ControllerPause => f.write_str("controller(pause) is not supported by ferrovs yet"),
+            XlateError::SecondVlan => f.write_str("pushing a second VLAN tag is not supported by ferrovs yet"),
+            XlateError::NoSuchMeter(id) => write!(f, "meter {id} does not exist"),
+            XlateError::Conntrack => f.write_str("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet"),
+            XlateError::Learn => f.write_str("learn is not supported by ferrovs' datapath yet"),
+            XlateError::CheckPktLargerInActionSet => f.write_str("check_pkt_larger in an action set"),
+            XlateError::Enqueue => f.write_str("enqueue (QoS queues) is not supported by ferrovs yet"),
+            XlateError::SetTunnel => f.write_str("set_tunnel is not supported by ferrovs yet (no tunnel ports)"),
+            XlateError::NoNormal => f.write_str("NORMAL is not available on this bridge"),
+        }
+    }
+}
+
 /// A port of the bridge as translation sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XPort {
@@ -182,7 +230,7 @@ pub struct Xlated {
     /// The counters of the rules the walk went through.
     pub credits: Vec<Arc<Credit>>,
     /// Why the translation could not be carried out (the packet is dropped).
-    pub error: Option<String>,
+    pub error: Option<XlateError>,
 }
 
 impl Pipeline {
@@ -323,7 +371,7 @@ struct Walk<'a> {
     credits: Vec<Arc<Credit>>,
     depth: u32,
     lookups: u32,
-    error: Option<String>,
+    error: Option<XlateError>,
     /// OpenFlow 1.1+'s action set (`write_actions`).
     action_set: Vec<Action>,
     /// `exit`, or an error: nothing more runs.
@@ -340,7 +388,7 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn fail(&mut self, why: String) {
+    fn fail(&mut self, why: XlateError) {
         self.note(|| format!(">>>> {why} <<<<"));
         if self.error.is_none() {
             self.error = Some(why);
@@ -382,7 +430,7 @@ impl Walk<'_> {
         }
         self.lookups += 1;
         if self.depth >= MAX_DEPTH || self.lookups > MAX_LOOKUPS {
-            self.fail(format!("translation went deeper than {MAX_DEPTH} tables or past {MAX_LOOKUPS} lookups (a loop?)"));
+            self.fail(XlateError::TooDeep);
             return;
         }
         let Some(t) = self.p.tables.get(usize::from(table)) else {
@@ -597,7 +645,7 @@ impl Walk<'_> {
             }
             Action::Controller { max_len, id, reason, userdata, pause, .. } => {
                 if *pause {
-                    self.fail("controller(pause) is not supported by ferrovs yet".to_owned());
+                    self.fail(XlateError::ControllerPause);
                     return;
                 }
                 self.packet_in(ToController {
@@ -643,7 +691,7 @@ impl Walk<'_> {
             Action::PushVlan { ethertype } => {
                 // A second tag is not represented in the tables' layout.
                 if self.slot(slot::VLAN_TCI) & VLAN_CFI != 0 {
-                    self.fail("pushing a second VLAN tag is not supported by ferrovs yet".to_owned());
+                    self.fail(XlateError::SecondVlan);
                     return;
                 }
                 self.vlan_tpid = *ethertype;
@@ -654,19 +702,17 @@ impl Walk<'_> {
             Action::Exit => self.stopped = true,
             Action::Meter(id) => match self.p.meters.get(id) {
                 Some(m) => self.out.push(Dp::Meter(Arc::clone(m))),
-                None => self.fail(format!("meter {id} does not exist")),
+                None => self.fail(XlateError::NoSuchMeter(*id)),
             },
             Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_) => {}
             // Conjunctive rules are clauses, never run (`conjunctive_match`).
             Action::Conjunction { .. } => {}
-            Action::Ct { .. } | Action::Nat { .. } | Action::CtClear => {
-                self.fail("connection tracking (ct, nat, ct_clear) is not supported by ferrovs yet".to_owned())
-            }
-            Action::Learn(_) => self.fail("learn is not supported by ferrovs' datapath yet".to_owned()),
+            Action::Ct { .. } | Action::Nat { .. } | Action::CtClear => self.fail(XlateError::Conntrack),
+            Action::Learn(_) => self.fail(XlateError::Learn),
             // Forked by `run` and `run_rule`; an action set cannot hold it.
-            Action::CheckPktLarger { .. } => self.fail("check_pkt_larger in an action set".to_owned()),
-            Action::Enqueue { .. } => self.fail("enqueue (QoS queues) is not supported by ferrovs yet".to_owned()),
-            Action::SetTunnel { .. } => self.fail("set_tunnel is not supported by ferrovs yet (no tunnel ports)".to_owned()),
+            Action::CheckPktLarger { .. } => self.fail(XlateError::CheckPktLargerInActionSet),
+            Action::Enqueue { .. } => self.fail(XlateError::Enqueue),
+            Action::SetTunnel { .. } => self.fail(XlateError::SetTunnel),
         }
     }
 

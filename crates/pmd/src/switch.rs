@@ -434,11 +434,13 @@ impl Switching {
             let none = Plain { which: 0, keys: &self.header_keys };
             extract(burst, &meta, pending, none, &mut self.keys, &mut self.hashes, &mut self.tcp_flags, Depth::All);
         }
+        // The first lookup's hits; `upcalls` counts the misses (translated,
+        // lost, or finding a megaflow an earlier packet of the burst made).
+        stats.megaflow_hits += u64::from(hits.count_ones());
         let alone =
             upcalls(&mut self.megaflows, &mut self.action_lists, &*self.translate, &self.config, &self.keys, pending & !hits, stats);
         let mut found: [Option<&Arc<Megaflow>>; BATCH] = [None; BATCH];
         let hits = self.megaflows.lookup_batch(&self.keys[..n], pending, &mut found);
-        stats.megaflow_hits += u64::from(hits.count_ones());
         merge(&mut flows, &found, hits);
         // Past the flow limit a translation serves its packet alone.
         let mut over_limit = alone.iter();

@@ -118,11 +118,14 @@ counters! {
     megaflow_hits,
     /// Packets translated (misses with a successful upcall).
     upcalls,
-    /// Packets dropped before or instead of translation: over the upcall
-    /// budget, or the slow path's queue was full.
+    /// Misses dropped instead of translated: over the upcall budget.
+    /// Received packets are each counted once in `emc_hits`,
+    /// `megaflow_hits`, `upcalls` or `lost`.
     lost,
     /// Packets handed to the slow path (controllers).
     slow_path,
+    /// Packets for the slow path dropped because its queue was full.
+    slow_path_drops,
     /// Packets the actions dropped (a drop, an expired TTL, no buffer).
     action_drops,
     /// Packets dropped because their translation failed (actions the

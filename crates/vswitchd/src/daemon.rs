@@ -456,7 +456,7 @@ impl Switch {
         let (errors, last) = self.dp.xlator().errors();
         if errors > self.logged_errors {
             let n = errors - self.logged_errors;
-            let last = last.unwrap_or_default();
+            let last = last.map(|e| e.to_string()).unwrap_or_default();
             crate::log::warn(&format!("{n} translation(s) failed, their packets dropped (pmd-stats-show counts them); the last: {last}"));
             self.logged_errors = errors;
         }

@@ -63,7 +63,7 @@ impl Walk<'_> {
     /// changes does not reach the actions after the group.
     pub(super) fn bucket(&mut self, actions: &[Action]) {
         if self.depth + 1 >= MAX_DEPTH {
-            self.fail(format!("groups nested deeper than {MAX_DEPTH}"));
+            self.fail(XlateError::GroupsTooDeep);
             return;
         }
         self.commit();
@@ -113,7 +113,7 @@ impl Walk<'_> {
 
     pub(super) fn normal(&mut self) {
         let Some(normal) = &self.p.normal else {
-            self.fail("NORMAL is not available on this bridge".to_owned());
+            self.fail(XlateError::NoNormal);
             return;
         };
         self.commit();

@@ -101,7 +101,7 @@ impl Datapath<Mbuf> for Exec<'_> {
         if self.translate.slow_path(packet.data(), meta, userdata) {
             self.stats.slow_path += 1;
         } else {
-            self.stats.lost += 1;
+            self.stats.slow_path_drops += 1;
         }
     }
 
