@@ -27,7 +27,7 @@ setup:
 	scripts/setup-host
 
 build:
-	$(CARGO) build --release --bin ferrovs
+	$(CARGO) build --release --bin ferrovs --bin ferrovs-bench
 
 ## The CI gates of shared/STYLE.md.
 gates:

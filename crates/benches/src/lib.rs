@@ -5,6 +5,7 @@
 //! are made in one invocation, alternating the contenders, because these
 //! machines are noisy.
 
+pub mod cli;
 pub mod flows;
 
 pub use ovs_peers::Vswitchd;

@@ -1,5 +1,6 @@
 //! The ferrovs daemon as a library: what the `ferrovs` binary runs
-//! (`ferrovs vswitchd`, `ferrovs ctl`, `ferrovs bench`), and the door for
+//! (`ferrovs vswitchd`, `ferrovs ctl`; `ferrovs bench` runs the
+//! `ferrovs-bench` program of the `benches` crate), and the door for
 //! controllers that live in the same process ([`inproc`]): the OVN agent,
 //! and tests that drive a bridge without a socket.
 
@@ -7,7 +8,6 @@
 // parts; those links are for the people working on it.
 #![allow(rustdoc::private_intra_doc_links)]
 
-pub mod bench;
 mod controller;
 pub mod ctl;
 pub mod daemon;

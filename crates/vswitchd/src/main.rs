@@ -2,13 +2,15 @@
 //!
 //! `ferrovs vswitchd` is the daemon (configured from the `Open_vSwitch`
 //! database, managed through `ovs-appctl`); `ferrovs bench` runs the
-//! throughput benchmarks.
+//! throughput benchmarks, a program of their own (`ferrovs-bench`,
+//! installed beside this one) so that the daemon carries none of their
+//! code.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use vswitchd::{bench, ctl, daemon};
+use vswitchd::{ctl, daemon};
 
 /// mimalloc maps its large heaps in 2 MiB-aligned segments and advises the
 /// kernel to back them with transparent huge pages (`madvise` mode, the
@@ -30,9 +32,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Throughput benchmarks.
-    #[command(subcommand)]
-    Bench(bench::Bench),
+    /// Throughput benchmarks (`ferrovs bench --help` lists them).
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// The benchmark and its options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// The switch daemon, as ovs-vswitchd.
     Vswitchd(daemon::DaemonArgs),
     /// Start, stop or query ovsdb-server and the daemon, as ovs-ctl.
@@ -40,10 +46,23 @@ enum Command {
     Ctl(ctl::Ctl),
 }
 
+/// Runs `ferrovs-bench ARGS` from beside this program in this process's
+/// place, telling it where the daemon it benchmarks is.
+fn bench(args: &[std::ffi::OsString]) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let program = me.with_file_name("ferrovs-bench");
+    if !program.exists() {
+        return Err(format!("the benchmarks are not installed: no {} (cargo build --release builds it)", program.display()));
+    }
+    let err = std::process::Command::new(&program).args(args).env("FERROVS_BIN", &me).exec();
+    Err(format!("cannot run {}: {err}", program.display()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(bench) => bench::run(bench).map_err(|e| e.to_string()),
+        Command::Bench { args } => bench(&args),
         Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),
         Command::Ctl(ctl) => ctl::run(ctl).map_err(|e| e.to_string()),
     };

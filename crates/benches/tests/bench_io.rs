@@ -1,4 +1,5 @@
-//! `ferrovs bench io` as a user runs it: bad input gets one clear line and
+//! `ferrovs bench io` as a user runs it (the `ferrovs-bench` program,
+//! which `ferrovs bench` runs): bad input gets one clear line and
 //! a non-zero exit (never a panic or a hang), and real runs — alone and
 //! side by side with the real `dpdk-testpmd` — report their figures.
 //!
@@ -11,9 +12,12 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `ferrovs` with `args`, killing it if it runs past `limit`.
+/// Runs `ferrovs bench ARGS…` (`args` from "bench" on) as `ferrovs bench`
+/// does, by running `ferrovs-bench ARGS…`; kills it if it runs past
+/// `limit`.
 fn ferrovs(args: &[&str], limit: Duration) -> Output {
-    run(Command::new(env!("CARGO_BIN_EXE_ferrovs")).args(args), limit)
+    assert_eq!(args.first(), Some(&"bench"));
+    run(Command::new(env!("CARGO_BIN_EXE_ferrovs-bench")).args(&args[1..]), limit)
 }
 
 fn run(command: &mut Command, limit: Duration) -> Output {
@@ -93,8 +97,8 @@ fn devargs_that_do_not_parse_are_a_clear_error() {
 #[test]
 fn no_hugepages_is_a_clear_error_that_says_how_to_reserve_them() {
     // A private mount namespace without hugetlbfs: the host is untouched.
-    let exe = env!("CARGO_BIN_EXE_ferrovs");
-    let script = format!("awk '$3 == \"hugetlbfs\" {{ print $2 }}' /proc/mounts | xargs -r -n1 umount && exec {exe} bench io --seconds 1");
+    let exe = env!("CARGO_BIN_EXE_ferrovs-bench");
+    let script = format!("awk '$3 == \"hugetlbfs\" {{ print $2 }}' /proc/mounts | xargs -r -n1 umount && exec {exe} io --seconds 1");
     let output = run(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]), QUICK);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("unshare:"), "this test needs root for a mount namespace: {stderr}");

@@ -1,16 +1,21 @@
-//! `ferrovs bench …`: the benchmarks of the `benches` crate on the command
-//! line, and the side-by-side runs against peers.
+//! `ferrovs bench …` (the `ferrovs-bench` program, which `ferrovs bench`
+//! runs): the benchmarks of this crate on the command line, and the
+//! side-by-side runs against peers. It is a program of its own so that
+//! the daemon carries none of it (nor the test-support code it starts
+//! peers with).
 //!
 //! EAL starts once per process, so with `--vs` every round of every
-//! contender is a process of its own: ferrovs' rounds re-run this binary
-//! with `--json`, the peer's rounds run the peer; they alternate.
+//! contender is a process of its own: `bench io`'s ferrovs rounds re-run
+//! this program with `--json`, the other benchmarks run the ferrovs
+//! daemon ([`ferrovs_binary`]), the peer's rounds run the peer; they
+//! alternate.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use benches::io::{self, BenchError, IoBench, IoResult, Progress};
-use benches::testpmd;
+use crate::io::{self, BenchError, IoBench, IoResult, Progress};
+use crate::testpmd;
 use clap::{Args, Subcommand, ValueEnum};
 use pmd::CpuMask;
 use serde_json::json;
@@ -203,6 +208,22 @@ enum Peer {
     Testpmd,
 }
 
+/// The ferrovs daemon the benchmarks start: `FERROVS_BIN` (which
+/// `ferrovs bench` sets to itself), else `ferrovs` beside this program.
+pub fn ferrovs_binary() -> Result<PathBuf, BenchError> {
+    if let Some(bin) = std::env::var_os("FERROVS_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let me = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find this program: {e}")))?;
+    let beside = me.with_file_name("ferrovs");
+    if beside.exists() {
+        Ok(beside)
+    } else {
+        Err(BenchError::Usage(format!("no ferrovs beside {} (run it as `ferrovs bench`, or set FERROVS_BIN)", me.display())))
+    }
+}
+
+/// Runs one benchmark.
 pub fn run(bench: Bench) -> Result<(), BenchError> {
     match bench {
         Bench::Io(args) => run_io(&args),
@@ -210,7 +231,7 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
         Bench::Switch(args) => run_switch(&args),
         Bench::Pvp(args) => run_pvp(&args),
         Bench::Revalidate(args) => run_revalidate(&args),
-        Bench::Pcap(args) => benches::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
+        Bench::Pcap(args) => crate::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
     }
 }
 
@@ -224,8 +245,8 @@ fn main_core_beside(pmd_core: usize) -> Result<usize, BenchError> {
 }
 
 fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
-    use benches::pvp::{self, PvpBench};
-    use benches::switch::{median, Contender, Figure, Scenario};
+    use crate::pvp::{self, PvpBench};
+    use crate::switch::{median, Contender, Figure, Scenario};
     if !(args.run.seconds > 0.0 && args.run.warmup >= 0.0) || args.run.rounds == 0 || args.flows == 0 {
         return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds and --flows at least 1".into()));
     }
@@ -242,7 +263,7 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
         pmd_core: args.run.pmd_core,
         ring_size: args.ring_size,
     };
-    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let exe = ferrovs_binary()?;
     let mut contenders = vec![Contender::Ferrovs(exe)];
     if args.vs.contains(&PvpPeer::Ovs) {
         contenders.push(Contender::Ovs);
@@ -281,13 +302,13 @@ fn run_pvp(args: &PvpArgs) -> Result<(), BenchError> {
 }
 
 fn run_revalidate(args: &RevalidateArgs) -> Result<(), BenchError> {
-    use benches::revalidate::{self, Mode, RevalidateBench};
+    use crate::revalidate::{self, Mode, RevalidateBench};
     if args.rounds == 0 || args.warmup < 0.0 {
         return Err(BenchError::Usage("--rounds must be at least 1 and --warmup not negative".into()));
     }
     let main_core = main_core_beside(args.pmd_core)?;
     let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
-    let ferrovs = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let ferrovs = ferrovs_binary()?;
     let bench = RevalidateBench {
         dir: scratch.path().to_owned(),
         ferrovs,
@@ -315,7 +336,7 @@ fn run_revalidate(args: &RevalidateArgs) -> Result<(), BenchError> {
 }
 
 fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
-    use benches::switch::{self, Contender, Figure, Scenario, SwitchBench};
+    use crate::switch::{self, Contender, Figure, Scenario, SwitchBench};
     if !(args.run.seconds > 0.0 && args.run.warmup >= 0.0) || args.run.rounds == 0 {
         return Err(BenchError::Usage("--seconds must be positive, --warmup not negative, --rounds at least 1".into()));
     }
@@ -328,7 +349,7 @@ fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
         main_core,
         pmd_core: args.run.pmd_core,
     };
-    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let exe = ferrovs_binary()?;
     let mut contenders = vec![Contender::Ferrovs(exe)];
     if args.vs.contains(&SwitchPeer::Ovs) {
         contenders.push(Contender::Ovs);
@@ -401,19 +422,19 @@ fn run_switch(args: &SwitchArgs) -> Result<(), BenchError> {
 }
 
 fn run_flows(args: &FlowsArgs) -> Result<(), BenchError> {
-    use benches::flows;
+    use crate::flows;
     let scratch = tempfile::tempdir().map_err(|e| BenchError::Usage(format!("cannot make a temporary directory: {e}")))?;
     let file = scratch.path().join("flows.txt");
     flows::write_flows(&file, args.flows).map_err(|e| BenchError::Usage(format!("cannot write {}: {e}", file.display())))?;
-    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let exe = ferrovs_binary()?;
     let cpu = match args.cpu.as_str() {
         "any" => None,
         c => Some(c.parse::<u32>().map_err(|_| BenchError::Usage(format!("--cpu must be a CPU number or \"any\", not {c}")))?),
     };
     eprintln!("starting ferrovs and ovs-vswitchd, each with its own ovsdb-server, in private network namespaces");
     let (ours, theirs) = match cpu {
-        Some(c) => (benches::Vswitchd::start_pinned(Some(&exe), c), benches::Vswitchd::start_pinned(None, c)),
-        None => (benches::Vswitchd::start_ferrovs(&exe), benches::Vswitchd::start_ovs()),
+        Some(c) => (crate::Vswitchd::start_pinned(Some(&exe), c), crate::Vswitchd::start_pinned(None, c)),
+        None => (crate::Vswitchd::start_ferrovs(&exe), crate::Vswitchd::start_ovs()),
     };
     let mut results = Vec::new();
     for round in 0..args.rounds {
@@ -473,9 +494,9 @@ impl Peer {
 
 /// One ferrovs round in a child process (EAL starts once per process).
 fn ferrovs_round(bench: &IoBench) -> Result<IoResult, BenchError> {
-    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find the ferrovs binary: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| BenchError::Round(format!("cannot find this program: {e}")))?;
     let output = Command::new(exe)
-        .args(["bench", "io", "--json", "--pmd-cpu-mask"])
+        .args(["io", "--json", "--pmd-cpu-mask"])
         .arg(CpuMask::from_cores([bench.pmd_core]).to_string())
         .arg("--seconds")
         .arg(bench.seconds.to_string())
