@@ -33,6 +33,7 @@ pub mod key;
 pub mod megaflow;
 pub mod meter;
 pub mod microflow;
+pub mod packet;
 pub mod prefetch;
 pub mod text;
 pub mod tunnel;

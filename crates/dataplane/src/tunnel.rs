@@ -14,8 +14,8 @@
 
 use std::fmt;
 
-use crate::actions::{DropReason, Layers, PacketBuf};
 use crate::key::{Field, PacketMeta, TUN_F_CSUM, TUN_F_DONT_FRAGMENT, TUN_F_KEY, TUN_F_OAM};
+use crate::packet::{DropReason, Layers, PacketBuf};
 use crate::wire::{ethertype, proto, Ipv4, Udp, ETH_LEN};
 
 /// IANA UDP port of VXLAN.

@@ -218,7 +218,7 @@ impl Xlator {
         let (Some(pipeline), Some(name)) = (state.pipelines.get(i), state.names.get(i)) else {
             return false;
         };
-        let in_port = pipeline.ofport(odp).unwrap_or(ofproto::xlate::port::NONE);
+        let in_port = pipeline.ofport(odp).unwrap_or(ofproto::port::NONE);
         let mut metadata = ofproto::flowmatch::Match::exact(&[(ofproto::flowmatch::Mff::InPort, &in_port.to_be_bytes())]);
         let tun_id = meta.get(Field::TUN_ID) as u64;
         if tun_id != 0 {

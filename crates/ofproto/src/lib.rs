@@ -56,6 +56,7 @@ pub mod flowmod;
 pub mod group;
 pub mod normal;
 pub mod packet_in;
+pub mod port;
 pub mod roles;
 pub mod session;
 pub mod table;

@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::actions::{Action, Subfield};
 use crate::flowmatch::{be, field, put_be, slot, Match, Slot};
-use crate::xlate::port;
+use crate::port;
 
 pub use dataplane::text::Kind;
 

@@ -30,34 +30,14 @@ use std::sync::Arc;
 use dataplane::key::{Field, FieldAccess};
 use dataplane::{Action as Dp, Credit, FlowKey, FlowMask, SetField};
 
-use crate::actions::{Action, Subfield, OFPP_NORMAL};
+use crate::actions::{Action, Subfield};
 use crate::classifier::{Flow, Wildcards};
 use crate::flowmatch::{be, field, put_be, slot, Mff, Slot, FLOW_LEN};
 use crate::group::Group;
 use crate::normal::Normal;
 use crate::table::{Table, Tables, N_TABLES};
 
-/// OpenFlow's reserved ports, in OVS's 16-bit numbering.
-pub mod port {
-    /// The largest ordinary port number.
-    pub const MAX: u16 = 0xff00;
-    /// The packet's input port.
-    pub const IN_PORT: u16 = 0xfff8;
-    /// Submit to the tables (PACKET_OUT only).
-    pub const TABLE: u16 = 0xfff9;
-    /// The L2 learning switch.
-    pub const NORMAL: u16 = super::OFPP_NORMAL;
-    /// Every port but the input port and those with `no_flood`.
-    pub const FLOOD: u16 = 0xfffb;
-    /// Every port but the input port.
-    pub const ALL: u16 = 0xfffc;
-    /// The controllers.
-    pub const CONTROLLER: u16 = 0xfffd;
-    /// The bridge's local port.
-    pub const LOCAL: u16 = 0xfffe;
-    /// No port.
-    pub const NONE: u16 = 0xffff;
-}
+use crate::port;
 
 /// Packet-in reasons (OpenFlow 1.3 numbering, as OVS keeps them).
 pub mod reason {

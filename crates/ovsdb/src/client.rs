@@ -76,6 +76,17 @@ pub enum ClientError {
     Server(Value),
 }
 
+impl From<crate::ssl::SslError> for ClientError {
+    fn from(e: crate::ssl::SslError) -> ClientError {
+        use crate::ssl::SslError;
+        match e {
+            SslError::Config(why) => ClientError::Ssl(why),
+            SslError::Name(addr) => ClientError::Remote(format!("ssl:{addr}")),
+            SslError::Connect { addr, source } => ClientError::Connect { remote: format!("ssl:{addr}"), source },
+        }
+    }
+}
+
 type Pending = oneshot::Sender<Result<Value, ClientError>>;
 
 enum Command {
@@ -110,7 +121,7 @@ impl Client {
             Remote::Unix(path) => Ok(Self::over(tokio::net::UnixStream::connect(path).await.map_err(connect_error)?)),
             Remote::Tcp(addr) => Ok(Self::over(tokio::net::TcpStream::connect(addr).await.map_err(connect_error)?)),
             Remote::Ssl(addr) => match ssl {
-                Some(ssl) => crate::ssl::connect(&addr, ssl).await,
+                Some(ssl) => Ok(Self::over(crate::ssl::connect(&addr, ssl).await?)),
                 None => Err(ClientError::Ssl(format!("{remote} needs a private key, a certificate and a CA certificate"))),
             },
         }

@@ -16,7 +16,29 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
-use crate::client::{Client, ClientError};
+/// Why an SSL identity or connection could not be used. Its text is the
+/// one [`crate::ClientError`] gives the same failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SslError {
+    /// Files that cannot be used, or a TLS setting refused.
+    #[error("SSL: {0}")]
+    Config(String),
+    /// An address (`HOST:PORT`) whose host TLS cannot name.
+    #[error("\"ssl:{0}\" is not an OVSDB remote (unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT)")]
+    Name(String),
+    /// Connecting or the TLS handshake failed.
+    #[error("cannot connect to ssl:{addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A TLS connection to a server.
+pub type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// The files of an SSL identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,11 +51,11 @@ pub struct SslConfig {
     pub ca_cert: PathBuf,
 }
 
-fn bad(path: &Path, what: &str) -> ClientError {
-    ClientError::Ssl(format!("{}: {what}", path.display()))
+fn bad(path: &Path, what: &str) -> SslError {
+    SslError::Config(format!("{}: {what}", path.display()))
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SslError> {
     let pem = std::fs::read(path).map_err(|e| bad(path, &e.to_string()))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice()).collect::<Result<_, _>>().map_err(|e| bad(path, &e.to_string()))?;
     if certs.is_empty() {
@@ -42,7 +64,7 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
     Ok(certs)
 }
 
-fn key(path: &Path) -> Result<PrivateKeyDer<'static>, ClientError> {
+fn key(path: &Path) -> Result<PrivateKeyDer<'static>, SslError> {
     let pem = std::fs::read(path).map_err(|e| bad(path, &e.to_string()))?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| bad(path, &e.to_string()))?
@@ -93,7 +115,7 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-fn roots(ssl: &SslConfig) -> Result<Arc<rustls::RootCertStore>, ClientError> {
+fn roots(ssl: &SslConfig) -> Result<Arc<rustls::RootCertStore>, SslError> {
     let mut roots = rustls::RootCertStore::empty();
     for ca in certs(&ssl.ca_cert)? {
         roots.add(ca).map_err(|e| bad(&ssl.ca_cert, &e.to_string()))?;
@@ -103,53 +125,49 @@ fn roots(ssl: &SslConfig) -> Result<Arc<rustls::RootCertStore>, ClientError> {
 
 /// The TLS client side of `ssl`'s identity: our certificate, and the
 /// peer's checked against the CA (names not compared).
-pub fn client_config(ssl: &SslConfig) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+pub fn client_config(ssl: &SslConfig) -> Result<Arc<rustls::ClientConfig>, SslError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let webpki = WebPkiServerVerifier::builder_with_provider(roots(ssl)?, Arc::clone(&provider))
         .build()
-        .map_err(|e| ClientError::Ssl(e.to_string()))?;
+        .map_err(|e| SslError::Config(e.to_string()))?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Ssl(e.to_string()))?
+        .map_err(|e| SslError::Config(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
         .with_client_auth_cert(certs(&ssl.certificate)?, key(&ssl.private_key)?)
-        .map_err(|e| ClientError::Ssl(format!("{}: {e}", ssl.certificate.display())))?;
+        .map_err(|e| SslError::Config(format!("{}: {e}", ssl.certificate.display())))?;
     Ok(Arc::new(config))
 }
 
 /// The TLS server side of `ssl`'s identity: our certificate, and a client
 /// certificate required and checked against the CA, as OVS's `pssl:`.
-pub fn server_config(ssl: &SslConfig) -> Result<Arc<rustls::ServerConfig>, ClientError> {
+pub fn server_config(ssl: &SslConfig) -> Result<Arc<rustls::ServerConfig>, SslError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ssl)?, Arc::clone(&provider))
         .build()
-        .map_err(|e| ClientError::Ssl(e.to_string()))?;
+        .map_err(|e| SslError::Config(e.to_string()))?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Ssl(e.to_string()))?
+        .map_err(|e| SslError::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs(&ssl.certificate)?, key(&ssl.private_key)?)
-        .map_err(|e| ClientError::Ssl(format!("{}: {e}", ssl.certificate.display())))?;
+        .map_err(|e| SslError::Config(format!("{}: {e}", ssl.certificate.display())))?;
     Ok(Arc::new(config))
 }
 
 /// The server name TLS wants for `addr` (`HOST:PORT`); only its form
 /// matters, names are not compared.
-pub fn server_name(addr: &str) -> Result<ServerName<'static>, ClientError> {
+pub fn server_name(addr: &str) -> Result<ServerName<'static>, SslError> {
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(host.to_owned()).map_err(|_| ClientError::Remote(format!("ssl:{addr}")))
+    ServerName::try_from(host.to_owned()).map_err(|_| SslError::Name(addr.to_owned()))
 }
 
 /// Connects to `addr` (`HOST:PORT`) over TLS with `ssl`'s identity.
-pub async fn connect(addr: &str, ssl: &SslConfig) -> Result<Client, ClientError> {
+pub async fn connect(addr: &str, ssl: &SslConfig) -> Result<TlsStream, SslError> {
     let config = client_config(ssl)?;
     let name = server_name(addr)?;
-    let tcp =
-        tokio::net::TcpStream::connect(addr).await.map_err(|source| ClientError::Connect { remote: format!("ssl:{addr}"), source })?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|source| ClientError::Connect { remote: format!("ssl:{addr}"), source })?;
-    Ok(Client::over(tls))
+    let failed = |source| SslError::Connect { addr: addr.to_owned(), source };
+    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(failed)?;
+    tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(failed)
 }

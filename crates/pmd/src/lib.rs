@@ -34,6 +34,7 @@ mod port;
 mod revalidator;
 mod switch;
 mod thread;
+mod translate;
 pub mod vhost;
 
 pub use cpumask::{CpuMask, CpuMaskError};
@@ -41,5 +42,6 @@ pub use eal::{Eal, EalError};
 pub use mbuf::{Burst, Mbuf, BURST_SIZE};
 pub use mempool::{Mempool, MempoolConfig, MempoolError};
 pub use port::{LinkState, Port, PortConfig, PortError, PortStats, RxQueue, TxQueue, WeakPort};
-pub use switch::{PolledQueues, SwitchConfig, SwitchHandle, Switching, Translate, Translation};
+pub use switch::{PolledQueues, SwitchConfig, SwitchHandle, Switching};
 pub use thread::{IoForward, PmdError, PmdStats, PmdStatsSnapshot, PmdThread, TxBuffer, Work};
+pub use translate::{Translate, Translation};

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::{FlowKey, FlowMask, Megaflow};
 
-use crate::switch::Translate;
+use crate::translate::Translate;
 
 /// One round's work: the version to acknowledge, and the megaflows the
 /// loop held when it saw it.

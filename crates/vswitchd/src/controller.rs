@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use ovsdb::SslConfig;
 
-use crate::ofmgmt::{serve, Shared};
+use crate::ofconn::{serve, Shared};
 
 /// OpenFlow's IANA port.
 pub const DEFAULT_PORT: u16 = 6653;

@@ -624,7 +624,7 @@ impl Switch {
                 .filter(|d| d.bridge == name)
                 .filter_map(|d| Some((d.port_desc()?.port_no, self.ports.get(&d.name)?.port.downgrade())))
                 .collect();
-            let view = crate::ofmgmt::BridgeView {
+            let view = crate::ofconn::BridgeView {
                 dpid,
                 ports,
                 desc,
@@ -691,7 +691,7 @@ impl Switch {
                 };
                 // OpenFlow 1.0 numbers in the tables (LOCAL is 0xfffe there).
                 let ofport = match port_no {
-                    ofproto::wire::OFPP13_LOCAL => ofproto::xlate::port::LOCAL,
+                    ofproto::wire::OFPP13_LOCAL => ofproto::port::LOCAL,
                     p => match u16::try_from(p) {
                         Ok(p) => p,
                         Err(_) => continue,
@@ -700,7 +700,7 @@ impl Switch {
                 let odp = self.dp.odp(&d.name);
                 let config = m.port_config(port_no);
                 let no_flood = config & NO_FLOOD != 0;
-                let no_fwd = config & (NO_FWD | crate::ofmgmt::PORT_DOWN) != 0;
+                let no_fwd = config & (NO_FWD | crate::ofconn::PORT_DOWN) != 0;
                 xports.push(XPort { ofport, odp, no_flood, no_fwd });
                 if !no_fwd {
                     normal.push(NormalPort { ofport, odp, vlan: d.vlan.clone(), no_flood });

@@ -14,6 +14,7 @@ pub mod daemon;
 mod dpctl;
 pub mod inproc;
 mod log;
+mod ofconn;
 mod ofmgmt;
 mod pidfile;
 mod signals;
