@@ -20,6 +20,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use pmd::CpuMask;
 use serde_json::json;
 
+/// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum Bench {
     /// net_pcap replaying N UDP flows forever → one PMD thread → net_null:
@@ -45,6 +46,7 @@ pub enum Bench {
     Pcap(PcapArgs),
 }
 
+/// `bench revalidate`'s options.
 #[derive(Debug, Args)]
 pub struct RevalidateArgs {
     /// Distinct flows of the traffic (the pipeline scenario's).
@@ -64,6 +66,7 @@ pub struct RevalidateArgs {
     json: bool,
 }
 
+/// `bench pcap`'s options.
 #[derive(Debug, Args)]
 pub struct PcapArgs {
     /// Distinct flows (one frame each).
@@ -74,6 +77,7 @@ pub struct PcapArgs {
     out: PathBuf,
 }
 
+/// `bench switch`'s options.
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
     /// Also run this peer, alternating with ferrovs: ovs (Open vSwitch
@@ -96,6 +100,7 @@ pub struct SwitchArgs {
     plot: Option<PathBuf>,
 }
 
+/// `bench pvp`'s options.
 #[derive(Debug, Args)]
 pub struct PvpArgs {
     /// Also run Open vSwitch with DPDK (`ovs`), alternating with ferrovs.
@@ -155,6 +160,7 @@ enum ScenarioArg {
     Setup,
 }
 
+/// `bench flows`'s options.
 #[derive(Debug, Args)]
 pub struct FlowsArgs {
     /// Flows in the file.
@@ -168,6 +174,7 @@ pub struct FlowsArgs {
     cpu: String,
 }
 
+/// `bench io`'s options.
 #[derive(Debug, Args)]
 pub struct IoArgs {
     /// Distinct 64-byte UDP flows in the generated pcap.

@@ -35,6 +35,7 @@ mod bindings {
         non_snake_case,
         dead_code,
         missing_debug_implementations,
+        missing_docs, // generated from DPDK's headers
         unsafe_op_in_unsafe_fn,
         clippy::all,
         clippy::undocumented_unsafe_blocks,

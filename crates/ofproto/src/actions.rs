@@ -43,32 +43,98 @@ pub struct Subfield {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Output to a port (OVS's 16-bit numbering), `max_len` for the controller.
-    Output { port: u16, max_len: u16 },
+    Output {
+        /// The port.
+        port: u16,
+        /// Bytes of the packet sent when the port is the controller.
+        max_len: u16,
+    },
     /// To the controller (NXAST_CONTROLLER, or NXAST_CONTROLLER2 with
     /// `userdata`, `pause` or a meter, or when it came as one: `v2`).
-    Controller { max_len: u16, id: u16, reason: u8, userdata: Vec<u8>, pause: bool, meter: u32, v2: bool },
+    Controller {
+        /// Bytes of the packet sent.
+        max_len: u16,
+        /// The controller id (0: every controller without one).
+        id: u16,
+        /// The packet-in reason.
+        reason: u8,
+        /// Opaque bytes sent with the packet (NXT_PACKET_IN2).
+        userdata: Vec<u8>,
+        /// Whether translation pauses for the controller to resume it.
+        pause: bool,
+        /// A meter id the packet-ins go through (0: none).
+        meter: u32,
+        /// Encode as NXAST_CONTROLLER2.
+        v2: bool,
+    },
     /// Send through the connection tracker (NXAST_CT): flags (commit 1,
     /// force 2), the zone from a field or immediate, the table to continue
     /// in (255: none), the ALG port, and the nested actions of `exec(...)`.
-    Ct { flags: u16, zone_src: Option<Subfield>, zone_imm: u16, table: u8, alg: u16, actions: Vec<Action> },
+    Ct {
+        /// commit 1, force 2.
+        flags: u16,
+        /// The zone's field, when it is not immediate.
+        zone_src: Option<Subfield>,
+        /// The immediate zone.
+        zone_imm: u16,
+        /// The table to continue in (255: none).
+        table: u8,
+        /// The ALG's port (0: none).
+        alg: u16,
+        /// The nested actions of `exec(...)`.
+        actions: Vec<Action>,
+    },
     /// NAT inside `ct` (NXAST_NAT): flags, which range parts are present,
     /// and those parts in wire order.
-    Nat { flags: u16, present: u16, range: Vec<u8> },
+    Nat {
+        /// src 1, dst 2, persistent 4, hash 8, random 16.
+        flags: u16,
+        /// Which range parts are present.
+        present: u16,
+        /// Those parts, in wire order.
+        range: Vec<u8>,
+    },
     /// Set a bit to whether the packet is longer than `pkt_len`.
-    CheckPktLarger { pkt_len: u16, dst: Subfield },
+    CheckPktLarger {
+        /// The length compared with.
+        pkt_len: u16,
+        /// The bit set.
+        dst: Subfield,
+    },
     /// Add or change a flow built from the packet (NXAST_LEARN, or
     /// NXAST_LEARN2 with a limit, a result bit, or when it came as one).
     Learn(Box<Learn>),
     /// Output through a queue (OpenFlow 1.0).
-    Enqueue { port: u16, queue: u32 },
+    Enqueue {
+        /// The port.
+        port: u16,
+        /// The queue.
+        queue: u32,
+    },
     /// Set the VLAN id; `push` adds a tag when there is none (1.0 semantics).
-    SetVlanVid { vid: u16, push: bool },
+    SetVlanVid {
+        /// The VLAN id.
+        vid: u16,
+        /// Whether a tag is pushed when there is none.
+        push: bool,
+    },
     /// Set the VLAN priority; `push` as for the id.
-    SetVlanPcp { pcp: u8, push: bool },
+    SetVlanPcp {
+        /// The priority.
+        pcp: u8,
+        /// Whether a tag is pushed when there is none.
+        push: bool,
+    },
     /// Remove the VLAN tag; `of10` if it came as 1.0's STRIP_VLAN.
-    StripVlan { of10: bool },
+    StripVlan {
+        /// It came as 1.0's STRIP_VLAN.
+        of10: bool,
+    },
     /// Push a VLAN tag.
-    PushVlan { ethertype: u16 },
+    PushVlan {
+        /// The tag's TPID.
+        ethertype: u16,
+    },
     /// Set the Ethernet source.
     SetEthSrc([u8; 6]),
     /// Set the Ethernet destination.
@@ -88,19 +154,55 @@ pub enum Action {
     /// Set the transport destination port.
     SetL4Dst(u16),
     /// Decrement the TTL; `ids` are the controllers told on expiry.
-    DecTtl { ids: Vec<u16>, cnt_ids: bool },
+    DecTtl {
+        /// The controllers told on expiry.
+        ids: Vec<u16>,
+        /// It came as NXAST_DEC_TTL_CNT_IDS.
+        cnt_ids: bool,
+    },
     /// Set bits of a field; `reg_load` if it came as Nicira's load
     /// (NXAST_REG_LOAD, or NXAST_REG_LOAD2, which is what a load of a
     /// variable-length or experimenter field is written as).
-    SetField { field: Mff, value: u128, mask: u128, reg_load: bool },
+    SetField {
+        /// The field.
+        field: Mff,
+        /// The value, in the field's bits.
+        value: u128,
+        /// The bits set.
+        mask: u128,
+        /// It came as Nicira's load.
+        reg_load: bool,
+    },
     /// Copy bits between fields.
-    RegMove { src: Subfield, dst: Subfield },
+    RegMove {
+        /// Copied from.
+        src: Subfield,
+        /// Copied to.
+        dst: Subfield,
+    },
     /// Output to the port in a field.
-    OutputReg { src: Subfield, max_len: u16 },
+    OutputReg {
+        /// The field holding the port.
+        src: Subfield,
+        /// Bytes sent when the port is the controller.
+        max_len: u16,
+    },
     /// Look up again in `table` (0xff: this table) as if from `in_port`.
-    Resubmit { in_port: u16, table: u8, with_table: bool },
+    Resubmit {
+        /// The input port of the lookup.
+        in_port: u16,
+        /// The table (0xff: this table).
+        table: u8,
+        /// It came as NXAST_RESUBMIT_TABLE.
+        with_table: bool,
+    },
     /// Set the tunnel id; `wide` if it came as SET_TUNNEL64.
-    SetTunnel { id: u64, wide: bool },
+    SetTunnel {
+        /// The tunnel id.
+        id: u64,
+        /// It came as SET_TUNNEL64.
+        wide: bool,
+    },
     /// Set the output queue.
     SetQueue(u32),
     /// Restore the queue.
@@ -114,7 +216,12 @@ pub enum Action {
     /// Continue in a later table.
     GotoTable(u8),
     /// Write the metadata under a mask.
-    WriteMetadata { value: u64, mask: u64 },
+    WriteMetadata {
+        /// The value.
+        value: u64,
+        /// The bits written.
+        mask: u64,
+    },
     /// Clear the action set.
     ClearActions,
     /// Merge actions into the action set.
@@ -124,7 +231,14 @@ pub enum Action {
     /// Stop processing.
     Exit,
     /// A conjunctive-match clause.
-    Conjunction { id: u32, clause: u8, n_clauses: u8 },
+    Conjunction {
+        /// The conjunction's id.
+        id: u32,
+        /// This clause's number (0-based).
+        clause: u8,
+        /// How many clauses the conjunction has.
+        n_clauses: u8,
+    },
 }
 
 /// The `learn` action's parameters.

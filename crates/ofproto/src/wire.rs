@@ -419,6 +419,7 @@ impl PortDesc {
         }
     }
 
+    /// The port in OpenFlow 1.1–1.3's layout (`ofp11_port`).
     pub fn encode13(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(&self.port_no.to_be_bytes());
