@@ -11,8 +11,8 @@
 //! that exceeds none takes its cost from every bucket.
 //!
 //! Every PMD thread's megaflows share one [`Meter`] through `Arc`, so the
-//! buckets are behind a mutex (uncontended with one PMD thread: a lock and
-//! an unlock per metered packet). A METER_MOD that modifies a meter
+//! buckets are behind a mutex (a lock and an unlock per metered packet,
+//! contended only when two PMD threads meter through one meter at once). A METER_MOD that modifies a meter
 //! replaces its bands in place ([`Meter::configure`]), so megaflows that
 //! use it need no revalidation.
 

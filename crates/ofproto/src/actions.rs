@@ -11,7 +11,8 @@
 //! them ([`Context`]).
 //!
 //! Decoding checks lengths, padding and arguments and answers with the
-//! BAD_ACTION or BAD_INSTRUCTION code OVS gives. Not decoded yet (issue 5):
+//! BAD_ACTION or BAD_INSTRUCTION code OVS gives. Not decoded yet (the
+//! conntrack issue closes the gap with `ovs-actions(7)`):
 //! `clone`, `multipath`, `bundle`, `sample`, `stack_push/pop`,
 //! `fin_timeout`, `output_trunc`, `delete_field`, MPLS and NSH actions,
 //! encap/decap and ONF's 1.3 `copy_field`; they are refused with

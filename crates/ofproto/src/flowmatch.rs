@@ -17,9 +17,10 @@
 //! a valid value (BAD_VALUE), prerequisites already matched by earlier
 //! fields (BAD_PREREQ), and no field twice (DUP_FIELD).
 //!
-//! Not decoded yet: `tun_metadata0`–`63` (their length comes from the
-//! TLV table, which ferrovs does not keep yet), the NSH, ERSPAN and GTP-U
-//! fields, `dp_hash` and `packet_type`; they are refused with BAD_FIELD.
+//! `tun_metadata0`–`63` are decoded as the bridge's TLV table maps them
+//! (an unmapped one is refused with INVALID_TLV_FIELD, as OVS does). Not
+//! decoded yet: the NSH, ERSPAN and GTP-U fields, `dp_hash` and
+//! `packet_type`; they are refused with BAD_FIELD.
 
 use std::sync::LazyLock;
 

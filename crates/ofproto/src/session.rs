@@ -10,9 +10,10 @@
 //! BAD_VERSION, BAD_LEN) and the connection goes on; only an unframeable
 //! stream or a failed negotiation ends it.
 //!
-//! Not handled yet (issue 5): group and meter modifications and their
-//! statistics, PACKET_OUT, PORT_MOD, roles, async configuration, bundles,
-//! FLOW_REMOVED messages, and OpenFlow 1.0's fixed-match flow statistics.
+//! Also handled: group and meter modifications and their statistics,
+//! PACKET_OUT, PORT_MOD, roles, asynchronous configuration, bundles,
+//! FLOW_REMOVED messages, OpenFlow 1.0's fixed-match flow statistics and
+//! the TLV table (NXT_TLV_TABLE_MOD/REQUEST).
 
 use crate::error::{BadRequest, HelloFailed, RoleRequestFailed, TableFeaturesFailed};
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@
 //! channel. When the connection ends (closed by the server, or a frame
 //! that is not JSON-RPC), every pending request fails with
 //! [`ClientError::Closed`] and [`Client::next_notification`] returns
-//! `None`. Reconnection is the IDL's business (not written yet).
+//! `None`. Reconnection is the IDL's business ([`crate::Idl`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -15,9 +15,11 @@
 //!   NORMAL switching (OVS's hidden fail-open flow) until one connects
 //!   again; in `secure` the flow tables stay as they are.
 //!
-//! Not yet: roles (every connection is "other", OVS's equal), packet-in
-//! rate limits and `connection_mode=out-of-band`'s distinction (there is
-//! no in-band control to distinguish it from).
+//! Each connection has its role (equal, master, slave, as the bridge's
+//! `ofproto` roles keep them). Not yet: packet-in rate limits
+//! (`controller_rate_limit`, `controller_burst_limit`) and
+//! `connection_mode=out-of-band`'s distinction (there is no in-band
+//! control to distinguish it from).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

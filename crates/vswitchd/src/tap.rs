@@ -1,7 +1,7 @@
 //! The bridge's local port without DPDK: a kernel tap device named after
 //! the bridge, as OVS's userspace datapath creates it (`/dev/net/tun`,
 //! `IFF_TAP | IFF_NO_PI`), with the bridge's MAC address. With DPDK the
-//! local port is DPDK's own `net_tap` device, which the PMD thread polls
+//! local port is DPDK's own `net_tap` device, which a PMD thread polls
 //! (`daemon.rs`); the functions here read and set either's MAC and state
 //! by name.
 //!
