@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) killed: AtomicBool,
     /// Moves at the end of every iteration of the loop.
     pub(crate) epoch: AtomicU64,
+    /// The loop has stopped: no burst is in flight, no grace to wait.
+    pub(crate) stopped: AtomicBool,
     /// The version every megaflow agrees with.
     pub(crate) acked: AtomicU64,
     /// Called after each acknowledgement (the control thread's wake-up).
@@ -106,11 +108,40 @@ pub const BURST_FLOWS: usize = 1000;
 /// than check each against each change.
 pub const MAX_CHANGES: usize = 64;
 
-/// Starts the revalidator of one loop; it ends when the loop drops its
-/// side of `rounds`.
-pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::io::Result<mpsc::Sender<Round>> {
+/// A loop's side of its revalidator thread. Dropping it (the loop stops)
+/// ends the thread and waits for it, so that a stopped loop leaves no
+/// thread behind holding its megaflows (the daemon restarts its loops on
+/// every change of ports or cores).
+#[derive(Debug)]
+pub(crate) struct Revalidator {
+    rounds: Option<mpsc::Sender<Round>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Revalidator {
+    /// Hands the thread a round; false when it has ended.
+    pub(crate) fn send(&self, round: Round) -> bool {
+        self.rounds.as_ref().is_some_and(|tx| tx.send(round).is_ok())
+    }
+}
+
+impl Drop for Revalidator {
+    fn drop(&mut self) {
+        drop(self.rounds.take());
+        self.shared.stopped.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the revalidator of one loop; it ends when the loop drops the
+/// [`Revalidator`].
+pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::io::Result<Revalidator> {
     let (tx, rx) = mpsc::channel::<Round>();
-    std::thread::Builder::new().name("revalidator".into()).spawn(move || {
+    let mine = Arc::clone(&shared);
+    let thread = std::thread::Builder::new().name("revalidator".into()).spawn(move || {
         let mut last_end: Option<Instant> = None;
         while let Ok(round) = rx.recv() {
             if let Some((now, idle_ms)) = round.sweep {
@@ -126,7 +157,7 @@ pub(crate) fn spawn(translate: Arc<dyn Translate>, shared: Arc<Shared>) -> std::
             last_end = Some(Instant::now());
         }
     })?;
-    Ok(tx)
+    Ok(Revalidator { rounds: Some(tx), thread: Some(thread), shared: mine })
 }
 
 /// The once-a-second sweep, off the PMD: every megaflow's counters passed
@@ -169,7 +200,7 @@ fn run(translate: &dyn Translate, shared: &Shared, round: Round, changes: Option
         shared.killed.store(true, Ordering::Release);
         let epoch = shared.epoch.load(Ordering::Acquire);
         let start = Instant::now();
-        while shared.epoch.load(Ordering::Acquire) == epoch && start.elapsed() < GRACE_LIMIT {
+        while shared.epoch.load(Ordering::Acquire) == epoch && !shared.stopped.load(Ordering::Acquire) && start.elapsed() < GRACE_LIMIT {
             std::thread::yield_now();
         }
     }

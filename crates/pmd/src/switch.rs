@@ -200,7 +200,7 @@ pub struct Switching {
     version: u64,
     /// The revalidator's side (`None`: its thread could not start, and the
     /// loop revalidates itself).
-    revalidator: Option<mpsc::Sender<crate::revalidator::Round>>,
+    revalidator: Option<crate::revalidator::Revalidator>,
     reval: Arc<crate::revalidator::Shared>,
     /// The loop's iterations, published for the revalidator's grace period.
     epoch: u64,
@@ -524,7 +524,7 @@ impl Switching {
                 }
                 self.reval.busy.store(true, Ordering::Release);
                 let flows = self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect();
-                if tx.send(crate::revalidator::Round { version, flows, sweep: None }).is_ok() {
+                if tx.send(crate::revalidator::Round { version, flows, sweep: None }) {
                     self.version = version;
                     return;
                 }
@@ -585,7 +585,7 @@ impl Switching {
                 self.reval.busy.store(true, Ordering::Release);
                 let flows = self.megaflows.iter().filter(|f| !f.is_dead()).cloned().collect();
                 let round = crate::revalidator::Round { version: self.version, flows, sweep: Some((now, self.config.idle_ms)) };
-                if tx.send(round).is_err() {
+                if !tx.send(round) {
                     self.reval.busy.store(false, Ordering::Release);
                 }
             }
