@@ -1,12 +1,12 @@
 //! One bridge's side of the datapath.
 
-use ofproto::error::{BadAction, BadRequest};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dataplane::key::{Field, FieldAccess};
 use dataplane::{FlowKey, PacketMeta};
+use ofproto::error::{BadAction, BadRequest};
 use ofproto::normal::{MacTable, Normal, NormalPort};
 use ofproto::packet_in::PacketIn;
 use ofproto::table::Tables;

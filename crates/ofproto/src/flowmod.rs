@@ -7,10 +7,10 @@
 //! Field by field this follows OVS's `ofputil_decode_flow_mod`, so that
 //! cookies, table ids and priorities mean what they mean to OVS.
 
-use crate::error::{BadAction, BadMatch, BadRequest, FlowModFailed};
 use std::time::Instant;
 
 use crate::actions::{self, Context};
+use crate::error::{BadAction, BadMatch, BadRequest, FlowModFailed};
 use crate::flowmatch::{self, ofp10, port_from_ofp11, Match, TlvMap};
 use crate::table::{flags, Command, Criteria, FlowMod, Rule, ALL_TABLES, ANY_GROUP};
 use crate::wire::{u16_at, u32_at, u64_at, OfError, HEADER_LEN, OFP10};

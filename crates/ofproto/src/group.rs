@@ -9,10 +9,10 @@
 //! Translation (`xlate`) carries out groups and emits the datapath's
 //! `meter` action.
 
-use crate::error::{BadAction, BadMatch, BadRequest, GroupModFailed, MeterModFailed};
 use std::collections::BTreeMap;
 
 use crate::actions::{self, Action, Context};
+use crate::error::{BadAction, BadMatch, BadRequest, GroupModFailed, MeterModFailed};
 use crate::flowmatch::{self, Mff};
 use crate::wire::{u16_at, u32_at, u64_at, OfError};
 

@@ -1,9 +1,9 @@
 //! The controllers' roles on a bridge (OpenFlow 1.2+'s ROLE_REQUEST):
 //! equal, master or slave, with the master election's generation id.
 
-use crate::error::RoleRequestFailed;
 use std::collections::HashMap;
 
+use crate::error::RoleRequestFailed;
 use crate::wire::OfError;
 
 /// A connection's role (OpenFlow 1.2+'s numbering).

@@ -15,10 +15,10 @@
 //! FLOW_REMOVED messages, OpenFlow 1.0's fixed-match flow statistics and
 //! the TLV table (NXT_TLV_TABLE_MOD/REQUEST).
 
-use crate::error::{BadRequest, HelloFailed, RoleRequestFailed, TableFeaturesFailed};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::error::{BadRequest, HelloFailed, RoleRequestFailed, TableFeaturesFailed};
 use crate::flowmod::{self, nxt, StatsFormat};
 use crate::group;
 use crate::table::{Change, Role, Rule, Tables};

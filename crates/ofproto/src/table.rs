@@ -13,13 +13,13 @@
 //! of the tables for translation ([`crate::xlate::Pipeline`]) costs a
 //! pointer copy per table rather than a rebuild.
 
-use crate::error::{BadRequest, FlowModFailed, Nicira};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::actions::{self, Action};
 use crate::classifier::Classifier;
+use crate::error::{BadRequest, FlowModFailed, Nicira};
 use crate::flowmatch::Match;
 use crate::group::{GroupMod, GroupTable};
 use crate::wire::OfError;

@@ -16,12 +16,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use ofproto::error::PortModFailed;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ofproto::error::PortModFailed;
 use ofproto::flowmatch::TlvMap;
 use ofproto::flowmod::{decode_flow_mod, decode_of13_stats_request, encode_flow_stats, StatsFormat};
 use ofproto::table::Tables;

@@ -4,13 +4,12 @@
 //! tables ([`Shared`]), with port changes announced as PORT_STATUS and
 //! removed flows as FLOW_REMOVED.
 
-use ofproto::error::{BadRequest, OfError, PortModFailed};
 use std::sync::{Arc, Mutex};
-
-use ofproto::actions::Action;
-use ofproto::{Bridge, Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
 use std::time::Duration;
 
+use ofproto::actions::Action;
+use ofproto::error::{BadRequest, OfError, PortModFailed};
+use ofproto::{Bridge, Desc, PortCounters, PortDesc, PortReason, Session, SwitchView};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// What OpenFlow clients see of a bridge.

@@ -7,13 +7,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ofproto::actions::Action;
 use ofproto::flowmatch::Match;
 use ofproto::table::{FlowMod, Tables};
 use ofproto::{Bridge, PortReason};
-use std::time::Duration;
-
 use tokio::net::UnixListener;
 
 use crate::ofconn::{serve, Async, BridgeView, PortMods, Shared, PORT_DOWN};

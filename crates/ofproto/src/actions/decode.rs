@@ -4,6 +4,7 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+
 use crate::error::{BadAction, BadInstruction};
 
 /// A bounds-checked reader over one action's bytes.

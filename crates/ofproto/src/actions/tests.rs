@@ -1,6 +1,7 @@
 use super::*;
-use crate::error::{BadAction, BadInstruction};
 use proptest::prelude::*;
+
+use crate::error::{BadAction, BadInstruction};
 
 fn round(actions: &[Action], version: u8) -> Vec<Action> {
     let mut b = Vec::new();

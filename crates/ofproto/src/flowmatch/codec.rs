@@ -5,6 +5,7 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+
 use crate::error::{BadMatch, Nicira};
 
 /// Reads one NXM/OXM entry's header: the field (if known), whether it has

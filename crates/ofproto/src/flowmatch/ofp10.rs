@@ -1,6 +1,7 @@
 //! OpenFlow 1.0's fixed `ofp_match` (40 bytes).
 
 use super::*;
+
 use crate::error::BadMatch;
 
 /// Its size.

@@ -1,6 +1,7 @@
 use super::*;
-use crate::error::{BadMatch, Nicira};
 use proptest::prelude::*;
+
+use crate::error::{BadMatch, Nicira};
 
 fn entry(f: Mff, value: &[u8], mask: Option<&[u8]>, version: u8) -> Vec<u8> {
     let f = field(f);

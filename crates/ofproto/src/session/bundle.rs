@@ -4,6 +4,7 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+
 use crate::error::{BadRequest, BundleFailed};
 
 /// An open bundle: the changes added so far, each with the message it
