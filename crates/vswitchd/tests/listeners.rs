@@ -134,6 +134,11 @@ fn rss_kb(pid: u32) -> u64 {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap()
 }
 
+/// The daemon's open file descriptors (its sockets among them).
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
@@ -163,10 +168,18 @@ fn passive_targets_serve_500_clients_at_once_beside_a_silent_one() {
     };
     // Twice: what the first round leaves allocated, the second must reuse.
     let mut rss = vec![rss_kb(pid)];
+    let fds = open_fds(pid);
     for _ in 0..2 {
         let counts = round();
         assert_eq!(counts, [Ok(CLIENTS), Ok(CLIENTS), Ok(CLIENTS)], "(ptcp, punix, pssl); daemon log:\n{}", sw.log());
-        // Until the daemon has seen every connection close.
+        // Until the daemon has seen every connection close (on a loaded
+        // machine that takes longer than any fixed pause), and a moment
+        // for what they held to be freed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while open_fds(pid) > fds && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(open_fds(pid) <= fds, "the daemon still holds {} descriptors, {fds} before the round", open_fds(pid));
         std::thread::sleep(Duration::from_millis(500));
         rss.push(rss_kb(pid));
     }
