@@ -95,10 +95,6 @@ const SHORTHANDS: [(&str, u16, Option<u8>); 12] = [
     ("sctp6", 0x86dd, Some(132)),
 ];
 
-fn mac_text(v: u128) -> String {
-    dataplane::text::value_text(v, Kind::Mac)
-}
-
 /// A reserved port's name, or the number.
 pub fn port_text(p: u16) -> String {
     match p {
@@ -346,8 +342,8 @@ pub fn action_text(a: &Action) -> String {
         A::StripVlan { of10: true } => "strip_vlan".into(),
         A::StripVlan { of10: false } => "pop_vlan".into(),
         A::PushVlan { ethertype } => format!("push_vlan:{ethertype:#06x}"),
-        A::SetEthSrc(m) => format!("mod_dl_src:{}", mac_text(be(m))),
-        A::SetEthDst(m) => format!("mod_dl_dst:{}", mac_text(be(m))),
+        A::SetEthSrc(m) => format!("mod_dl_src:{}", value_text(be(m), Kind::Mac)),
+        A::SetEthDst(m) => format!("mod_dl_dst:{}", value_text(be(m), Kind::Mac)),
         A::SetIpv4Src(a) => format!("mod_nw_src:{}", Ipv4Addr::from(*a)),
         A::SetIpv4Dst(a) => format!("mod_nw_dst:{}", Ipv4Addr::from(*a)),
         A::SetIpDscp(d) => format!("mod_nw_tos:{d}"),
