@@ -325,7 +325,11 @@ fn run_revalidate(args: &RevalidateArgs) -> Result<(), BenchError> {
         pmd_core: args.pmd_core,
     };
     let mut readings = Vec::new();
+    let mut probes = Vec::new();
     for round in 0..args.rounds {
+        eprintln!("round {}/{}: probing core {} alone for {:?}", round + 1, args.rounds, args.pmd_core, revalidate::PROBE_LENGTH);
+        let gap = revalidate::probe_core(args.pmd_core, revalidate::PROBE_LENGTH).map_err(BenchError::Round)?;
+        probes.push(format!("{} us", gap.as_micros()));
         for mode in [Mode::Inline, Mode::Revalidator] {
             eprintln!("round {}/{}: {}", round + 1, args.rounds, mode.name());
             let r = revalidate::run(&bench, mode, round).map_err(BenchError::Round)?;
@@ -338,6 +342,12 @@ fn run_revalidate(args: &RevalidateArgs) -> Result<(), BenchError> {
     if !args.json {
         println!("{} flows of the pipeline scenario; 10 000 rules replaced by `ovs-ofctl add-flows`; main threads on core {main_core}, PMD on core {}", args.flows, args.pmd_core);
         print!("{}", revalidate::table(&readings));
+        println!(
+            "a thread spinning alone on core {} for {:?} before each round saw gaps of at most: {}",
+            args.pmd_core,
+            revalidate::PROBE_LENGTH,
+            probes.join(", ")
+        );
     }
     Ok(())
 }

@@ -11,7 +11,16 @@
 //!   half a second after its barrier reply;
 //! - the time from the first flow mod to the barrier reply
 //!   (`ovs-ofctl add-flows` ends with a barrier and waits for it);
-//! - the upcalls and the packets lost (over the upcall budget) meanwhile.
+//! - the upcalls and the packets lost (over the upcall budget) meanwhile;
+//! - how often the kernel took the PMD's core from it in that window (its
+//!   thread's involuntary context switches).
+//!
+//! Before each round a thread of the benchmark spins on the PMD's core
+//! alone, as long as a change lasts, and prints the longest gap between
+//! two of its clock reads: what the machine itself (the hypervisor,
+//! interrupts, other tasks allowed on that core) takes from any thread
+//! there. A gap of the PMD's longer than the probe's, with no preemption,
+//! is the switch's.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,6 +84,47 @@ pub struct Reading {
     pub upcalls: u64,
     /// Packets lost in that window (over the upcall budget).
     pub lost: u64,
+    /// The PMD thread's involuntary context switches in that window.
+    pub preempted: u64,
+}
+
+/// How long the probe spins: about as long as a change lasts (the
+/// barrier's delay and half a second).
+pub const PROBE_LENGTH: Duration = Duration::from_secs(7);
+
+/// Spins on `core` for `length` and returns the longest gap between two
+/// clock reads: the most the machine took from a thread there.
+pub fn probe_core(core: usize, length: Duration) -> Result<Duration, String> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                return Err(format!("cannot pin the probe to core {core}"));
+            }
+            let start = Instant::now();
+            let (mut last, mut longest) = (start, Duration::ZERO);
+            while last - start < length {
+                let now = Instant::now();
+                longest = longest.max(now - last);
+                last = now;
+            }
+            Ok(longest)
+        })
+        .join()
+        .map_err(|_| "the probe thread panicked".to_owned())?
+    })
+}
+
+/// The involuntary context switches of the thread named `name` of `pid`.
+fn preemptions(pid: u32, name: &str) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim() != name {
+            return None;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+        number_after(&status, "nonvoluntary_ctxt_switches:\t")
+    })
 }
 
 /// The 10 000 rules of table 1 again, each now also setting the DSCP: a
@@ -124,11 +174,14 @@ pub fn run(bench: &RevalidateBench, mode: Mode, round: usize) -> Result<Reading,
     std::thread::sleep(Duration::from_secs(1));
     let longest_before_us = read(&stats(), "longest iteration: ")?;
     sw.appctl(&["dpif-netdev/pmd-stats-clear"]);
+    let pmd = format!("pmd-c{:02}", bench.pmd_core);
+    let preempted_before = preemptions(sw.pid(), &pmd).ok_or_else(|| format!("no thread {pmd} in the switch"))?;
     let start = Instant::now();
     switch::ofctl(&sw, &["add-flows", "br0", &after_file])?;
     let barrier_ms = start.elapsed().as_secs_f64() * 1e3;
     std::thread::sleep(Duration::from_millis(500));
     let after = stats();
+    let preempted = preemptions(sw.pid(), &pmd).unwrap_or(preempted_before) - preempted_before;
     Ok(Reading {
         mode,
         megaflows,
@@ -137,25 +190,27 @@ pub fn run(bench: &RevalidateBench, mode: Mode, round: usize) -> Result<Reading,
         barrier_ms,
         upcalls: read(&after, "miss with success upcall: ")?,
         lost: read(&after, "miss with failed upcall: ")?,
+        preempted,
     })
 }
 
 /// The results as a table, one line per run.
 pub fn table(readings: &[Reading]) -> String {
     let mut out = format!(
-        "{:<12}{:>10}{:>16}{:>16}{:>12}{:>10}{:>10}\n",
-        "mode", "megaflows", "longest before", "longest during", "barrier", "upcalls", "lost"
+        "{:<12}{:>10}{:>16}{:>16}{:>12}{:>10}{:>10}{:>11}\n",
+        "mode", "megaflows", "longest before", "longest during", "barrier", "upcalls", "lost", "preempted"
     );
     for r in readings {
         out.push_str(&format!(
-            "{:<12}{:>10}{:>13} us{:>13} us{:>9.1} ms{:>10}{:>10}\n",
+            "{:<12}{:>10}{:>13} us{:>13} us{:>9.1} ms{:>10}{:>10}{:>11}\n",
             r.mode.name(),
             r.megaflows,
             r.longest_before_us,
             r.longest_during_us,
             r.barrier_ms,
             r.upcalls,
-            r.lost
+            r.lost,
+            r.preempted
         ));
     }
     out
@@ -188,8 +243,16 @@ mod tests {
             barrier_ms: 812.5,
             upcalls: 3,
             lost: 1,
+            preempted: 2,
         };
         let t = table(&[r]);
         assert!(t.contains("pmd-inline") && t.contains("52000 us") && t.contains("812.5 ms"), "{t}");
+    }
+
+    #[test]
+    fn the_probe_measures_within_its_length() {
+        let core = core_affinity::get_core_ids().and_then(|c| c.last().map(|c| c.id)).unwrap_or(0);
+        let quiet = probe_core(core, Duration::from_millis(50)).unwrap();
+        assert!(quiet > Duration::ZERO && quiet < Duration::from_millis(50), "{quiet:?}");
     }
 }
