@@ -4,7 +4,8 @@
 //! database, managed through `ovs-appctl`); `ferrovs bench` runs the
 //! throughput benchmarks, a program of their own (`ferrovs-bench`,
 //! installed beside this one) so that the daemon carries none of their
-//! code.
+//! code; `ferrovs lflow` runs the OVN logical-flow compiler's steps on
+//! standard input.
 
 use std::process::ExitCode;
 
@@ -44,6 +45,26 @@ enum Command {
     /// Start, stop or query ovsdb-server and the daemon, as ovs-ctl.
     #[command(subcommand)]
     Ctl(ctl::Ctl),
+    /// The OVN logical-flow compiler on one case a line of standard input,
+    /// printing what `ovstest test-ovn STEP` prints.
+    Lflow {
+        /// lex, parse-expr, annotate-expr, simplify-expr, normalize-expr,
+        /// expr-to-flows, parse-actions or dump-symtab.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(ovn_agent::tool::Step::ALL.map(|(n, _)| n)))]
+        step: String,
+    },
+}
+
+/// Runs a step of the logical-flow compiler on standard input.
+fn lflow(step: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let step = ovn_agent::tool::Step::from_name(step).ok_or_else(|| format!("no step {step}"))?;
+    let mut input = String::new();
+    if step != ovn_agent::tool::Step::DumpSymtab {
+        std::io::stdin().read_to_string(&mut input).map_err(|e| format!("cannot read standard input: {e}"))?;
+    }
+    let out = ovn_agent::tool::run(step, &input).map_err(|e| e.to_string())?;
+    std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("cannot write: {e}"))
 }
 
 /// Runs `ferrovs-bench ARGS` from beside this program in this process's
@@ -65,6 +86,7 @@ fn main() -> ExitCode {
         Command::Bench { args } => bench(&args),
         Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),
         Command::Ctl(ctl) => ctl::run(ctl).map_err(|e| e.to_string()),
+        Command::Lflow { step } => lflow(&step),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
