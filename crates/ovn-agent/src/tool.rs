@@ -7,6 +7,11 @@
 //! with `#` is echoed, the rest of a line from a `#` on is dropped, and a
 //! blank line prints an empty one.
 
+use std::sync::LazyLock;
+
+use crate::expr::{self, ConstantSet, Sets};
+use crate::symtab::Symtab;
+
 /// A step of the compiler to run on each line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -60,10 +65,33 @@ pub enum ToolError {
     NotWritten(Step),
 }
 
+/// The address sets and port groups of `test-ovn`.
+pub fn test_sets() -> Sets {
+    let mut sets = Sets::default();
+    sets.addr_sets.insert("set1".into(), ConstantSet::integers(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+    sets.addr_sets.insert("set2".into(), ConstantSet::integers(&["::1", "::2", "::3"]));
+    sets.addr_sets.insert("set3".into(), ConstantSet::integers(&["00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"]));
+    sets.addr_sets.insert("set4".into(), ConstantSet::integers::<&str>(&[]));
+    sets.port_groups.insert("0_pg1".into(), ConstantSet::strings(&["lsp1", "lsp2", "lsp3"]));
+    sets.port_groups.insert("0_pg_empty".into(), ConstantSet::strings::<&str>(&[]));
+    sets
+}
+
+fn parse_expr(line: &str) -> String {
+    static SETS: LazyLock<Sets> = LazyLock::new(test_sets);
+    let symtab = Symtab::test_ovn();
+    match expr::parse_str(line, symtab, &SETS) {
+        Ok(e) => e.format(symtab),
+        Err(e) => e,
+    }
+}
+
 /// Runs `step` on each line of `input`; returns what it prints.
 pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
     let each: fn(&str) -> String = match step {
         Step::Lex => crate::lex::format_tokens,
+        Step::ParseExpr => parse_expr,
+        Step::DumpSymtab => return Ok(Symtab::test_ovn().dump()),
         other => return Err(ToolError::NotWritten(other)),
     };
     let mut out = String::new();

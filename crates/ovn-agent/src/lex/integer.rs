@@ -75,16 +75,6 @@ impl Subvalue {
         }
     }
 
-    /// Whether every bit is zero.
-    pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|&b| b == 0)
-    }
-
-    /// Whether the bits at and above bit `n` are all zero.
-    pub fn fits_in(&self, n: usize) -> bool {
-        (n..SUBVALUE_BYTES * 8).all(|i| !self.bit(i))
-    }
-
     /// Bits of `self` that are also in `other`.
     pub fn and(&self, other: &Subvalue) -> Subvalue {
         let mut out = *self;
