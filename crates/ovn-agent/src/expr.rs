@@ -28,9 +28,13 @@ use std::fmt::Write as _;
 use crate::lex::{write_json_string, Format, Subvalue};
 use crate::symtab::{SymbolId, Symtab};
 
+mod annotate;
 mod parse;
+mod simplify;
 
+pub use annotate::{annotate, unique_symbol};
 pub use parse::{parse, parse_field, parse_field_str, parse_str, Field};
+pub use simplify::{evaluate_condition, fix, simplify};
 
 /// A relational operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -77,20 +77,38 @@ pub fn test_sets() -> Sets {
     sets
 }
 
-fn parse_expr(line: &str) -> String {
+/// The logical ports of `test-ovn`, with their tunnel keys.
+pub const TEST_PORTS: [(&str, u32); 6] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11), ("lsp2", 0x12), ("lsp3", 0x13)];
+
+/// An expression through the first `steps` steps after parsing (1:
+/// annotated, 2: simplified), printed.
+fn expr_steps(line: &str, steps: u8) -> String {
     static SETS: LazyLock<Sets> = LazyLock::new(test_sets);
     let symtab = Symtab::test_ovn();
-    match expr::parse_str(line, symtab, &SETS) {
-        Ok(e) => e.format(symtab),
-        Err(e) => e,
+    let resident = |port: &str| TEST_PORTS.iter().any(|(p, _)| *p == port);
+    let mut e = match expr::parse_str(line, symtab, &SETS) {
+        Ok(e) => e,
+        Err(err) => return err,
+    };
+    if steps > 0 {
+        e = match expr::annotate(e, symtab) {
+            Ok(e) => e,
+            Err(err) => return err,
+        };
     }
+    if steps > 1 {
+        e = expr::evaluate_condition(expr::simplify(e, symtab), &resident);
+    }
+    e.format(symtab)
 }
 
 /// Runs `step` on each line of `input`; returns what it prints.
 pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
     let each: fn(&str) -> String = match step {
         Step::Lex => crate::lex::format_tokens,
-        Step::ParseExpr => parse_expr,
+        Step::ParseExpr => |l| expr_steps(l, 0),
+        Step::AnnotateExpr => |l| expr_steps(l, 1),
+        Step::SimplifyExpr => |l| expr_steps(l, 2),
         Step::DumpSymtab => return Ok(Symtab::test_ovn().dump()),
         other => return Err(ToolError::NotWritten(other)),
     };
