@@ -54,6 +54,7 @@ pub mod error;
 pub mod flowmatch;
 pub mod flowmod;
 pub mod group;
+pub mod match_format;
 pub mod normal;
 pub mod packet_in;
 pub mod port;

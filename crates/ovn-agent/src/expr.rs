@@ -29,10 +29,14 @@ use crate::lex::{write_json_string, Format, Subvalue};
 use crate::symtab::{SymbolId, Symtab};
 
 mod annotate;
+mod matches;
+mod normalize;
 mod parse;
 mod simplify;
 
 pub use annotate::{annotate, unique_symbol};
+pub use matches::{to_matches, Conjunction, ExprMatch, Matches};
+pub use normalize::normalize;
 pub use parse::{parse, parse_field, parse_field_str, parse_str, Field};
 pub use simplify::{evaluate_condition, fix, simplify};
 

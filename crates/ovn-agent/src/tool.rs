@@ -81,7 +81,8 @@ pub fn test_sets() -> Sets {
 pub const TEST_PORTS: [(&str, u32); 6] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11), ("lsp2", 0x12), ("lsp3", 0x13)];
 
 /// An expression through the first `steps` steps after parsing (1:
-/// annotated, 2: simplified), printed.
+/// annotated, 2: simplified, 3: normalized, 4: converted to matches),
+/// printed.
 fn expr_steps(line: &str, steps: u8) -> String {
     static SETS: LazyLock<Sets> = LazyLock::new(test_sets);
     let symtab = Symtab::test_ovn();
@@ -99,6 +100,13 @@ fn expr_steps(line: &str, steps: u8) -> String {
     if steps > 1 {
         e = expr::evaluate_condition(expr::simplify(e, symtab), &resident);
     }
+    if steps > 2 {
+        e = expr::normalize(e, symtab);
+    }
+    if steps > 3 {
+        let port = |name: &str| TEST_PORTS.iter().find(|(p, _)| *p == name).map(|&(_, k)| k);
+        return expr::to_matches(&e, symtab, &port).lines().join("\n");
+    }
     e.format(symtab)
 }
 
@@ -109,6 +117,8 @@ pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
         Step::ParseExpr => |l| expr_steps(l, 0),
         Step::AnnotateExpr => |l| expr_steps(l, 1),
         Step::SimplifyExpr => |l| expr_steps(l, 2),
+        Step::NormalizeExpr => |l| expr_steps(l, 3),
+        Step::ExprToFlows => |l| expr_steps(l, 4),
         Step::DumpSymtab => return Ok(Symtab::test_ovn().dump()),
         other => return Err(ToolError::NotWritten(other)),
     };

@@ -44,7 +44,7 @@ const FILES: &[(&str, Layout, &str)] = &[
 ];
 
 /// The steps written so far: their files must pass whole.
-const WRITTEN: &[&str] = &["lex", "parse-expr", "annotate-expr", "simplify-expr", "dump-symtab"];
+const WRITTEN: &[&str] = &["lex", "parse-expr", "annotate-expr", "simplify-expr", "normalize-expr", "expr-to-flows", "dump-symtab"];
 
 struct Case {
     input: String,
