@@ -181,6 +181,10 @@ pub enum Action {
         /// Copied to.
         dst: Subfield,
     },
+    /// Push bits of a field onto the translation's stack (NXAST_STACK_PUSH).
+    StackPush(Subfield),
+    /// Pop the stack's top into bits of a field (NXAST_STACK_POP).
+    StackPop(Subfield),
     /// Output to the port in a field.
     OutputReg {
         /// The field holding the port.
@@ -364,7 +368,7 @@ pub fn uses_tun_metadata(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
         Action::SetField { field, .. } => tun(*field),
         Action::RegMove { src, dst } => tun(src.field) || tun(dst.field),
-        Action::OutputReg { src, .. } => tun(src.field),
+        Action::OutputReg { src, .. } | Action::StackPush(src) | Action::StackPop(src) => tun(src.field),
         Action::Ct { actions, .. } | Action::WriteActions(actions) => uses_tun_metadata(actions),
         _ => false,
     })
@@ -403,7 +407,7 @@ pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Resu
                 fits(src)?;
                 fits(dst)?;
             }
-            Action::OutputReg { src, .. } => fits(src)?,
+            Action::OutputReg { src, .. } | Action::StackPush(src) | Action::StackPop(src) => fits(src)?,
             Action::Ct { actions, .. } | Action::WriteActions(actions) => fit_tun_metadata(actions, tlv)?,
             _ => {}
         }

@@ -369,6 +369,8 @@ pub fn action_text(a: &Action) -> String {
         }
         A::RegMove { src, dst } => format!("move:{}->{}", subfield_text(src), subfield_text(dst)),
         A::OutputReg { src, .. } => format!("output:{}", subfield_text(src)),
+        A::StackPush(sf) => format!("push:{}", subfield_text(sf)),
+        A::StackPop(sf) => format!("pop:{}", subfield_text(sf)),
         A::Resubmit { in_port, table, .. } => {
             let p = if *in_port == port::IN_PORT { String::new() } else { port_text(*in_port) };
             if *table == 255 {

@@ -99,7 +99,12 @@ pub enum XlateError {
     SetTunnel,
     /// `NORMAL` on a bridge without it.
     NoNormal,
+    /// A pop from an empty stack, or a push past [`MAX_STACK`] entries.
+    Stack,
 }
+
+/// The most values `push` may keep on the translation's stack.
+pub const MAX_STACK: usize = 1024;
 
 impl std::fmt::Display for XlateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +120,7 @@ impl std::fmt::Display for XlateError {
             XlateError::Enqueue => f.write_str("enqueue (QoS queues) is not supported by ferrovs yet"),
             XlateError::SetTunnel => f.write_str("set_tunnel is not supported by ferrovs yet (no tunnel ports)"),
             XlateError::NoNormal => f.write_str("NORMAL is not available on this bridge"),
+            XlateError::Stack => write!(f, "pop from an empty stack, or a push past {MAX_STACK} values"),
         }
     }
 }
@@ -306,6 +312,7 @@ impl Pipeline {
             lookups: 0,
             error: None,
             action_set: Vec::new(),
+            stack: Vec::new(),
             stopped: false,
             table: 0,
             in_miss_flow: false,
@@ -354,6 +361,8 @@ struct Walk<'a> {
     error: Option<XlateError>,
     /// OpenFlow 1.1+'s action set (`write_actions`).
     action_set: Vec<Action>,
+    /// The values `push` saved, latest last.
+    stack: Vec<u128>,
     /// `exit`, or an error: nothing more runs.
     stopped: bool,
     /// The table being walked.
@@ -653,6 +662,21 @@ impl Walk<'_> {
                 let mask = bits(dst.n_bits) << dst.ofs;
                 self.set_field(dst.field, v << dst.ofs, mask);
             }
+            Action::StackPush(sf) => {
+                let v = self.read_subfield(sf);
+                if self.stack.len() >= MAX_STACK {
+                    self.fail(XlateError::Stack);
+                    return;
+                }
+                self.stack.push(v);
+            }
+            Action::StackPop(sf) => match self.stack.pop() {
+                Some(v) => {
+                    let mask = bits(sf.n_bits) << sf.ofs;
+                    self.set_field(sf.field, (v & bits(sf.n_bits)) << sf.ofs, mask);
+                }
+                None => self.fail(XlateError::Stack),
+            },
             Action::SetEthSrc(m) => self.set_field(Mff::EthSrc, be(m), u128::MAX),
             Action::SetEthDst(m) => self.set_field(Mff::EthDst, be(m), u128::MAX),
             Action::SetIpv4Src(a) => self.set_field(Mff::Ipv4Src, u128::from(*a), u128::MAX),

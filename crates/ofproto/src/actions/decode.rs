@@ -327,6 +327,22 @@ pub(super) fn reg_move(a: &[u8], at: usize) -> Result<Action, OfError> {
     Ok(Action::RegMove { src: Subfield { field: src.id, ofs: src_ofs, n_bits }, dst: Subfield { field: dst.id, ofs: dst_ofs, n_bits } })
 }
 
+/// NXAST_STACK_PUSH and NXAST_STACK_POP: a bit offset, a field header,
+/// a bit count, zeros to 24 bytes; the bits must be in the field, and a
+/// pop's field writable.
+fn stack(a: &[u8], push: bool) -> Result<Action, OfError> {
+    let r = exact_len(a, 24)?;
+    let ofs = r.u16(10)?;
+    let (f, hlen) = pull_field_header(&a[12..])?;
+    let n_bits = r.u16(12 + hlen)?;
+    r.zeros(14 + hlen..24)?;
+    if n_bits == 0 || u32::from(ofs) + u32::from(n_bits) > u32::from(f.bits) || (!push && !writable(f)) {
+        return Err(OfError::BadAction(BadAction::BadArgument));
+    }
+    let sf = Subfield { field: f.id, ofs, n_bits };
+    Ok(if push { Action::StackPush(sf) } else { Action::StackPop(sf) })
+}
+
 /// Properties after a 16-byte extension action header: (type, payload).
 pub(super) fn props(a: &[u8]) -> Result<Vec<(u16, &[u8])>, OfError> {
     let mut out = Vec::new();
@@ -598,6 +614,7 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             Action::PopQueue
         }
         6 => reg_move(a, 10)?,
+        27 | 28 => stack(a, subtype == 27)?,
         7 => {
             let r = exact_len(a, 24)?;
             let (f, _) = pull_field_header(&a[12..16])?;

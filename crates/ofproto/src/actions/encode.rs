@@ -460,6 +460,15 @@ impl Enc<'_> {
                 self.mff_header(dst.field, hv);
                 self.finish(at);
             }
+            Action::StackPush(sf) | Action::StackPop(sf) => {
+                // The header, the bit offset, the field's NXM header, the
+                // bit count, zeros to 24 bytes.
+                let at = self.nx(if matches!(a, Action::StackPush(_)) { 27 } else { 28 }, 12);
+                self.put(at + 10, &sf.ofs.to_be_bytes());
+                self.mff_header(sf.field, 0);
+                self.out.extend_from_slice(&sf.n_bits.to_be_bytes());
+                self.finish(at);
+            }
             Action::OutputReg { src, max_len } => {
                 let at = self.nx(15, 24);
                 self.put(at + 10, &(src.ofs << 6 | (src.n_bits - 1)).to_be_bytes());

@@ -165,6 +165,23 @@ fn flood_all_in_port_and_controller() {
 }
 
 #[test]
+fn push_and_pop_exchange_registers_and_an_empty_pop_fails() {
+    use crate::actions::Subfield;
+    let reg = |i| Subfield { field: Mff::Reg(i), ofs: 0, n_bits: 32 };
+    let set = |i, v| A::SetField { field: Mff::Reg(i), value: v, mask: 0xffff_ffff, reg_load: false };
+    let swap =
+        vec![set(0, 3), set(1, 2), A::StackPush(reg(0)), A::StackPush(reg(1)), A::StackPop(reg(0)), A::StackPop(reg(1)), A::GotoTable(1)];
+    let p = pipeline(&[
+        (0, 1, Match::catchall(), swap),
+        (1, 10, Match::exact(&[(Mff::Reg(0), &[0, 0, 0, 2]), (Mff::Reg(1), &[0, 0, 0, 3])]), vec![out(3)]),
+        (1, 1, Match::catchall(), vec![out(2)]),
+    ]);
+    assert_eq!(p.translate(&udp(1, [1, 1, 1, 1], 1), true).actions, vec![Dp::Output(103)], "reg0 and reg1 exchanged");
+    let p = pipeline(&[(0, 1, Match::catchall(), vec![A::StackPop(reg(0)), out(2)])]);
+    assert_eq!(p.translate(&udp(1, [1, 1, 1, 1], 1), true).error, Some(XlateError::Stack));
+}
+
+#[test]
 fn unsupported_actions_drop_with_a_reason() {
     let ct = A::Ct { flags: 0, zone_src: None, zone_imm: 0, table: 0xff, alg: 0, actions: vec![] };
     let p = pipeline(&[(0, 1, Match::catchall(), vec![out(2), ct])]);
