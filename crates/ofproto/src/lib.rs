@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod actions_format;
 pub mod bridge;
 pub mod changes;
 pub mod classifier;

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod expr;
 pub mod lex;
 pub mod symtab;

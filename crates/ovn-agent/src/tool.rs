@@ -57,14 +57,6 @@ impl Step {
     }
 }
 
-/// A step that cannot run.
-#[derive(Debug, thiserror::Error)]
-pub enum ToolError {
-    /// The step is not written yet.
-    #[error("`{}' is not written yet", .0.name())]
-    NotWritten(Step),
-}
-
 /// The address sets and port groups of `test-ovn`.
 pub fn test_sets() -> Sets {
     let mut sets = Sets::default();
@@ -110,8 +102,53 @@ fn expr_steps(line: &str, steps: u8) -> String {
     e.format(symtab)
 }
 
+/// The logical ports `test-ovn parse-actions` knows (no lsp2 or lsp3).
+const ACTION_PORTS: [(&str, u32); 4] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11)];
+
+/// One line of actions as `test-ovn parse-actions` prints it: the line,
+/// then its canonical text if different, its OpenFlow actions and its
+/// prerequisites, or its error.
+fn parse_actions(line: &str) -> String {
+    use crate::actions::{self, EncodeParams, ParseParams, Pipeline};
+    let symtab = Symtab::test_ovn();
+    let pp = ParseParams { symtab, n_tables: 24, cur_ltable: 10, pipeline: Pipeline::Ingress };
+    let mut out = vec![line.to_owned()];
+    let (acts, prereqs) = match actions::parse(line, &pp) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            out.push(format!("    {e}"));
+            return out.join("\n");
+        }
+    };
+    let text = actions::format(&acts, symtab);
+    if text != line {
+        out.push(format!("    formats as {text}"));
+    }
+    let port = |name: &str| ACTION_PORTS.iter().find(|(p, _)| *p == name).map(|&(_, k)| k);
+    let ep = EncodeParams {
+        lookup_port: &port,
+        is_switch: true,
+        pipeline: Pipeline::Ingress,
+        ingress_ptable: 8,
+        egress_ptable: 42,
+        output_ptable: 64,
+    };
+    let encoded = actions::encode(&acts, symtab, &ep);
+    out.push(format!("    encodes as {}", ofproto::actions_format::actions_format(&encoded)));
+    if let Some(p) = prereqs {
+        out.push(format!("    has prereqs {}", p.format(symtab)));
+    }
+    // The canonical text must read back to itself.
+    match actions::parse(&text, &pp) {
+        Ok((again, _)) if actions::format(&again, symtab) == text => {}
+        Ok((again, _)) => out.push(format!("    bad reformat: {}", actions::format(&again, symtab))),
+        Err(e) => out.push(format!("    reparse error: {e}")),
+    }
+    out.join("\n")
+}
+
 /// Runs `step` on each line of `input`; returns what it prints.
-pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
+pub fn run(step: Step, input: &str) -> String {
     let each: fn(&str) -> String = match step {
         Step::Lex => crate::lex::format_tokens,
         Step::ParseExpr => |l| expr_steps(l, 0),
@@ -119,8 +156,8 @@ pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
         Step::SimplifyExpr => |l| expr_steps(l, 2),
         Step::NormalizeExpr => |l| expr_steps(l, 3),
         Step::ExprToFlows => |l| expr_steps(l, 4),
-        Step::DumpSymtab => return Ok(Symtab::test_ovn().dump()),
-        other => return Err(ToolError::NotWritten(other)),
+        Step::ParseActions => parse_actions,
+        Step::DumpSymtab => return Symtab::test_ovn().dump(),
     };
     let mut out = String::new();
     for line in input.lines() {
@@ -137,7 +174,7 @@ pub fn run(step: Step, input: &str) -> Result<String, ToolError> {
         out.push_str(&each(line));
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -146,7 +183,7 @@ mod tests {
 
     #[test]
     fn lines_are_read_as_test_ovn_reads_them() {
-        let out = run(Step::Lex, "# a comment\na b # not this\n  \n1.2.3.4/24\n").unwrap();
+        let out = run(Step::Lex, "# a comment\na b # not this\n  \n1.2.3.4/24\n");
         assert_eq!(out, "# a comment\na b\n\n1.2.3.0/24\n");
     }
 

@@ -16,7 +16,15 @@ def find(setup):
 def data_block(setup):
     i=find(setup)
     while 'AT_DATA([test-cases.txt]' not in at[i]: i+=1
-    literal = at[i].rstrip().endswith('[[')
+    head = at[i].rstrip()
+    if head.endswith(','):
+        # The quoted text starts on the next line, after its brackets.
+        i+=1
+        literal = at[i].startswith('[[')
+        at[i] = at[i][2:] if literal else at[i][1:]
+        i-=1
+    else:
+        literal = head.endswith('[[')
     end = ']])' if literal else '])'
     out=[]; i+=1
     while at[i]!=end: out.append(at[i]); i+=1
@@ -115,3 +123,25 @@ def block_file(name, setups):
 block_file('simplify', ['simplification special cases', 'is_chassis_resident simplification'])
 block_file('expr-to-flows', ['converting expressions to flows -- string fields', 'converting expressions to flows -- address sets', 'converting expressions to flows -- port groups'])
 block_file('conjunction', ['converting expressions to flows -- conjunction'])
+
+def actions_file():
+    lines=data_block('action parsing')
+    cases=[]
+    for l in lines:
+        if not l.strip() or l.startswith('#'): continue
+        if l.startswith('    '): cases[-1][1].append(l[4:])
+        elif l[0] in ' \t': continue
+        else: cases.append((l,[]))
+    shared=read_blocks(V+'actions.txt')
+    mine=[c for k,c in enumerate(cases) if k%4!=3]
+    assert len(shared)==len(mine), ('actions', len(shared), len(mine))
+    for a,b in zip(shared,mine):
+        assert a[0]==b[0] and a[1]==b[1], ('actions', a, b)
+    rest=[c for k,c in enumerate(cases) if k%4==3]
+    text='# the cases of OVN v23.03.1 tests/ovn.at, AT_SETUP: action parsing, whose index in the block is 3 mod 4\n'
+    for inp,exp in rest:
+        text+=inp+'\n'+''.join('    %s\n' % x for x in exp)+'\n'
+    open(OUT+'actions.txt','w').write(text)
+    print('actions', len(cases), len(rest))
+
+actions_file()

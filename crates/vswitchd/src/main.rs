@@ -63,7 +63,7 @@ fn lflow(step: &str) -> Result<(), String> {
     if step != ovn_agent::tool::Step::DumpSymtab {
         std::io::stdin().read_to_string(&mut input).map_err(|e| format!("cannot read standard input: {e}"))?;
     }
-    let out = ovn_agent::tool::run(step, &input).map_err(|e| e.to_string())?;
+    let out = ovn_agent::tool::run(step, &input);
     std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("cannot write: {e}"))
 }
 

@@ -43,8 +43,14 @@ const FILES: &[(&str, Layout, &str)] = &[
     ("actions", Layout::Actions, "parse-actions"),
 ];
 
-/// The steps written so far: their files must pass whole.
+/// The steps whose files must pass whole. `parse-actions` is not: ferrovs
+/// does not know every action OVN does yet (issue 19 goes on); its
+/// counts are printed, and the cases of the actions it knows must pass
+/// (a case ferrovs refuses says \"not supported by ferrovs yet\").
 const WRITTEN: &[&str] = &["lex", "parse-expr", "annotate-expr", "simplify-expr", "normalize-expr", "expr-to-flows", "dump-symtab"];
+
+/// What ferrovs says of an action OVN knows and it does not.
+const NOT_YET: &str = "is not supported by ferrovs yet";
 
 struct Case {
     input: String,
@@ -187,7 +193,17 @@ fn ovn_parser_vectors_pass_through_ferrovs_lflow() {
                 }
             }
             report.push_str(&format!("{name} ({what}): {} passed, {} failed\n", cases.len() - failed.len().min(cases.len()), failed.len()));
-            if WRITTEN.contains(&step) && !failed.is_empty() {
+            if matches!(layout, Layout::Actions) {
+                // The actions ferrovs parses must come out as OVN's.
+                let wrong: Vec<String> = failed.iter().filter(|f| !f.contains(NOT_YET)).cloned().collect();
+                report.push_str(&format!(
+                    "{name} ({what}): {} of the failures are actions ferrovs does not know yet\n",
+                    failed.len() - wrong.len()
+                ));
+                if !wrong.is_empty() {
+                    failures.insert(format!("{name} ({what}), actions ferrovs knows"), wrong);
+                }
+            } else if WRITTEN.contains(&step) && !failed.is_empty() {
                 failures.insert(format!("{name} ({what})"), failed);
             }
         }

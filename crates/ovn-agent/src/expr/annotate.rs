@@ -14,6 +14,25 @@ pub fn annotate(e: Expr, symtab: &Symtab) -> Result<Expr, String> {
     annotate_(e, symtab, true, &mut Vec::new())
 }
 
+/// The prerequisites of `symbol` and of the symbols it is bits of, each
+/// annotated, in that order (what an action that reads or writes it
+/// requires of the flow's match).
+pub fn field_prereqs(symbol: SymbolId, symtab: &Symtab) -> Result<Option<Expr>, String> {
+    let mut out: Option<Expr> = None;
+    let mut at = Some(symbol);
+    while let Some(id) = at {
+        let s = symtab.get(id);
+        if let Some(p) = &s.prereqs {
+            out = Some(Expr::combine_opt(true, out, parse_and_annotate(p, symtab, &mut Vec::new())?));
+        }
+        at = match s.kind {
+            Kind::Subfield { parent, .. } => Some(parent),
+            _ => None,
+        };
+    }
+    Ok(out)
+}
+
 /// Parses and annotates a prerequisite or predicate, naming it in the
 /// error.
 fn parse_and_annotate(s: &str, symtab: &Symtab, nesting: &mut Vec<SymbolId>) -> Result<Expr, String> {

@@ -117,6 +117,22 @@ pub fn parse_field_str(s: &str, symtab: &Symtab) -> Result<Field, String> {
     }
 }
 
+/// Parses one constant (no sets) for the field `f`, checked against its
+/// type and width as a comparison's would be (OVN's `expr_constant_parse`).
+pub fn parse_constant_for(lexer: &mut Lexer<'_>, symtab: &Symtab, f: Field) -> Option<Constant> {
+    if lexer.has_error() {
+        return None;
+    }
+    let sets = Sets::default();
+    let mut p = Parser { lexer, symtab, sets: &sets, not: false, depth: 0 };
+    let mut reading = Reading { set: ConstantSet::default(), strings: false };
+    p.constant(&mut reading)?;
+    if !p.type_check(f, &reading) {
+        return None;
+    }
+    reading.set.values.pop()
+}
+
 fn relop_of(token: &Token) -> Option<Relop> {
     Some(match token {
         Token::Eq => Relop::Eq,
@@ -368,8 +384,8 @@ impl Parser<'_, '_> {
         Some(())
     }
 
-    /// The comparison of `f` with each of `set`'s values.
-    fn make_cmp(&mut self, f: Field, r: Relop, reading: Reading) -> Option<Expr> {
+    /// Whether the values read suit `f`'s type and width; an error if not.
+    fn type_check(&mut self, f: Field, reading: &Reading) -> bool {
         let symbol = self.symtab.get(f.symbol);
         let is_string_field = symbol.width == 0;
         if reading.strings != is_string_field {
@@ -379,14 +395,23 @@ impl Parser<'_, '_> {
                 symbol.name,
                 if reading.strings { "string" } else { "integer" }
             ));
-            return None;
+            return false;
         }
         if !is_string_field {
             if let Some(w) = reading.set.values.iter().map(Constant::width).find(|&w| w > symbol.width) {
                 self.lexer.error(format!("{w}-bit constant is not compatible with {}-bit field {}.", symbol.width, symbol.name));
-                return None;
+                return false;
             }
         }
+        true
+    }
+
+    /// The comparison of `f` with each of `set`'s values.
+    fn make_cmp(&mut self, f: Field, r: Relop, reading: Reading) -> Option<Expr> {
+        if !self.type_check(f, &reading) {
+            return None;
+        }
+        let symbol = self.symtab.get(f.symbol);
         let set = reading.set;
         if !matches!(r, Relop::Eq | Relop::Ne) {
             let message = if set.in_curlies {

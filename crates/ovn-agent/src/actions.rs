@@ -1,0 +1,309 @@
+//! Logical-flow actions: a `Logical_Flow` row's `actions` column, parsed
+//! into [`Ovnact`]s, printed back in OVN's canonical text, and encoded
+//! into the `ofproto` actions `ovn-controller` 23.03 installs
+//! (`lib/actions.c`).
+//!
+//! Parsing also gathers the *prerequisites* the actions put on the flow's
+//! match (`ip.ttl--` needs `ip`; assigning `tcp.dst` needs `tcp`), which
+//! the caller adds to the match before compiling it.
+//!
+//! Encoding needs the tables of the OpenFlow pipeline
+//! ([`EncodeParams`]): `next` resubmits to the first table of the logical
+//! pipeline plus the logical table; `output` to the output table; the
+//! connection-tracking zone is a register.
+//!
+//! Written so far: `drop`, `next`, `output`, assignments (`=`, `<->`),
+//! `ip.ttl--`, `push`/`pop`, `ct_next`, `ct_clear`. An action OVN knows
+//! and ferrovs does not yet is refused with an error saying so, never
+//! mistaken for a syntax error.
+
+use ofproto::actions::{Action, Subfield};
+
+use crate::expr::{format_field, Constant, Field};
+use crate::symtab::{Kind, OvnField, Symtab};
+
+mod parse;
+
+pub use parse::parse;
+
+/// A logical pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// The ingress pipeline.
+    Ingress,
+    /// The egress pipeline.
+    Egress,
+}
+
+impl Pipeline {
+    fn name(self) -> &'static str {
+        match self {
+            Pipeline::Ingress => "ingress",
+            Pipeline::Egress => "egress",
+        }
+    }
+}
+
+/// A parsed action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ovnact {
+    /// `output;`
+    Output,
+    /// `next;`, `next(N);`, `next(pipeline=P, table=N);`
+    Next {
+        /// The pipeline continued in.
+        pipeline: Pipeline,
+        /// Its logical table.
+        ltable: u8,
+        /// The pipeline the flow is in.
+        src_pipeline: Pipeline,
+        /// The flow's logical table.
+        src_ltable: u8,
+    },
+    /// `field = constant;`
+    Load {
+        /// The destination.
+        dst: Field,
+        /// The value.
+        imm: Constant,
+    },
+    /// `icmp4.frag_mtu = constant;` and the like: a field only pinctrl
+    /// knows, set by a paused controller action.
+    OvnFieldLoad {
+        /// The field.
+        dst: Field,
+        /// The value.
+        imm: Constant,
+    },
+    /// `field = field;`
+    Move {
+        /// The destination.
+        lhs: Field,
+        /// The source.
+        rhs: Field,
+    },
+    /// `field <-> field;`
+    Exchange {
+        /// One side.
+        lhs: Field,
+        /// The other.
+        rhs: Field,
+    },
+    /// `ip.ttl--;`
+    DecTtl,
+    /// `push(field);`
+    Push(Field),
+    /// `pop(field);`
+    Pop(Field),
+    /// `ct_next;`: through conntrack, on to the next logical table.
+    CtNext {
+        /// The logical table continued in.
+        ltable: u8,
+    },
+    /// `ct_clear;`
+    CtClear,
+}
+
+/// What parsing needs to know of where the flow is.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseParams<'a> {
+    /// The symbol table.
+    pub symtab: &'a Symtab,
+    /// Logical tables in the pipeline (0: `next` not allowed).
+    pub n_tables: u8,
+    /// The flow's logical table.
+    pub cur_ltable: u8,
+    /// The flow's pipeline.
+    pub pipeline: Pipeline,
+}
+
+/// What encoding needs to know of the OpenFlow pipeline.
+pub struct EncodeParams<'a> {
+    /// A logical port's tunnel key.
+    pub lookup_port: &'a dyn Fn(&str) -> Option<u32>,
+    /// The flow is on a logical switch (else a router).
+    pub is_switch: bool,
+    /// The flow's pipeline.
+    pub pipeline: Pipeline,
+    /// The first OpenFlow table of the ingress pipeline.
+    pub ingress_ptable: u8,
+    /// The first OpenFlow table of the egress pipeline.
+    pub egress_ptable: u8,
+    /// Where `output` goes.
+    pub output_ptable: u8,
+}
+
+impl std::fmt::Debug for EncodeParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodeParams")
+            .field("is_switch", &self.is_switch)
+            .field("pipeline", &self.pipeline)
+            .field("ingress_ptable", &self.ingress_ptable)
+            .field("egress_ptable", &self.egress_ptable)
+            .field("output_ptable", &self.output_ptable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EncodeParams<'_> {
+    fn first_ptable(&self, p: Pipeline) -> u8 {
+        match p {
+            Pipeline::Ingress => self.ingress_ptable,
+            Pipeline::Egress => self.egress_ptable,
+        }
+    }
+}
+
+/// The logical connection-tracking zone's register (`MFF_LOG_CT_ZONE`).
+const LOG_CT_ZONE: u8 = 13;
+/// The DNAT zone's register (`MFF_LOG_DNAT_ZONE`), a router's zone.
+const LOG_DNAT_ZONE: u8 = 11;
+/// `OFPP_IN_PORT`: a resubmit from the packet's own port.
+const OFPP_IN_PORT: u16 = 0xfff8;
+
+/// pinctrl's opcodes (OVN's `enum action_opcode`) that ferrovs encodes.
+pub mod opcode {
+    /// Set the MTU of an ICMPv4 "fragmentation needed".
+    pub const PUT_ICMP4_FRAG_MTU: u32 = 13;
+    /// Set the MTU of an ICMPv6 "packet too big".
+    pub const PUT_ICMP6_FRAG_MTU: u32 = 21;
+}
+
+/// A controller action for pinctrl: `opcode`, 4 bytes of padding, then
+/// the operation's own bytes, with the maximum packet length, paused or
+/// not (OVN's `encode_start_controller_op` and `_finish_`).
+pub fn controller_op(opcode: u32, pause: bool, payload: &[u8]) -> Action {
+    let mut userdata = Vec::with_capacity(8 + payload.len());
+    userdata.extend_from_slice(&opcode.to_be_bytes());
+    userdata.extend_from_slice(&[0; 4]);
+    userdata.extend_from_slice(payload);
+    Action::Controller { max_len: u16::MAX, id: 0, reason: 1, userdata, pause, meter: 0, v2: true }
+}
+
+/// Actions as OVN prints them (`drop;` for none).
+pub fn format(acts: &[Ovnact], symtab: &Symtab) -> String {
+    if acts.is_empty() {
+        return "drop;".into();
+    }
+    acts.iter().map(|a| format_one(a, symtab)).collect::<Vec<_>>().join(" ")
+}
+
+fn field_text(f: &Field, symtab: &Symtab) -> String {
+    format_field(symtab, f.symbol, f.ofs, f.n_bits)
+}
+
+fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
+    match a {
+        Ovnact::Output => "output;".into(),
+        Ovnact::Next { pipeline, ltable, src_pipeline, src_ltable } => {
+            if pipeline != src_pipeline {
+                format!("next(pipeline={}, table={ltable});", pipeline.name())
+            } else if u16::from(*ltable) != u16::from(*src_ltable) + 1 {
+                format!("next({ltable});")
+            } else {
+                "next;".into()
+            }
+        }
+        Ovnact::Load { dst, imm } | Ovnact::OvnFieldLoad { dst, imm } => format!("{} = {};", field_text(dst, symtab), imm.format()),
+        Ovnact::Move { lhs, rhs } => format!("{} = {};", field_text(lhs, symtab), field_text(rhs, symtab)),
+        Ovnact::Exchange { lhs, rhs } => format!("{} <-> {};", field_text(lhs, symtab), field_text(rhs, symtab)),
+        Ovnact::DecTtl => "ip.ttl--;".into(),
+        Ovnact::Push(f) => format!("push({});", field_text(f, symtab)),
+        Ovnact::Pop(f) => format!("pop({});", field_text(f, symtab)),
+        Ovnact::CtNext { .. } => "ct_next;".into(),
+        Ovnact::CtClear => "ct_clear;".into(),
+    }
+}
+
+/// The OpenFlow field and bits a symbol's bits are (OVN's
+/// `expr_resolve_field`): subfields resolved to their fields; a string
+/// field is all of its field.
+pub fn resolve_field(f: &Field, symtab: &Symtab) -> Option<Subfield> {
+    let mut ofs = f.ofs;
+    let mut symbol = symtab.get(f.symbol);
+    while let Kind::Subfield { parent, ofs: parent_ofs } = symbol.kind {
+        ofs += parent_ofs;
+        symbol = symtab.get(parent);
+    }
+    let of = match &symbol.kind {
+        Kind::Field(of) | Kind::Str(of) => *of,
+        _ => return None,
+    };
+    let n_bits = if symbol.width > 0 { f.n_bits } else { of.bits };
+    Some(Subfield { field: of.mff, ofs: ofs as u16, n_bits: n_bits as u16 })
+}
+
+fn ones(n: u16) -> u128 {
+    if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+/// Encodes actions into `ofproto` actions.
+pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Action> {
+    let mut out = Vec::new();
+    for a in acts {
+        encode_one(a, symtab, ep, &mut out);
+    }
+    out
+}
+
+fn resubmit(table: u8) -> Action {
+    Action::Resubmit { in_port: OFPP_IN_PORT, table, with_table: true }
+}
+
+fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<Action>) {
+    let resolve = |f: &Field| resolve_field(f, symtab);
+    match a {
+        Ovnact::Output => out.push(resubmit(ep.output_ptable)),
+        Ovnact::Next { pipeline, ltable, .. } => out.push(resubmit(ep.first_ptable(*pipeline).wrapping_add(*ltable))),
+        Ovnact::Load { dst, imm } => {
+            let Some(sf) = resolve(dst) else { return };
+            let (value, mask) = match imm {
+                Constant::Int { value, mask, .. } => {
+                    let bits = ones(sf.n_bits);
+                    let m = mask.map_or(bits, |m| m.low_u128() & bits);
+                    ((value.low_u128() & bits) << sf.ofs, m << sf.ofs)
+                }
+                Constant::Str(name) => (u128::from((ep.lookup_port)(name).unwrap_or(0)), ones(sf.n_bits)),
+            };
+            out.push(Action::SetField { field: sf.field, value, mask, reg_load: false });
+        }
+        Ovnact::OvnFieldLoad { dst, imm } => {
+            let Constant::Int { value, .. } = imm else { return };
+            let v = value.low_u64();
+            match symtab.get(dst.symbol).kind {
+                Kind::Ovn(OvnField::Icmp4FragMtu) => out.push(controller_op(opcode::PUT_ICMP4_FRAG_MTU, true, &(v as u16).to_be_bytes())),
+                Kind::Ovn(OvnField::Icmp6FragMtu) => out.push(controller_op(opcode::PUT_ICMP6_FRAG_MTU, true, &(v as u32).to_be_bytes())),
+                _ => {}
+            }
+        }
+        Ovnact::Move { lhs, rhs } => {
+            if let (Some(src), Some(dst)) = (resolve(rhs), resolve(lhs)) {
+                out.push(Action::RegMove { src, dst });
+            }
+        }
+        Ovnact::Exchange { lhs, rhs } => {
+            if let (Some(r), Some(l)) = (resolve(rhs), resolve(lhs)) {
+                out.extend([Action::StackPush(r), Action::StackPush(l), Action::StackPop(r), Action::StackPop(l)]);
+            }
+        }
+        Ovnact::DecTtl => out.push(Action::DecTtl { ids: Vec::new(), cnt_ids: false }),
+        Ovnact::Push(f) => out.extend(resolve(f).map(Action::StackPush)),
+        Ovnact::Pop(f) => out.extend(resolve(f).map(Action::StackPop)),
+        Ovnact::CtNext { ltable } => {
+            let zone = if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE };
+            out.push(Action::Ct {
+                flags: 0,
+                zone_src: Some(Subfield { field: ofproto::flowmatch::Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+                zone_imm: 0,
+                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
+                alg: 0,
+                actions: Vec::new(),
+            });
+        }
+        Ovnact::CtClear => out.push(Action::CtClear),
+    }
+}

@@ -1,0 +1,347 @@
+//! Reading actions (OVN's `ovnacts_parse`): `action; action; …`, or
+//! `drop;` alone. An action starting with a field followed by `=`, `<->`
+//! or `[` is an assignment; the others start with their name. Errors are
+//! the lexer's, with OVN's messages.
+
+use super::{Ovnact, ParseParams, Pipeline};
+use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
+use crate::lex::{Lexer, Token};
+use crate::symtab::{Kind, WR_DEFAULT};
+
+/// The actions OVN 23.03 knows that ferrovs does not parse yet.
+const NOT_YET: &[&str] = &[
+    "ct_commit",
+    "ct_dnat",
+    "ct_snat",
+    "ct_dnat_in_czone",
+    "ct_snat_in_czone",
+    "ct_lb",
+    "ct_lb_mark",
+    "ct_commit_nat",
+    "clone",
+    "arp",
+    "icmp4",
+    "icmp4_error",
+    "icmp6",
+    "icmp6_error",
+    "igmp",
+    "tcp_reset",
+    "sctp_abort",
+    "nd_na",
+    "nd_na_router",
+    "nd_ns",
+    "get_arp",
+    "put_arp",
+    "get_nd",
+    "put_nd",
+    "set_queue",
+    "log",
+    "set_meter",
+    "trigger_event",
+    "bind_vport",
+    "handle_svc_check",
+    "fwd_group",
+    "handle_dhcpv6_reply",
+    "handle_bfd_msg",
+    "reject",
+    "ct_snat_to_vip",
+    "put_fdb",
+    "commit_ecmp_nh",
+    "commit_lb_aff",
+    "sample",
+];
+
+/// The assignments with a function on the right that ferrovs does not
+/// parse yet.
+const NOT_YET_FUNCTIONS: &[&str] = &[
+    "select",
+    "put_dhcp_opts",
+    "put_dhcpv6_opts",
+    "dns_lookup",
+    "put_nd_ra_opts",
+    "check_pkt_larger",
+    "lookup_arp",
+    "lookup_nd",
+    "lookup_arp_ip",
+    "lookup_nd_ip",
+    "chk_lb_hairpin",
+    "chk_lb_hairpin_reply",
+    "get_fdb",
+    "lookup_fdb",
+    "check_in_port_sec",
+    "check_out_port_sec",
+    "chk_ecmp_nh_mac",
+    "chk_ecmp_nh",
+    "chk_lb_aff",
+];
+
+struct Cx<'p, 'a> {
+    pp: &'p ParseParams<'p>,
+    lexer: &'p mut Lexer<'a>,
+    acts: Vec<Ovnact>,
+    prereqs: Option<Expr>,
+    scope: u8,
+}
+
+/// Parses the whole of `s` as actions; returns them and their
+/// prerequisites, or OVN's error.
+pub fn parse(s: &str, pp: &ParseParams<'_>) -> Result<(Vec<Ovnact>, Option<Expr>), String> {
+    let mut lexer = Lexer::new(s);
+    lexer.get();
+    let mut cx = Cx { pp, lexer: &mut lexer, acts: Vec::new(), prereqs: None, scope: WR_DEFAULT };
+    cx.actions(&Token::End);
+    let (acts, prereqs) = (cx.acts, cx.prereqs);
+    match lexer.take_error() {
+        Some(e) => Err(e),
+        None => Ok((acts, prereqs)),
+    }
+}
+
+impl Cx<'_, '_> {
+    fn actions(&mut self, sentinel: &Token) {
+        // `drop;` alone is the empty list; it combines with nothing.
+        if matches!(&self.lexer.token, Token::Id(s) if s == "drop") && matches!(self.lexer.lookahead(), Token::Semicolon) {
+            self.lexer.get();
+            self.lexer.get();
+            self.lexer.force_match(sentinel);
+            return;
+        }
+        while !self.lexer.match_token(sentinel) {
+            if !self.action() {
+                return;
+            }
+        }
+    }
+
+    fn action(&mut self) -> bool {
+        let name = match &self.lexer.token {
+            Token::Template(_) => {
+                self.lexer.error("Unexpanded template.");
+                return false;
+            }
+            Token::Id(name) => name.clone(),
+            _ => {
+                self.lexer.syntax_error(None);
+                return false;
+            }
+        };
+        if matches!(self.lexer.lookahead(), Token::Equals | Token::Exchange | Token::LSquare) {
+            self.set_action();
+        } else if self.lexer.match_id("next") {
+            self.next();
+        } else if self.lexer.match_id("push") {
+            self.push_pop(true);
+        } else if self.lexer.match_id("pop") {
+            self.push_pop(false);
+        } else if self.lexer.match_id("output") {
+            self.acts.push(Ovnact::Output);
+        } else if self.lexer.match_id("ip.ttl") {
+            self.lexer.force_match(&Token::Decrement);
+            self.acts.push(Ovnact::DecTtl);
+            self.add_prerequisite("ip");
+        } else if self.lexer.match_id("ct_next") {
+            if self.pp.cur_ltable >= self.pp.n_tables {
+                self.lexer.error("\"ct_next\" action not allowed in last table.");
+                return false;
+            }
+            self.add_prerequisite("ip");
+            self.acts.push(Ovnact::CtNext { ltable: self.pp.cur_ltable + 1 });
+        } else if self.lexer.match_id("ct_clear") {
+            self.acts.push(Ovnact::CtClear);
+        } else if NOT_YET.contains(&name.as_str()) {
+            self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
+            return false;
+        } else {
+            self.lexer.syntax_error(Some("expecting action"));
+        }
+        self.lexer.force_match(&Token::Semicolon);
+        !self.lexer.has_error()
+    }
+
+    /// Adds a prerequisite written as an expression (not annotated).
+    fn add_prerequisite(&mut self, text: &str) {
+        if let Ok(e) = expr::parse_str(text, self.pp.symtab, &Sets::default()) {
+            self.prereqs = Some(Expr::combine_opt(true, self.prereqs.take(), e));
+        }
+    }
+
+    /// A field an action reads or writes, with its prerequisites added
+    /// (OVN's `expr_field_parse`).
+    fn field(&mut self) -> Option<Field> {
+        let f = parse_field(self.lexer, self.pp.symtab)?;
+        let symbol = self.pp.symtab.get(f.symbol);
+        if let Kind::Predicate(_) = symbol.kind {
+            self.lexer.error(format!("Predicate symbol {} used where lvalue required.", symbol.name));
+            return None;
+        }
+        match field_prereqs(f.symbol, self.pp.symtab) {
+            Ok(Some(p)) => self.prereqs = Some(Expr::combine_opt(true, self.prereqs.take(), p)),
+            Ok(None) => {}
+            Err(e) => {
+                self.lexer.error(e);
+                return None;
+            }
+        }
+        Some(f)
+    }
+
+    /// OVN's `expr_type_check`: `f` is `n_bits` wide (0: a string) and,
+    /// when `rw`, writable here.
+    fn type_check(&mut self, f: &Field, n_bits: usize, rw: bool) -> bool {
+        let symbol = self.pp.symtab.get(f.symbol);
+        let error = if n_bits != f.n_bits {
+            Some(if n_bits > 0 && f.n_bits > 0 {
+                format!(
+                    "Cannot use {}-bit field {}[{}..{}] where {n_bits}-bit field is required.",
+                    f.n_bits,
+                    symbol.name,
+                    f.ofs,
+                    f.ofs + f.n_bits - 1
+                )
+            } else if n_bits > 0 {
+                format!("Cannot use string field {} where numeric field is required.", symbol.name)
+            } else {
+                format!("Cannot use numeric field {} where string field is required.", symbol.name)
+            })
+        } else if rw && symbol.rw & self.scope == 0 {
+            Some(format!("Field {} is not modifiable.", symbol.name))
+        } else {
+            None
+        };
+        match error {
+            Some(e) => {
+                self.lexer.error(e);
+                false
+            }
+            None => true,
+        }
+    }
+
+    fn set_action(&mut self) {
+        let Some(lhs) = self.field() else { return };
+        if self.lexer.match_token(&Token::Exchange) {
+            self.assignment(true, lhs);
+            return;
+        }
+        if !self.lexer.match_token(&Token::Equals) {
+            self.lexer.syntax_error(Some("expecting `=' or `<->'"));
+            return;
+        }
+        match self.lexer.token.clone() {
+            Token::Id(name) => {
+                if NOT_YET_FUNCTIONS.contains(&name.as_str()) && matches!(self.lexer.lookahead(), Token::LParen) {
+                    self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
+                    return;
+                }
+                self.assignment(false, lhs);
+            }
+            _ => self.load(lhs),
+        }
+    }
+
+    fn load(&mut self, dst: Field) {
+        if !self.type_check(&dst, dst.n_bits, true) {
+            return;
+        }
+        if let Some(imm) = parse_constant_for(self.lexer, self.pp.symtab, dst) {
+            let ovn = matches!(self.pp.symtab.get(dst.symbol).kind, Kind::Ovn(_));
+            self.acts.push(if ovn { Ovnact::OvnFieldLoad { dst, imm } } else { Ovnact::Load { dst, imm } });
+        }
+    }
+
+    fn assignment(&mut self, exchange: bool, lhs: Field) {
+        let Some(rhs) = self.field() else { return };
+        let symtab = self.pp.symtab;
+        let (ls, rs) = (symtab.get(lhs.symbol), symtab.get(rhs.symbol));
+        let kind = |w: usize| if w > 0 { "integer" } else { "string" };
+        if (ls.width != 0) != (rs.width != 0) {
+            self.lexer.error(if exchange {
+                format!("Can't exchange {} field ({}) with {} field ({}).", kind(ls.width), ls.name, kind(rs.width), rs.name)
+            } else {
+                format!("Can't assign {} field ({}) to {} field ({}).", kind(rs.width), rs.name, kind(ls.width), ls.name)
+            });
+            return;
+        }
+        if lhs.n_bits != rhs.n_bits {
+            self.lexer.error(if exchange {
+                format!("Can't exchange {}-bit field with {}-bit field.", lhs.n_bits, rhs.n_bits)
+            } else {
+                format!("Can't assign {}-bit value to {}-bit destination.", rhs.n_bits, lhs.n_bits)
+            });
+            return;
+        }
+        let string_bits = |k: &Kind| match k {
+            Kind::Str(f) => f.bits,
+            _ => 0,
+        };
+        if lhs.n_bits == 0 && string_bits(&ls.kind) != string_bits(&rs.kind) {
+            let what = if exchange { "exchange" } else { "assignment" };
+            self.lexer.error(format!("String fields {} and {} are incompatible for {what}.", ls.name, rs.name));
+            return;
+        }
+        if !self.type_check(&lhs, lhs.n_bits, true) || !self.type_check(&rhs, rhs.n_bits, exchange) {
+            return;
+        }
+        self.acts.push(if exchange { Ovnact::Exchange { lhs, rhs } } else { Ovnact::Move { lhs, rhs } });
+    }
+
+    fn push_pop(&mut self, push: bool) {
+        self.lexer.force_match(&Token::LParen);
+        let Some(f) = self.field() else { return };
+        if !self.type_check(&f, f.n_bits, !push) {
+            return;
+        }
+        self.lexer.force_match(&Token::RParen);
+        self.acts.push(if push { Ovnact::Push(f) } else { Ovnact::Pop(f) });
+    }
+
+    fn next(&mut self) {
+        if self.pp.n_tables == 0 {
+            self.lexer.error("\"next\" action not allowed here.");
+            return;
+        }
+        let mut pipeline = self.pp.pipeline;
+        let mut table = i32::from(self.pp.cur_ltable) + 1;
+        if self.lexer.match_token(&Token::LParen) {
+            if self.lexer.is_int() {
+                table = self.lexer.get_int().unwrap_or(table);
+            } else {
+                loop {
+                    if self.lexer.match_id("pipeline") {
+                        if !self.lexer.force_match(&Token::Equals) {
+                            return;
+                        }
+                        if self.lexer.match_id("ingress") {
+                            pipeline = Pipeline::Ingress;
+                        } else if self.lexer.match_id("egress") {
+                            pipeline = Pipeline::Egress;
+                        } else {
+                            self.lexer.syntax_error(Some("expecting \"ingress\" or \"egress\""));
+                            return;
+                        }
+                    } else if self.lexer.match_id("table") {
+                        if !self.lexer.force_match(&Token::Equals) {
+                            return;
+                        }
+                        let Some(t) = self.lexer.force_int() else { return };
+                        table = t;
+                    } else {
+                        self.lexer.syntax_error(Some("expecting \"pipeline\" or \"table\""));
+                        return;
+                    }
+                    if !self.lexer.match_token(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            if !self.lexer.force_match(&Token::RParen) {
+                return;
+            }
+        }
+        if table >= i32::from(self.pp.n_tables) {
+            self.lexer.error(format!("\"next\" action cannot advance beyond table {}.", i32::from(self.pp.n_tables) - 1));
+            return;
+        }
+        self.acts.push(Ovnact::Next { pipeline, ltable: table as u8, src_pipeline: self.pp.pipeline, src_ltable: self.pp.cur_ltable });
+    }
+}
