@@ -13,11 +13,15 @@
 //! connection-tracking zone is a register.
 //!
 //! Written so far: `drop`, `next`, `output`, assignments (`=`, `<->`),
-//! `ip.ttl--`, `push`/`pop`, `ct_next`, `ct_clear`. An action OVN knows
+//! `ip.ttl--`, `push`/`pop`, `ct_next`, `ct_clear`, `ct_commit` (both
+//! forms), and the nested actions for pinctrl (`arp`, `nd_ns`, `nd_na`,
+//! `nd_na_router`, `icmp4`, `icmp4_error`, `icmp6`, `icmp6_error`,
+//! `tcp_reset`, `sctp_abort`, `reject`). An action OVN knows
 //! and ferrovs does not yet is refused with an error saying so, never
 //! mistaken for a syntax error.
 
 use ofproto::actions::{Action, Subfield};
+use ofproto::flowmatch::Mff;
 
 use crate::expr::{format_field, Constant, Field};
 use crate::symtab::{Kind, OvnField, Symtab};
@@ -102,6 +106,106 @@ pub enum Ovnact {
     },
     /// `ct_clear;`
     CtClear,
+    /// `ct_commit(ct_mark=…, ct_label=…);`, OVN's older form: the values
+    /// and masks set.
+    CtCommitV1 {
+        /// `ct_mark` and its mask, if set.
+        mark: Option<(u32, u32)>,
+        /// `ct_label` and its mask, if set.
+        label: Option<(u128, u128)>,
+    },
+    /// `name { actions };`: actions run inside another (`ct_commit`), or
+    /// sent to pinctrl to run on the packet it makes (`arp`, `icmp4`, …).
+    Nested {
+        /// Which.
+        kind: Nest,
+        /// The actions inside.
+        acts: Vec<Ovnact>,
+    },
+}
+
+/// The actions that hold actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nest {
+    /// `ct_commit { … }`: committed, with `ct_mark`/`ct_label` set inside.
+    CtCommit,
+    /// `arp { … }`: an ARP request for the packet's destination.
+    Arp,
+    /// `icmp4 { … }`: an ICMPv4 reply.
+    Icmp4,
+    /// `icmp4_error { … }`: an ICMPv4 error about the packet.
+    Icmp4Error,
+    /// `icmp6 { … }`: an ICMPv6 reply.
+    Icmp6,
+    /// `icmp6_error { … }`: an ICMPv6 error about the packet.
+    Icmp6Error,
+    /// `tcp_reset { … }`: a TCP RST.
+    TcpReset,
+    /// `sctp_abort { … }`: an SCTP ABORT.
+    SctpAbort,
+    /// `nd_na { … }`: a neighbour advertisement.
+    NdNa,
+    /// `nd_na_router { … }`: one with the router flag.
+    NdNaRouter,
+    /// `nd_ns { … }`: a neighbour solicitation.
+    NdNs,
+    /// `reject { … }`: an RST or an ICMP unreachable, as fits.
+    Reject,
+}
+
+impl Nest {
+    /// Every kind, by name.
+    pub const ALL: [(&'static str, Nest); 12] = [
+        ("ct_commit", Nest::CtCommit),
+        ("arp", Nest::Arp),
+        ("icmp4", Nest::Icmp4),
+        ("icmp4_error", Nest::Icmp4Error),
+        ("icmp6", Nest::Icmp6),
+        ("icmp6_error", Nest::Icmp6Error),
+        ("tcp_reset", Nest::TcpReset),
+        ("sctp_abort", Nest::SctpAbort),
+        ("nd_na", Nest::NdNa),
+        ("nd_na_router", Nest::NdNaRouter),
+        ("nd_ns", Nest::NdNs),
+        ("reject", Nest::Reject),
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        Nest::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
+
+    /// What the flow's match must imply (the inner actions' own
+    /// prerequisites are dropped, as OVN drops them); `None` for
+    /// `reject`, whose inner prerequisites join the flow's.
+    pub fn prereq(self) -> Option<&'static str> {
+        Some(match self {
+            Nest::CtCommit => "ip",
+            Nest::Arp | Nest::Icmp4 | Nest::Icmp4Error => "ip4",
+            Nest::Icmp6 | Nest::Icmp6Error | Nest::NdNs => "ip6",
+            Nest::TcpReset => "tcp",
+            Nest::SctpAbort => "sctp",
+            Nest::NdNa | Nest::NdNaRouter => "nd_ns",
+            Nest::Reject => return None,
+        })
+    }
+
+    /// pinctrl's opcode for it (`None` for `ct_commit`).
+    fn opcode(self) -> Option<u32> {
+        Some(match self {
+            Nest::CtCommit => return None,
+            Nest::Arp => opcode::ARP,
+            Nest::Icmp4 | Nest::Icmp6 => opcode::ICMP,
+            Nest::Icmp4Error => opcode::ICMP4_ERROR,
+            Nest::Icmp6Error => opcode::ICMP6_ERROR,
+            Nest::TcpReset => opcode::TCP_RESET,
+            Nest::SctpAbort => opcode::SCTP_ABORT,
+            Nest::NdNa => opcode::ND_NA,
+            Nest::NdNaRouter => opcode::ND_NA_ROUTER,
+            Nest::NdNs => opcode::ND_NS,
+            Nest::Reject => opcode::REJECT,
+        })
+    }
 }
 
 /// What parsing needs to know of where the flow is.
@@ -163,10 +267,30 @@ const OFPP_IN_PORT: u16 = 0xfff8;
 
 /// pinctrl's opcodes (OVN's `enum action_opcode`) that ferrovs encodes.
 pub mod opcode {
+    /// Send an ARP request.
+    pub const ARP: u32 = 0;
+    /// Send a neighbour advertisement.
+    pub const ND_NA: u32 = 3;
+    /// Send a neighbour solicitation.
+    pub const ND_NS: u32 = 9;
+    /// Send an ICMP reply.
+    pub const ICMP: u32 = 10;
+    /// Send a TCP RST.
+    pub const TCP_RESET: u32 = 11;
+    /// Send a router's neighbour advertisement.
+    pub const ND_NA_ROUTER: u32 = 12;
     /// Set the MTU of an ICMPv4 "fragmentation needed".
     pub const PUT_ICMP4_FRAG_MTU: u32 = 13;
+    /// Send an ICMPv4 error.
+    pub const ICMP4_ERROR: u32 = 14;
+    /// Send an ICMPv6 error.
+    pub const ICMP6_ERROR: u32 = 20;
     /// Set the MTU of an ICMPv6 "packet too big".
     pub const PUT_ICMP6_FRAG_MTU: u32 = 21;
+    /// Reject the packet.
+    pub const REJECT: u32 = 22;
+    /// Send an SCTP ABORT.
+    pub const SCTP_ABORT: u32 = 24;
 }
 
 /// A controller action for pinctrl: `opcode`, 4 bytes of padding, then
@@ -212,6 +336,30 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
         Ovnact::Pop(f) => format!("pop({});", field_text(f, symtab)),
         Ovnact::CtNext { .. } => "ct_next;".into(),
         Ovnact::CtClear => "ct_clear;".into(),
+        Ovnact::CtCommitV1 { mark, label } => {
+            let mut parts = Vec::new();
+            if let Some((v, m)) = mark {
+                let mut s = format!("ct_mark={}", crate::expr::hex(u128::from(*v)));
+                if *m != u32::MAX {
+                    s.push_str(&format!("/{}", crate::expr::hex(u128::from(*m))));
+                }
+                parts.push(s);
+            }
+            if let Some((v, m)) = label {
+                let mut s = format!("ct_label={}", crate::expr::hex(*v));
+                if *m != u128::MAX {
+                    s.push_str(&format!("/{}", crate::expr::hex(*m)));
+                }
+                parts.push(s);
+            }
+            if parts.is_empty() {
+                "ct_commit;".into()
+            } else {
+                format!("ct_commit({});", parts.join(", "))
+            }
+        }
+        Ovnact::Nested { kind: Nest::CtCommit, acts } if acts.is_empty() => "ct_commit;".into(),
+        Ovnact::Nested { kind, acts } => format!("{} {{ {} }};", kind.name(), format(acts, symtab)),
     }
 }
 
@@ -249,6 +397,21 @@ pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Ac
     }
     out
 }
+
+/// `ct(commit, zone=REG[0..15], exec(inner))`.
+fn commit(zone: u8, inner: Vec<Action>) -> Action {
+    Action::Ct {
+        flags: 1,
+        zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+        zone_imm: 0,
+        table: 255,
+        alg: 0,
+        actions: inner,
+    }
+}
+
+/// OpenFlow 1.5's version number.
+const OFP15: u8 = 6;
 
 fn resubmit(table: u8) -> Action {
     Action::Resubmit { in_port: OFPP_IN_PORT, table, with_table: true }
@@ -297,7 +460,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
             let zone = if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE };
             out.push(Action::Ct {
                 flags: 0,
-                zone_src: Some(Subfield { field: ofproto::flowmatch::Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
                 zone_imm: 0,
                 table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
                 alg: 0,
@@ -305,5 +468,28 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
             });
         }
         Ovnact::CtClear => out.push(Action::CtClear),
+        Ovnact::CtCommitV1 { mark, label } => {
+            let mut inner = Vec::new();
+            if let Some((v, m)) = mark {
+                inner.push(Action::SetField { field: Mff::CtMark, value: u128::from(*v), mask: u128::from(*m), reg_load: false });
+            }
+            if let Some((v, m)) = label {
+                inner.push(Action::SetField { field: Mff::CtLabel, value: *v, mask: *m, reg_load: false });
+            }
+            out.push(commit(LOG_CT_ZONE, inner));
+        }
+        Ovnact::Nested { kind, acts } => {
+            let inner = encode(acts, symtab, ep);
+            match kind.opcode() {
+                None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, inner)),
+                Some(op) => {
+                    // The inner actions travel to pinctrl as OpenFlow 1.5
+                    // actions, to run on the packet it builds.
+                    let mut bytes = Vec::new();
+                    ofproto::actions::encode_actions(&inner, OFP15, ofproto::actions::Context::default(), &mut bytes);
+                    out.push(controller_op(op, false, &bytes));
+                }
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@
 //!    large.
 //!
 //! An expression holds [`SymbolId`]s: it is read against a
-//! [`Symtab`](crate::symtab::Symtab), which the steps take as argument.
+//! [`Symtab`], which the steps take as argument.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -3,14 +3,13 @@
 //! or `[` is an assignment; the others start with their name. Errors are
 //! the lexer's, with OVN's messages.
 
-use super::{Ovnact, ParseParams, Pipeline};
+use super::{Nest, Ovnact, ParseParams, Pipeline};
 use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
 use crate::lex::{Lexer, Token};
-use crate::symtab::{Kind, WR_DEFAULT};
+use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
 
 /// The actions OVN 23.03 knows that ferrovs does not parse yet.
 const NOT_YET: &[&str] = &[
-    "ct_commit",
     "ct_dnat",
     "ct_snat",
     "ct_dnat_in_czone",
@@ -19,17 +18,7 @@ const NOT_YET: &[&str] = &[
     "ct_lb_mark",
     "ct_commit_nat",
     "clone",
-    "arp",
-    "icmp4",
-    "icmp4_error",
-    "icmp6",
-    "icmp6_error",
     "igmp",
-    "tcp_reset",
-    "sctp_abort",
-    "nd_na",
-    "nd_na_router",
-    "nd_ns",
     "get_arp",
     "put_arp",
     "get_nd",
@@ -43,7 +32,6 @@ const NOT_YET: &[&str] = &[
     "fwd_group",
     "handle_dhcpv6_reply",
     "handle_bfd_msg",
-    "reject",
     "ct_snat_to_vip",
     "put_fdb",
     "commit_ecmp_nh",
@@ -75,12 +63,16 @@ const NOT_YET_FUNCTIONS: &[&str] = &[
     "chk_lb_aff",
 ];
 
+/// Nested actions may go this deep.
+const MAX_NESTED_DEPTH: u32 = 32;
+
 struct Cx<'p, 'a> {
     pp: &'p ParseParams<'p>,
     lexer: &'p mut Lexer<'a>,
     acts: Vec<Ovnact>,
     prereqs: Option<Expr>,
     scope: u8,
+    depth: u32,
 }
 
 /// Parses the whole of `s` as actions; returns them and their
@@ -88,7 +80,7 @@ struct Cx<'p, 'a> {
 pub fn parse(s: &str, pp: &ParseParams<'_>) -> Result<(Vec<Ovnact>, Option<Expr>), String> {
     let mut lexer = Lexer::new(s);
     lexer.get();
-    let mut cx = Cx { pp, lexer: &mut lexer, acts: Vec::new(), prereqs: None, scope: WR_DEFAULT };
+    let mut cx = Cx { pp, lexer: &mut lexer, acts: Vec::new(), prereqs: None, scope: WR_DEFAULT, depth: 0 };
     cx.actions(&Token::End);
     let (acts, prereqs) = (cx.acts, cx.prereqs);
     match lexer.take_error() {
@@ -148,6 +140,11 @@ impl Cx<'_, '_> {
             self.acts.push(Ovnact::CtNext { ltable: self.pp.cur_ltable + 1 });
         } else if self.lexer.match_id("ct_clear") {
             self.acts.push(Ovnact::CtClear);
+        } else if self.lexer.match_id("ct_commit") {
+            self.ct_commit();
+        } else if let Some(&(_, kind)) = Nest::ALL.iter().find(|(n, k)| *k != Nest::CtCommit && *n == name) {
+            self.lexer.get();
+            self.nested(kind, self.scope);
         } else if NOT_YET.contains(&name.as_str()) {
             self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
             return false;
@@ -156,6 +153,80 @@ impl Cx<'_, '_> {
         }
         self.lexer.force_match(&Token::Semicolon);
         !self.lexer.has_error()
+    }
+
+    fn ct_commit(&mut self) {
+        match self.lexer.token {
+            Token::LCurly => self.nested(Nest::CtCommit, WR_CT_COMMIT),
+            Token::LParen => self.ct_commit_v1(),
+            _ => {
+                self.add_prerequisite("ip");
+                self.acts.push(Ovnact::Nested { kind: Nest::CtCommit, acts: Vec::new() });
+            }
+        }
+    }
+
+    /// `ct_commit(ct_mark=V[/M], ct_label=V[/M])`.
+    fn ct_commit_v1(&mut self) {
+        self.add_prerequisite("ip");
+        let (mut mark, mut label) = (None, None);
+        self.lexer.get();
+        while !self.lexer.match_token(&Token::RParen) {
+            let is_mark = self.lexer.match_id("ct_mark");
+            if !is_mark && !self.lexer.match_id("ct_label") {
+                self.lexer.syntax_error(None);
+                return;
+            }
+            if !self.lexer.force_match(&Token::Equals) {
+                return;
+            }
+            let (v, m) = match &self.lexer.token {
+                Token::Integer { value, .. } => (value.low_u128(), u128::MAX),
+                Token::Masked { value, mask, .. } => (value.low_u128(), mask.low_u128()),
+                _ => {
+                    self.lexer.syntax_error(Some("expecting integer"));
+                    return;
+                }
+            };
+            if is_mark {
+                // OVN keeps the low 32 bits of the value and of a mask.
+                mark = Some((v as u32, if m == u128::MAX { u32::MAX } else { m as u32 }));
+            } else {
+                label = Some((v, m));
+            }
+            self.lexer.get();
+            self.lexer.match_token(&Token::Comma);
+        }
+        self.acts.push(Ovnact::CtCommitV1 { mark, label });
+    }
+
+    /// `{ actions }` inside `kind`, written in `scope`.
+    fn nested(&mut self, kind: Nest, scope: u8) {
+        if !self.lexer.force_match(&Token::LCurly) {
+            return;
+        }
+        if self.depth + 1 == MAX_NESTED_DEPTH {
+            self.lexer.error("maximum depth of nested actions reached");
+            return;
+        }
+        let mut inner = Cx { pp: self.pp, lexer: &mut *self.lexer, acts: Vec::new(), prereqs: None, scope, depth: self.depth + 1 };
+        inner.actions(&Token::RCurly);
+        let (acts, inner_prereqs) = (inner.acts, inner.prereqs);
+        match (kind.prereq(), inner_prereqs) {
+            (Some(p), _) => self.add_prerequisite(p),
+            // The inner prerequisites come first, then the outer ones.
+            (None, Some(p)) => {
+                self.prereqs = Some(match self.prereqs.take() {
+                    Some(outer) => Expr::combine(true, p, outer),
+                    None => p,
+                })
+            }
+            (None, None) => {}
+        }
+        if self.lexer.has_error() {
+            return;
+        }
+        self.acts.push(Ovnact::Nested { kind, acts });
     }
 
     /// Adds a prerequisite written as an expression (not annotated).
