@@ -161,6 +161,56 @@ fn value_format(f: Mff, value: u128, mask: u128) -> String {
     }
 }
 
+/// NXAST_NAT as OVS writes it: `nat`, or `nat(src=ADDR[-ADDR][:PORT[-PORT]],
+/// flags)`; `present` says which parts `range` holds, in wire order.
+pub fn nat_format(flags: u16, present: u16, range: &[u8]) -> String {
+    let mut at = 0;
+    let mut take = |bit: u16, n: usize| -> Option<&[u8]> {
+        if present & bit == 0 {
+            return None;
+        }
+        let part = range.get(at..at + n);
+        at += n;
+        part
+    };
+    let v4 = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
+    let (v4_min, v4_max) = (take(1, 4).map(v4), take(2, 4).map(v4));
+    let (v6_min, v6_max) = (take(4, 16).map(v6), take(8, 16).map(v6));
+    let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    let (p_min, p_max) = (take(16, 2).map(port), take(32, 2).map(port));
+    if flags & 3 == 0 {
+        return "nat".into();
+    }
+    let mut s = String::from(if flags & 1 != 0 { "nat(src" } else { "nat(dst" });
+    let bracket = p_min.is_some_and(|p| p != 0);
+    if let Some(min) = v4_min {
+        s.push_str(&format!("={min}"));
+        if let Some(max) = v4_max.filter(|m| *m != min && !m.is_unspecified()) {
+            s.push_str(&format!("-{max}"));
+        }
+    } else if let Some(min) = v6_min {
+        s.push_str(&if bracket { format!("=[{min}]") } else { format!("={min}") });
+        if let Some(max) = v6_max.filter(|m| *m != min && !m.is_unspecified()) {
+            s.push_str(&if bracket { format!("-[{max}]") } else { format!("-{max}") });
+        }
+    }
+    if v4_min.is_some() || v6_min.is_some() {
+        if let Some(min) = p_min.filter(|p| *p != 0) {
+            s.push_str(&format!(":{min}"));
+            if let Some(max) = p_max.filter(|m| *m != 0 && *m != min) {
+                s.push_str(&format!("-{max}"));
+            }
+        }
+    }
+    for (bit, name) in [(4, "persistent"), (8, "hash"), (16, "random")] {
+        if flags & bit != 0 {
+            s.push_str(&format!(",{name}"));
+        }
+    }
+    s + ")"
+}
+
 /// A packet-in reason's name (`ofputil_packet_in_reason_to_string`).
 fn reason_name(r: u8) -> String {
     match r {
@@ -215,8 +265,13 @@ pub fn action_format(a: &Action) -> String {
                 None if *zone_imm != 0 => parts.push(format!("zone={zone_imm}")),
                 None => {}
             }
-            if !actions.is_empty() {
-                parts.push(format!("exec({})", actions_format(actions)));
+            let mut nested = actions.as_slice();
+            if let Some((Action::Nat { flags, present, range }, rest)) = nested.split_first() {
+                parts.push(nat_format(*flags, *present, range));
+                nested = rest;
+            }
+            if !nested.is_empty() {
+                parts.push(format!("exec({})", actions_format(nested)));
             }
             match alg {
                 0 => {}

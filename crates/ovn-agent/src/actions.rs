@@ -106,6 +106,18 @@ pub enum Ovnact {
     },
     /// `ct_clear;`
     CtClear,
+    /// `ct_dnat`, `ct_snat` (their `_in_czone` forms) and `ct_commit_nat`:
+    /// through conntrack with NAT, on to the next logical table.
+    CtNat {
+        /// Which.
+        kind: NatKind,
+        /// The logical table continued in.
+        ltable: u8,
+        /// An address to translate to (which commits the connection).
+        addr: Option<std::net::IpAddr>,
+        /// A port, or a range of them, to translate to (0: no upper end).
+        ports: Option<(u16, u16)>,
+    },
     /// `ct_commit(ct_mark=…, ct_label=…);`, OVN's older form: the values
     /// and masks set.
     CtCommitV1 {
@@ -122,6 +134,45 @@ pub enum Ovnact {
         /// The actions inside.
         acts: Vec<Ovnact>,
     },
+}
+
+/// The NAT actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatKind {
+    /// `ct_dnat`: in the DNAT zone.
+    Dnat,
+    /// `ct_snat`: in the SNAT zone.
+    Snat,
+    /// `ct_dnat_in_czone`: in the common NAT zone.
+    DnatInCzone,
+    /// `ct_snat_in_czone`: in the common NAT zone.
+    SnatInCzone,
+    /// `ct_commit_nat`: commit with the NAT of the connection it relates to.
+    CommitNat,
+}
+
+impl NatKind {
+    /// Every kind, by name.
+    pub const ALL: [(&'static str, NatKind); 5] = [
+        ("ct_dnat", NatKind::Dnat),
+        ("ct_snat", NatKind::Snat),
+        ("ct_dnat_in_czone", NatKind::DnatInCzone),
+        ("ct_snat_in_czone", NatKind::SnatInCzone),
+        ("ct_commit_nat", NatKind::CommitNat),
+    ];
+
+    fn name(self) -> &'static str {
+        NatKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
+
+    /// NXAST_NAT's flags: src 1, dst 2.
+    fn flags(self) -> u16 {
+        match self {
+            NatKind::Dnat | NatKind::DnatInCzone => 2,
+            NatKind::Snat | NatKind::SnatInCzone => 1,
+            NatKind::CommitNat => 0,
+        }
+    }
 }
 
 /// The actions that hold actions.
@@ -235,6 +286,8 @@ pub struct EncodeParams<'a> {
     pub egress_ptable: u8,
     /// Where `output` goes.
     pub output_ptable: u8,
+    /// The register of the zone `_in_czone` NAT uses.
+    pub common_nat_ct_zone: u8,
 }
 
 impl std::fmt::Debug for EncodeParams<'_> {
@@ -261,7 +314,9 @@ impl EncodeParams<'_> {
 /// The logical connection-tracking zone's register (`MFF_LOG_CT_ZONE`).
 const LOG_CT_ZONE: u8 = 13;
 /// The DNAT zone's register (`MFF_LOG_DNAT_ZONE`), a router's zone.
-const LOG_DNAT_ZONE: u8 = 11;
+pub const LOG_DNAT_ZONE: u8 = 11;
+/// The SNAT zone's register (`MFF_LOG_SNAT_ZONE`).
+const LOG_SNAT_ZONE: u8 = 12;
 /// `OFPP_IN_PORT`: a resubmit from the packet's own port.
 const OFPP_IN_PORT: u16 = 0xfff8;
 
@@ -336,6 +391,23 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
         Ovnact::Pop(f) => format!("pop({});", field_text(f, symtab)),
         Ovnact::CtNext { .. } => "ct_next;".into(),
         Ovnact::CtClear => "ct_clear;".into(),
+        Ovnact::CtNat { kind: NatKind::CommitNat, .. } => "ct_commit_nat;".into(),
+        Ovnact::CtNat { kind, addr, ports, .. } => {
+            let mut s = kind.name().to_owned();
+            let inner: Vec<String> = addr
+                .map(|a| {
+                    let mut t = vec![a.to_string()];
+                    if let Some((lo, hi)) = ports {
+                        t.push(if *hi != 0 { format!("{lo}-{hi}") } else { lo.to_string() });
+                    }
+                    t
+                })
+                .unwrap_or_default();
+            if !inner.is_empty() {
+                s.push_str(&format!("({})", inner.join(",")));
+            }
+            s + ";"
+        }
         Ovnact::CtCommitV1 { mark, label } => {
             let mut parts = Vec::new();
             if let Some((v, m)) = mark {
@@ -468,6 +540,45 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
             });
         }
         Ovnact::CtClear => out.push(Action::CtClear),
+        Ovnact::CtNat { kind, ltable, addr, ports } => {
+            let zone = match kind {
+                NatKind::Dnat => LOG_DNAT_ZONE,
+                NatKind::Snat => LOG_SNAT_ZONE,
+                NatKind::DnatInCzone | NatKind::SnatInCzone => ep.common_nat_ct_zone,
+                NatKind::CommitNat if ep.is_switch => LOG_CT_ZONE,
+                NatKind::CommitNat => LOG_DNAT_ZONE,
+            };
+            // NXAST_NAT's range: the parts present, in wire order.
+            let (mut present, mut range) = (0u16, Vec::new());
+            match addr {
+                Some(std::net::IpAddr::V4(a)) => {
+                    present |= 1;
+                    range.extend_from_slice(&a.octets());
+                }
+                Some(std::net::IpAddr::V6(a)) => {
+                    present |= 4;
+                    range.extend_from_slice(&a.octets());
+                }
+                None => {}
+            }
+            if let Some((lo, hi)) = ports {
+                present |= 16;
+                range.extend_from_slice(&lo.to_be_bytes());
+                if *hi != 0 {
+                    present |= 32;
+                    range.extend_from_slice(&hi.to_be_bytes());
+                }
+            }
+            let flags = if addr.is_some() { kind.flags() } else { 0 };
+            out.push(Action::Ct {
+                flags: u16::from(addr.is_some() || *kind == NatKind::CommitNat),
+                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+                zone_imm: 0,
+                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
+                alg: 0,
+                actions: vec![Action::Nat { flags, present, range }],
+            });
+        }
         Ovnact::CtCommitV1 { mark, label } => {
             let mut inner = Vec::new();
             if let Some((v, m)) = mark {

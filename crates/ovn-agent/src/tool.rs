@@ -132,6 +132,7 @@ fn parse_actions(line: &str) -> String {
         ingress_ptable: 8,
         egress_ptable: 42,
         output_ptable: 64,
+        common_nat_ct_zone: actions::LOG_DNAT_ZONE,
     };
     let encoded = actions::encode(&acts, symtab, &ep);
     out.push(format!("    encodes as {}", ofproto::actions_format::actions_format(&encoded)));

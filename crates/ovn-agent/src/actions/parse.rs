@@ -3,20 +3,17 @@
 //! or `[` is an assignment; the others start with their name. Errors are
 //! the lexer's, with OVN's messages.
 
-use super::{Nest, Ovnact, ParseParams, Pipeline};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::{NatKind, Nest, Ovnact, ParseParams, Pipeline};
 use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
-use crate::lex::{Lexer, Token};
+use crate::lex::{Format, Lexer, Token};
 use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
 
 /// The actions OVN 23.03 knows that ferrovs does not parse yet.
 const NOT_YET: &[&str] = &[
-    "ct_dnat",
-    "ct_snat",
-    "ct_dnat_in_czone",
-    "ct_snat_in_czone",
     "ct_lb",
     "ct_lb_mark",
-    "ct_commit_nat",
     "clone",
     "igmp",
     "get_arp",
@@ -140,6 +137,9 @@ impl Cx<'_, '_> {
             self.acts.push(Ovnact::CtNext { ltable: self.pp.cur_ltable + 1 });
         } else if self.lexer.match_id("ct_clear") {
             self.acts.push(Ovnact::CtClear);
+        } else if let Some(&(_, kind)) = NatKind::ALL.iter().find(|(n, _)| *n == name) {
+            self.lexer.get();
+            self.ct_nat(kind, &name);
         } else if self.lexer.match_id("ct_commit") {
             self.ct_commit();
         } else if let Some(&(_, kind)) = Nest::ALL.iter().find(|(n, k)| *k != Nest::CtCommit && *n == name) {
@@ -153,6 +153,57 @@ impl Cx<'_, '_> {
         }
         self.lexer.force_match(&Token::Semicolon);
         !self.lexer.has_error()
+    }
+
+    /// `ct_dnat`, `ct_snat`, their `_in_czone` forms, `ct_commit_nat`.
+    fn ct_nat(&mut self, kind: NatKind, name: &str) {
+        self.add_prerequisite("ip");
+        if self.pp.cur_ltable >= self.pp.n_tables {
+            let name = if kind == NatKind::CommitNat { "ct_commit_related" } else { name };
+            self.lexer.error(format!("\"{name}\" action not allowed in last table."));
+            return;
+        }
+        let ltable = self.pp.cur_ltable + 1;
+        let (mut addr, mut ports) = (None, None);
+        if kind != NatKind::CommitNat && self.lexer.match_token(&Token::LParen) {
+            addr = match &self.lexer.token {
+                Token::Integer { value, format: Format::Ipv4 } => Some(IpAddr::V4(Ipv4Addr::from(value.low_u64() as u32))),
+                Token::Integer { value, format: Format::Ipv6 } => Some(IpAddr::V6(Ipv6Addr::from(value.low_u128()))),
+                _ => {
+                    self.lexer.syntax_error(Some("expecting IPv4 or IPv6 address"));
+                    return;
+                }
+            };
+            self.lexer.get();
+            if self.lexer.match_token(&Token::Comma) {
+                // As OVN, a bad port is reported and reading goes on.
+                let port = |l: &mut Lexer<'_>, decimal: bool| match &l.token {
+                    Token::Integer { value, format } if !decimal || *format == Format::Decimal => value.low_u64() as u16,
+                    _ => {
+                        l.syntax_error(Some("expecting Integer for port range"));
+                        0
+                    }
+                };
+                let lo = port(self.lexer, true);
+                if lo == 0 {
+                    self.lexer.syntax_error(Some("range can't be 0"));
+                }
+                self.lexer.get();
+                let mut hi = 0;
+                if self.lexer.match_token(&Token::Hyphen) {
+                    hi = port(self.lexer, false);
+                    if hi <= lo {
+                        self.lexer.syntax_error(Some("range high should be greater than range low"));
+                    }
+                    self.lexer.get();
+                }
+                ports = Some((lo, hi));
+            }
+            if !self.lexer.force_match(&Token::RParen) {
+                return;
+            }
+        }
+        self.acts.push(Ovnact::CtNat { kind, ltable, addr, ports });
     }
 
     fn ct_commit(&mut self) {
