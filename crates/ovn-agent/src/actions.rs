@@ -20,14 +20,13 @@
 //! and ferrovs does not yet is refused with an error saying so, never
 //! mistaken for a syntax error.
 
-use ofproto::actions::{Action, Subfield};
-use ofproto::flowmatch::Mff;
-
 use crate::expr::{format_field, Constant, Field};
-use crate::symtab::{Kind, OvnField, Symtab};
+use crate::symtab::Symtab;
 
+mod encode;
 mod parse;
 
+pub use encode::{controller_op, encode, opcode, resolve_field, LOG_DNAT_ZONE};
 pub use parse::parse;
 
 /// A logical pipeline.
@@ -117,6 +116,43 @@ pub enum Ovnact {
         addr: Option<std::net::IpAddr>,
         /// A port, or a range of them, to translate to (0: no upper end).
         ports: Option<(u16, u16)>,
+    },
+    /// `get_arp(port, ip);` / `get_nd(port, ip);`: `eth.dst` from the MAC
+    /// binding of `ip` on `port` (the MAC-binding table).
+    GetMacBind {
+        /// IPv6 (`get_nd`).
+        nd: bool,
+        /// The logical port.
+        port: Field,
+        /// The address.
+        ip: Field,
+    },
+    /// `put_arp(port, ip, mac);` / `put_nd(…)`: learn a MAC binding
+    /// (through pinctrl).
+    PutMacBind {
+        /// IPv6 (`put_nd`).
+        nd: bool,
+        /// The logical port.
+        port: Field,
+        /// The address.
+        ip: Field,
+        /// Its MAC.
+        mac: Field,
+    },
+    /// `dst = lookup_arp(port, ip, mac);` / `lookup_nd`: whether the
+    /// binding is known as it is; `dst = lookup_arp_ip(port, ip);` /
+    /// `lookup_nd_ip`: whether any binding is (`mac: None`).
+    LookupMacBind {
+        /// IPv6.
+        nd: bool,
+        /// The bit set.
+        dst: Field,
+        /// The logical port.
+        port: Field,
+        /// The address.
+        ip: Field,
+        /// The MAC, for `lookup_arp`/`lookup_nd`.
+        mac: Option<Field>,
     },
     /// `ct_commit(ct_mark=…, ct_label=…);`, OVN's older form: the values
     /// and masks set.
@@ -288,6 +324,10 @@ pub struct EncodeParams<'a> {
     pub output_ptable: u8,
     /// The register of the zone `_in_czone` NAT uses.
     pub common_nat_ct_zone: u8,
+    /// The MAC-binding table (`get_arp`, `lookup_arp_ip`).
+    pub mac_bind_ptable: u8,
+    /// The MAC-binding check table (`lookup_arp`).
+    pub mac_lookup_ptable: u8,
 }
 
 impl std::fmt::Debug for EncodeParams<'_> {
@@ -309,54 +349,6 @@ impl EncodeParams<'_> {
             Pipeline::Egress => self.egress_ptable,
         }
     }
-}
-
-/// The logical connection-tracking zone's register (`MFF_LOG_CT_ZONE`).
-const LOG_CT_ZONE: u8 = 13;
-/// The DNAT zone's register (`MFF_LOG_DNAT_ZONE`), a router's zone.
-pub const LOG_DNAT_ZONE: u8 = 11;
-/// The SNAT zone's register (`MFF_LOG_SNAT_ZONE`).
-const LOG_SNAT_ZONE: u8 = 12;
-/// `OFPP_IN_PORT`: a resubmit from the packet's own port.
-const OFPP_IN_PORT: u16 = 0xfff8;
-
-/// pinctrl's opcodes (OVN's `enum action_opcode`) that ferrovs encodes.
-pub mod opcode {
-    /// Send an ARP request.
-    pub const ARP: u32 = 0;
-    /// Send a neighbour advertisement.
-    pub const ND_NA: u32 = 3;
-    /// Send a neighbour solicitation.
-    pub const ND_NS: u32 = 9;
-    /// Send an ICMP reply.
-    pub const ICMP: u32 = 10;
-    /// Send a TCP RST.
-    pub const TCP_RESET: u32 = 11;
-    /// Send a router's neighbour advertisement.
-    pub const ND_NA_ROUTER: u32 = 12;
-    /// Set the MTU of an ICMPv4 "fragmentation needed".
-    pub const PUT_ICMP4_FRAG_MTU: u32 = 13;
-    /// Send an ICMPv4 error.
-    pub const ICMP4_ERROR: u32 = 14;
-    /// Send an ICMPv6 error.
-    pub const ICMP6_ERROR: u32 = 20;
-    /// Set the MTU of an ICMPv6 "packet too big".
-    pub const PUT_ICMP6_FRAG_MTU: u32 = 21;
-    /// Reject the packet.
-    pub const REJECT: u32 = 22;
-    /// Send an SCTP ABORT.
-    pub const SCTP_ABORT: u32 = 24;
-}
-
-/// A controller action for pinctrl: `opcode`, 4 bytes of padding, then
-/// the operation's own bytes, with the maximum packet length, paused or
-/// not (OVN's `encode_start_controller_op` and `_finish_`).
-pub fn controller_op(opcode: u32, pause: bool, payload: &[u8]) -> Action {
-    let mut userdata = Vec::with_capacity(8 + payload.len());
-    userdata.extend_from_slice(&opcode.to_be_bytes());
-    userdata.extend_from_slice(&[0; 4]);
-    userdata.extend_from_slice(payload);
-    Action::Controller { max_len: u16::MAX, id: 0, reason: 1, userdata, pause, meter: 0, v2: true }
 }
 
 /// Actions as OVN prints them (`drop;` for none).
@@ -408,6 +400,27 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
             }
             s + ";"
         }
+        Ovnact::GetMacBind { nd, port, ip } => {
+            format!("{}({}, {});", if *nd { "get_nd" } else { "get_arp" }, field_text(port, symtab), field_text(ip, symtab))
+        }
+        Ovnact::PutMacBind { nd, port, ip, mac } => format!(
+            "{}({}, {}, {});",
+            if *nd { "put_nd" } else { "put_arp" },
+            field_text(port, symtab),
+            field_text(ip, symtab),
+            field_text(mac, symtab)
+        ),
+        Ovnact::LookupMacBind { nd, dst, port, ip, mac } => {
+            let name = match (nd, mac.is_some()) {
+                (false, true) => "lookup_arp",
+                (true, true) => "lookup_nd",
+                (false, false) => "lookup_arp_ip",
+                (true, false) => "lookup_nd_ip",
+            };
+            let mut args = vec![field_text(port, symtab), field_text(ip, symtab)];
+            args.extend(mac.as_ref().map(|m| field_text(m, symtab)));
+            format!("{} = {name}({});", field_text(dst, symtab), args.join(", "))
+        }
         Ovnact::CtCommitV1 { mark, label } => {
             let mut parts = Vec::new();
             if let Some((v, m)) = mark {
@@ -432,175 +445,5 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
         }
         Ovnact::Nested { kind: Nest::CtCommit, acts } if acts.is_empty() => "ct_commit;".into(),
         Ovnact::Nested { kind, acts } => format!("{} {{ {} }};", kind.name(), format(acts, symtab)),
-    }
-}
-
-/// The OpenFlow field and bits a symbol's bits are (OVN's
-/// `expr_resolve_field`): subfields resolved to their fields; a string
-/// field is all of its field.
-pub fn resolve_field(f: &Field, symtab: &Symtab) -> Option<Subfield> {
-    let mut ofs = f.ofs;
-    let mut symbol = symtab.get(f.symbol);
-    while let Kind::Subfield { parent, ofs: parent_ofs } = symbol.kind {
-        ofs += parent_ofs;
-        symbol = symtab.get(parent);
-    }
-    let of = match &symbol.kind {
-        Kind::Field(of) | Kind::Str(of) => *of,
-        _ => return None,
-    };
-    let n_bits = if symbol.width > 0 { f.n_bits } else { of.bits };
-    Some(Subfield { field: of.mff, ofs: ofs as u16, n_bits: n_bits as u16 })
-}
-
-fn ones(n: u16) -> u128 {
-    if n >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << n) - 1
-    }
-}
-
-/// Encodes actions into `ofproto` actions.
-pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Action> {
-    let mut out = Vec::new();
-    for a in acts {
-        encode_one(a, symtab, ep, &mut out);
-    }
-    out
-}
-
-/// `ct(commit, zone=REG[0..15], exec(inner))`.
-fn commit(zone: u8, inner: Vec<Action>) -> Action {
-    Action::Ct {
-        flags: 1,
-        zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
-        zone_imm: 0,
-        table: 255,
-        alg: 0,
-        actions: inner,
-    }
-}
-
-/// OpenFlow 1.5's version number.
-const OFP15: u8 = 6;
-
-fn resubmit(table: u8) -> Action {
-    Action::Resubmit { in_port: OFPP_IN_PORT, table, with_table: true }
-}
-
-fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<Action>) {
-    let resolve = |f: &Field| resolve_field(f, symtab);
-    match a {
-        Ovnact::Output => out.push(resubmit(ep.output_ptable)),
-        Ovnact::Next { pipeline, ltable, .. } => out.push(resubmit(ep.first_ptable(*pipeline).wrapping_add(*ltable))),
-        Ovnact::Load { dst, imm } => {
-            let Some(sf) = resolve(dst) else { return };
-            let (value, mask) = match imm {
-                Constant::Int { value, mask, .. } => {
-                    let bits = ones(sf.n_bits);
-                    let m = mask.map_or(bits, |m| m.low_u128() & bits);
-                    ((value.low_u128() & bits) << sf.ofs, m << sf.ofs)
-                }
-                Constant::Str(name) => (u128::from((ep.lookup_port)(name).unwrap_or(0)), ones(sf.n_bits)),
-            };
-            out.push(Action::SetField { field: sf.field, value, mask, reg_load: false });
-        }
-        Ovnact::OvnFieldLoad { dst, imm } => {
-            let Constant::Int { value, .. } = imm else { return };
-            let v = value.low_u64();
-            match symtab.get(dst.symbol).kind {
-                Kind::Ovn(OvnField::Icmp4FragMtu) => out.push(controller_op(opcode::PUT_ICMP4_FRAG_MTU, true, &(v as u16).to_be_bytes())),
-                Kind::Ovn(OvnField::Icmp6FragMtu) => out.push(controller_op(opcode::PUT_ICMP6_FRAG_MTU, true, &(v as u32).to_be_bytes())),
-                _ => {}
-            }
-        }
-        Ovnact::Move { lhs, rhs } => {
-            if let (Some(src), Some(dst)) = (resolve(rhs), resolve(lhs)) {
-                out.push(Action::RegMove { src, dst });
-            }
-        }
-        Ovnact::Exchange { lhs, rhs } => {
-            if let (Some(r), Some(l)) = (resolve(rhs), resolve(lhs)) {
-                out.extend([Action::StackPush(r), Action::StackPush(l), Action::StackPop(r), Action::StackPop(l)]);
-            }
-        }
-        Ovnact::DecTtl => out.push(Action::DecTtl { ids: Vec::new(), cnt_ids: false }),
-        Ovnact::Push(f) => out.extend(resolve(f).map(Action::StackPush)),
-        Ovnact::Pop(f) => out.extend(resolve(f).map(Action::StackPop)),
-        Ovnact::CtNext { ltable } => {
-            let zone = if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE };
-            out.push(Action::Ct {
-                flags: 0,
-                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
-                zone_imm: 0,
-                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
-                alg: 0,
-                actions: Vec::new(),
-            });
-        }
-        Ovnact::CtClear => out.push(Action::CtClear),
-        Ovnact::CtNat { kind, ltable, addr, ports } => {
-            let zone = match kind {
-                NatKind::Dnat => LOG_DNAT_ZONE,
-                NatKind::Snat => LOG_SNAT_ZONE,
-                NatKind::DnatInCzone | NatKind::SnatInCzone => ep.common_nat_ct_zone,
-                NatKind::CommitNat if ep.is_switch => LOG_CT_ZONE,
-                NatKind::CommitNat => LOG_DNAT_ZONE,
-            };
-            // NXAST_NAT's range: the parts present, in wire order.
-            let (mut present, mut range) = (0u16, Vec::new());
-            match addr {
-                Some(std::net::IpAddr::V4(a)) => {
-                    present |= 1;
-                    range.extend_from_slice(&a.octets());
-                }
-                Some(std::net::IpAddr::V6(a)) => {
-                    present |= 4;
-                    range.extend_from_slice(&a.octets());
-                }
-                None => {}
-            }
-            if let Some((lo, hi)) = ports {
-                present |= 16;
-                range.extend_from_slice(&lo.to_be_bytes());
-                if *hi != 0 {
-                    present |= 32;
-                    range.extend_from_slice(&hi.to_be_bytes());
-                }
-            }
-            let flags = if addr.is_some() { kind.flags() } else { 0 };
-            out.push(Action::Ct {
-                flags: u16::from(addr.is_some() || *kind == NatKind::CommitNat),
-                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
-                zone_imm: 0,
-                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
-                alg: 0,
-                actions: vec![Action::Nat { flags, present, range }],
-            });
-        }
-        Ovnact::CtCommitV1 { mark, label } => {
-            let mut inner = Vec::new();
-            if let Some((v, m)) = mark {
-                inner.push(Action::SetField { field: Mff::CtMark, value: u128::from(*v), mask: u128::from(*m), reg_load: false });
-            }
-            if let Some((v, m)) = label {
-                inner.push(Action::SetField { field: Mff::CtLabel, value: *v, mask: *m, reg_load: false });
-            }
-            out.push(commit(LOG_CT_ZONE, inner));
-        }
-        Ovnact::Nested { kind, acts } => {
-            let inner = encode(acts, symtab, ep);
-            match kind.opcode() {
-                None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, inner)),
-                Some(op) => {
-                    // The inner actions travel to pinctrl as OpenFlow 1.5
-                    // actions, to run on the packet it builds.
-                    let mut bytes = Vec::new();
-                    ofproto::actions::encode_actions(&inner, OFP15, ofproto::actions::Context::default(), &mut bytes);
-                    out.push(controller_op(op, false, &bytes));
-                }
-            }
-        }
     }
 }

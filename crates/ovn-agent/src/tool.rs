@@ -133,6 +133,8 @@ fn parse_actions(line: &str) -> String {
         egress_ptable: 42,
         output_ptable: 64,
         common_nat_ct_zone: actions::LOG_DNAT_ZONE,
+        mac_bind_ptable: 66,
+        mac_lookup_ptable: 67,
     };
     let encoded = actions::encode(&acts, symtab, &ep);
     out.push(format!("    encodes as {}", ofproto::actions_format::actions_format(&encoded)));

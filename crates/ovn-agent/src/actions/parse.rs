@@ -16,10 +16,6 @@ const NOT_YET: &[&str] = &[
     "ct_lb_mark",
     "clone",
     "igmp",
-    "get_arp",
-    "put_arp",
-    "get_nd",
-    "put_nd",
     "set_queue",
     "log",
     "set_meter",
@@ -45,10 +41,6 @@ const NOT_YET_FUNCTIONS: &[&str] = &[
     "dns_lookup",
     "put_nd_ra_opts",
     "check_pkt_larger",
-    "lookup_arp",
-    "lookup_nd",
-    "lookup_arp_ip",
-    "lookup_nd_ip",
     "chk_lb_hairpin",
     "chk_lb_hairpin_reply",
     "get_fdb",
@@ -140,6 +132,14 @@ impl Cx<'_, '_> {
         } else if let Some(&(_, kind)) = NatKind::ALL.iter().find(|(n, _)| *n == name) {
             self.lexer.get();
             self.ct_nat(kind, &name);
+        } else if let Some((nd, put)) =
+            [("get_arp", (false, false)), ("get_nd", (true, false)), ("put_arp", (false, true)), ("put_nd", (true, true))]
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(_, k)| k)
+        {
+            self.lexer.get();
+            self.mac_bind(nd, put);
         } else if self.lexer.match_id("ct_commit") {
             self.ct_commit();
         } else if let Some(&(_, kind)) = Nest::ALL.iter().find(|(n, k)| *k != Nest::CtCommit && *n == name) {
@@ -350,6 +350,13 @@ impl Cx<'_, '_> {
             return;
         }
         match self.lexer.token.clone() {
+            Token::Id(name)
+                if matches!(self.lexer.lookahead(), Token::LParen)
+                    && matches!(name.as_str(), "lookup_arp" | "lookup_nd" | "lookup_arp_ip" | "lookup_nd_ip") =>
+            {
+                let nd = name.starts_with("lookup_nd");
+                self.lookup_mac_bind(lhs, nd, !name.ends_with("_ip"));
+            }
             Token::Id(name) => {
                 if NOT_YET_FUNCTIONS.contains(&name.as_str()) && matches!(self.lexer.lookahead(), Token::LParen) {
                     self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
@@ -358,6 +365,58 @@ impl Cx<'_, '_> {
                 self.assignment(false, lhs);
             }
             _ => self.load(lhs),
+        }
+    }
+
+    /// A field an action takes, `n_bits` wide (0: a string), written
+    /// when `rw` (OVN's `action_parse_field`).
+    fn arg(&mut self, n_bits: usize, rw: bool) -> Option<Field> {
+        let f = self.field()?;
+        self.type_check(&f, n_bits, rw).then_some(f)
+    }
+
+    /// `get_arp(port, ip)`, `put_arp(port, ip, mac)` and the `_nd` forms.
+    fn mac_bind(&mut self, nd: bool, put: bool) {
+        self.lexer.force_match(&Token::LParen);
+        let port = self.arg(0, false);
+        self.lexer.force_match(&Token::Comma);
+        let ip = self.arg(if nd { 128 } else { 32 }, false);
+        let mac = if put {
+            self.lexer.force_match(&Token::Comma);
+            self.arg(48, false)
+        } else {
+            None
+        };
+        self.lexer.force_match(&Token::RParen);
+        match (port, ip, mac) {
+            (Some(port), Some(ip), Some(mac)) if put => self.acts.push(Ovnact::PutMacBind { nd, port, ip, mac }),
+            (Some(port), Some(ip), None) if !put => self.acts.push(Ovnact::GetMacBind { nd, port, ip }),
+            _ => {}
+        }
+    }
+
+    /// `dst = lookup_arp(port, ip, mac)`, `lookup_nd(…)`,
+    /// `lookup_arp_ip(port, ip)`, `lookup_nd_ip(…)`.
+    fn lookup_mac_bind(&mut self, dst: Field, nd: bool, with_mac: bool) {
+        if !self.type_check(&dst, 1, true) {
+            return;
+        }
+        self.lexer.get();
+        self.lexer.get();
+        let port = self.arg(0, false);
+        self.lexer.force_match(&Token::Comma);
+        let ip = self.arg(if nd { 128 } else { 32 }, false);
+        let mac = if with_mac {
+            self.lexer.force_match(&Token::Comma);
+            self.arg(48, false)
+        } else {
+            None
+        };
+        self.lexer.force_match(&Token::RParen);
+        if let (Some(port), Some(ip)) = (port, ip) {
+            if mac.is_some() == with_mac {
+                self.acts.push(Ovnact::LookupMacBind { nd, dst, port, ip, mac });
+            }
         }
     }
 

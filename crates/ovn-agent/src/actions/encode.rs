@@ -1,0 +1,309 @@
+//! Encoding actions into `ofproto` actions, as OVN's `ovnacts_encode`.
+
+use ofproto::actions::{Action, Subfield};
+use ofproto::flowmatch::Mff;
+
+use super::{EncodeParams, NatKind, Ovnact};
+use crate::expr::{Constant, Field};
+use crate::symtab::{Kind, OvnField, Symtab};
+
+/// The logical connection-tracking zone's register (`MFF_LOG_CT_ZONE`).
+const LOG_CT_ZONE: u8 = 13;
+/// The DNAT zone's register (`MFF_LOG_DNAT_ZONE`), a router's zone.
+pub const LOG_DNAT_ZONE: u8 = 11;
+/// The SNAT zone's register (`MFF_LOG_SNAT_ZONE`).
+const LOG_SNAT_ZONE: u8 = 12;
+/// `OFPP_IN_PORT`: a resubmit from the packet's own port.
+const OFPP_IN_PORT: u16 = 0xfff8;
+
+/// pinctrl's opcodes (OVN's `enum action_opcode`) that ferrovs encodes.
+pub mod opcode {
+    /// Send an ARP request.
+    pub const ARP: u32 = 0;
+    /// Learn an IPv4 MAC binding.
+    pub const PUT_ARP: u32 = 1;
+    /// Learn an IPv6 MAC binding.
+    pub const PUT_ND: u32 = 4;
+    /// Send a neighbour advertisement.
+    pub const ND_NA: u32 = 3;
+    /// Send a neighbour solicitation.
+    pub const ND_NS: u32 = 9;
+    /// Send an ICMP reply.
+    pub const ICMP: u32 = 10;
+    /// Send a TCP RST.
+    pub const TCP_RESET: u32 = 11;
+    /// Send a router's neighbour advertisement.
+    pub const ND_NA_ROUTER: u32 = 12;
+    /// Set the MTU of an ICMPv4 "fragmentation needed".
+    pub const PUT_ICMP4_FRAG_MTU: u32 = 13;
+    /// Send an ICMPv4 error.
+    pub const ICMP4_ERROR: u32 = 14;
+    /// Send an ICMPv6 error.
+    pub const ICMP6_ERROR: u32 = 20;
+    /// Set the MTU of an ICMPv6 "packet too big".
+    pub const PUT_ICMP6_FRAG_MTU: u32 = 21;
+    /// Reject the packet.
+    pub const REJECT: u32 = 22;
+    /// Send an SCTP ABORT.
+    pub const SCTP_ABORT: u32 = 24;
+}
+
+/// A controller action for pinctrl: `opcode`, 4 bytes of padding, then
+/// the operation's own bytes, with the maximum packet length, paused or
+/// not (OVN's `encode_start_controller_op` and `_finish_`).
+pub fn controller_op(opcode: u32, pause: bool, payload: &[u8]) -> Action {
+    let mut userdata = Vec::with_capacity(8 + payload.len());
+    userdata.extend_from_slice(&opcode.to_be_bytes());
+    userdata.extend_from_slice(&[0; 4]);
+    userdata.extend_from_slice(payload);
+    Action::Controller { max_len: u16::MAX, id: 0, reason: 1, userdata, pause, meter: 0, v2: true }
+}
+
+/// The OpenFlow field and bits a symbol's bits are (OVN's
+/// `expr_resolve_field`): subfields resolved to their fields; a string
+/// field is all of its field.
+pub fn resolve_field(f: &Field, symtab: &Symtab) -> Option<Subfield> {
+    let mut ofs = f.ofs;
+    let mut symbol = symtab.get(f.symbol);
+    while let Kind::Subfield { parent, ofs: parent_ofs } = symbol.kind {
+        ofs += parent_ofs;
+        symbol = symtab.get(parent);
+    }
+    let of = match &symbol.kind {
+        Kind::Field(of) | Kind::Str(of) => *of,
+        _ => return None,
+    };
+    let n_bits = if symbol.width > 0 { f.n_bits } else { of.bits };
+    Some(Subfield { field: of.mff, ofs: ofs as u16, n_bits: n_bits as u16 })
+}
+
+fn ones(n: u16) -> u128 {
+    if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+/// Encodes actions into `ofproto` actions.
+pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Action> {
+    let mut out = Vec::new();
+    for a in acts {
+        encode_one(a, symtab, ep, &mut out);
+    }
+    out
+}
+
+/// The logical input port's register (`MFF_LOG_INPORT`).
+const LOG_INPORT: u8 = 14;
+/// The logical output port's register (`MFF_LOG_OUTPORT`).
+const LOG_OUTPORT: u8 = 15;
+/// The logical flags' register (`MFF_LOG_FLAGS`).
+const LOG_FLAGS: u8 = 10;
+/// The flag a MAC-binding lookup sets (`MLF_LOOKUP_MAC_BIT`).
+const LOOKUP_MAC_BIT: u16 = 6;
+
+/// The register a MAC-binding action takes its address in.
+fn ip_field(nd: bool) -> Mff {
+    if nd {
+        Mff::Xxreg(0)
+    } else {
+        Mff::Reg(0)
+    }
+}
+
+/// All of field `f`.
+fn whole(f: Mff) -> Subfield {
+    Subfield { field: f, ofs: 0, n_bits: ofproto::flowmatch::field(f).bits }
+}
+
+/// `n_bits` of `value` into `f` at bit `ofs` (OVN's `put_load`).
+fn load(f: Mff, value: u128, ofs: u16, n_bits: u16) -> Action {
+    Action::SetField { field: f, value: (value & ones(n_bits)) << ofs, mask: ones(n_bits) << ofs, reg_load: false }
+}
+
+/// Runs `body` with each source's bits in its destination field, the
+/// destinations saved before and restored after (OVN's
+/// `encode_setup_args` and `encode_restore_args`). A source already in
+/// its destination stays.
+fn with_args(args: &[(Subfield, Mff)], out: &mut Vec<Action>, body: impl FnOnce(&mut Vec<Action>)) {
+    let moved: Vec<&(Subfield, Mff)> = args.iter().filter(|(src, dst)| src.field != *dst).collect();
+    out.extend(moved.iter().map(|(_, dst)| Action::StackPush(whole(*dst))));
+    out.extend(moved.iter().rev().map(|(src, _)| Action::StackPush(*src)));
+    out.extend(moved.iter().map(|(_, dst)| Action::StackPop(whole(*dst))));
+    body(out);
+    out.extend(moved.iter().rev().map(|(_, dst)| Action::StackPop(whole(*dst))));
+}
+
+/// `ct(commit, zone=REG[0..15], exec(inner))`.
+fn commit(zone: u8, inner: Vec<Action>) -> Action {
+    Action::Ct {
+        flags: 1,
+        zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+        zone_imm: 0,
+        table: 255,
+        alg: 0,
+        actions: inner,
+    }
+}
+
+/// OpenFlow 1.5's version number.
+const OFP15: u8 = 6;
+
+fn resubmit(table: u8) -> Action {
+    Action::Resubmit { in_port: OFPP_IN_PORT, table, with_table: true }
+}
+
+fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<Action>) {
+    let resolve = |f: &Field| resolve_field(f, symtab);
+    match a {
+        Ovnact::Output => out.push(resubmit(ep.output_ptable)),
+        Ovnact::Next { pipeline, ltable, .. } => out.push(resubmit(ep.first_ptable(*pipeline).wrapping_add(*ltable))),
+        Ovnact::Load { dst, imm } => {
+            let Some(sf) = resolve(dst) else { return };
+            let (value, mask) = match imm {
+                Constant::Int { value, mask, .. } => {
+                    let bits = ones(sf.n_bits);
+                    let m = mask.map_or(bits, |m| m.low_u128() & bits);
+                    ((value.low_u128() & bits) << sf.ofs, m << sf.ofs)
+                }
+                Constant::Str(name) => (u128::from((ep.lookup_port)(name).unwrap_or(0)), ones(sf.n_bits)),
+            };
+            out.push(Action::SetField { field: sf.field, value, mask, reg_load: false });
+        }
+        Ovnact::OvnFieldLoad { dst, imm } => {
+            let Constant::Int { value, .. } = imm else { return };
+            let v = value.low_u64();
+            match symtab.get(dst.symbol).kind {
+                Kind::Ovn(OvnField::Icmp4FragMtu) => out.push(controller_op(opcode::PUT_ICMP4_FRAG_MTU, true, &(v as u16).to_be_bytes())),
+                Kind::Ovn(OvnField::Icmp6FragMtu) => out.push(controller_op(opcode::PUT_ICMP6_FRAG_MTU, true, &(v as u32).to_be_bytes())),
+                _ => {}
+            }
+        }
+        Ovnact::Move { lhs, rhs } => {
+            if let (Some(src), Some(dst)) = (resolve(rhs), resolve(lhs)) {
+                out.push(Action::RegMove { src, dst });
+            }
+        }
+        Ovnact::Exchange { lhs, rhs } => {
+            if let (Some(r), Some(l)) = (resolve(rhs), resolve(lhs)) {
+                out.extend([Action::StackPush(r), Action::StackPush(l), Action::StackPop(r), Action::StackPop(l)]);
+            }
+        }
+        Ovnact::DecTtl => out.push(Action::DecTtl { ids: Vec::new(), cnt_ids: false }),
+        Ovnact::Push(f) => out.extend(resolve(f).map(Action::StackPush)),
+        Ovnact::Pop(f) => out.extend(resolve(f).map(Action::StackPop)),
+        Ovnact::CtNext { ltable } => {
+            let zone = if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE };
+            out.push(Action::Ct {
+                flags: 0,
+                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+                zone_imm: 0,
+                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
+                alg: 0,
+                actions: Vec::new(),
+            });
+        }
+        Ovnact::CtClear => out.push(Action::CtClear),
+        Ovnact::CtNat { kind, ltable, addr, ports } => {
+            let zone = match kind {
+                NatKind::Dnat => LOG_DNAT_ZONE,
+                NatKind::Snat => LOG_SNAT_ZONE,
+                NatKind::DnatInCzone | NatKind::SnatInCzone => ep.common_nat_ct_zone,
+                NatKind::CommitNat if ep.is_switch => LOG_CT_ZONE,
+                NatKind::CommitNat => LOG_DNAT_ZONE,
+            };
+            // NXAST_NAT's range: the parts present, in wire order.
+            let (mut present, mut range) = (0u16, Vec::new());
+            match addr {
+                Some(std::net::IpAddr::V4(a)) => {
+                    present |= 1;
+                    range.extend_from_slice(&a.octets());
+                }
+                Some(std::net::IpAddr::V6(a)) => {
+                    present |= 4;
+                    range.extend_from_slice(&a.octets());
+                }
+                None => {}
+            }
+            if let Some((lo, hi)) = ports {
+                present |= 16;
+                range.extend_from_slice(&lo.to_be_bytes());
+                if *hi != 0 {
+                    present |= 32;
+                    range.extend_from_slice(&hi.to_be_bytes());
+                }
+            }
+            let flags = if addr.is_some() { kind.flags() } else { 0 };
+            out.push(Action::Ct {
+                flags: u16::from(addr.is_some() || *kind == NatKind::CommitNat),
+                zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
+                zone_imm: 0,
+                table: ep.first_ptable(ep.pipeline).wrapping_add(*ltable),
+                alg: 0,
+                actions: vec![Action::Nat { flags, present, range }],
+            });
+        }
+        Ovnact::GetMacBind { nd, port, ip } => {
+            let (Some(port), Some(ip)) = (resolve(port), resolve(ip)) else { return };
+            let args = [(port, Mff::Reg(LOG_OUTPORT)), (ip, ip_field(*nd))];
+            with_args(&args, out, |out| {
+                out.push(load(Mff::EthDst, 0, 0, 48));
+                out.push(resubmit(ep.mac_bind_ptable));
+            });
+        }
+        Ovnact::PutMacBind { nd, port, ip, mac } => {
+            let (Some(port), Some(ip), Some(mac)) = (resolve(port), resolve(ip), resolve(mac)) else { return };
+            let args = [(port, Mff::Reg(LOG_INPORT)), (ip, ip_field(*nd)), (mac, Mff::EthSrc)];
+            let op = if *nd { opcode::PUT_ND } else { opcode::PUT_ARP };
+            with_args(&args, out, |out| out.push(controller_op(op, false, &[])));
+        }
+        Ovnact::LookupMacBind { nd, dst, port, ip, mac } => {
+            let (Some(dst), Some(port), Some(ip)) = (resolve(dst), resolve(port), resolve(ip)) else { return };
+            let flag = Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_MAC_BIT, n_bits: 1 };
+            let check = |out: &mut Vec<Action>, table| {
+                out.push(load(Mff::Reg(LOG_FLAGS), 0, LOOKUP_MAC_BIT, 1));
+                out.push(resubmit(table));
+                out.push(Action::RegMove { src: flag, dst });
+            };
+            match mac.as_ref().and_then(resolve) {
+                Some(mac) => {
+                    let args = [(port, Mff::Reg(LOG_INPORT)), (ip, ip_field(*nd)), (mac, Mff::EthSrc)];
+                    with_args(&args, out, |out| check(out, ep.mac_lookup_ptable));
+                }
+                None => {
+                    let args = [(port, Mff::Reg(LOG_OUTPORT)), (ip, ip_field(*nd))];
+                    let eth_dst = whole(Mff::EthDst);
+                    with_args(&args, out, |out| {
+                        out.push(Action::StackPush(eth_dst));
+                        check(out, ep.mac_bind_ptable);
+                        out.push(Action::StackPop(eth_dst));
+                    });
+                }
+            }
+        }
+        Ovnact::CtCommitV1 { mark, label } => {
+            let mut inner = Vec::new();
+            if let Some((v, m)) = mark {
+                inner.push(Action::SetField { field: Mff::CtMark, value: u128::from(*v), mask: u128::from(*m), reg_load: false });
+            }
+            if let Some((v, m)) = label {
+                inner.push(Action::SetField { field: Mff::CtLabel, value: *v, mask: *m, reg_load: false });
+            }
+            out.push(commit(LOG_CT_ZONE, inner));
+        }
+        Ovnact::Nested { kind, acts } => {
+            let inner = encode(acts, symtab, ep);
+            match kind.opcode() {
+                None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, inner)),
+                Some(op) => {
+                    // The inner actions travel to pinctrl as OpenFlow 1.5
+                    // actions, to run on the packet it builds.
+                    let mut bytes = Vec::new();
+                    ofproto::actions::encode_actions(&inner, OFP15, ofproto::actions::Context::default(), &mut bytes);
+                    out.push(controller_op(op, false, &bytes));
+                }
+            }
+        }
+    }
+}
