@@ -375,23 +375,31 @@ impl Cx<'_, '_> {
         self.type_check(&f, n_bits, rw).then_some(f)
     }
 
-    /// `get_arp(port, ip)`, `put_arp(port, ip, mac)` and the `_nd` forms.
-    fn mac_bind(&mut self, nd: bool, put: bool) {
-        self.lexer.force_match(&Token::LParen);
+    /// `port, ip[, mac])` of the MAC-binding actions, after their `(`.
+    fn mac_bind_args(&mut self, nd: bool, with_mac: bool) -> Option<(Field, Field, Option<Field>)> {
         let port = self.arg(0, false);
         self.lexer.force_match(&Token::Comma);
         let ip = self.arg(if nd { 128 } else { 32 }, false);
-        let mac = if put {
+        let mac = if with_mac {
             self.lexer.force_match(&Token::Comma);
             self.arg(48, false)
         } else {
             None
         };
         self.lexer.force_match(&Token::RParen);
-        match (port, ip, mac) {
-            (Some(port), Some(ip), Some(mac)) if put => self.acts.push(Ovnact::PutMacBind { nd, port, ip, mac }),
-            (Some(port), Some(ip), None) if !put => self.acts.push(Ovnact::GetMacBind { nd, port, ip }),
-            _ => {}
+        match (port, ip) {
+            (Some(port), Some(ip)) if mac.is_some() == with_mac => Some((port, ip, mac)),
+            _ => None,
+        }
+    }
+
+    /// `get_arp(port, ip)`, `put_arp(port, ip, mac)` and the `_nd` forms.
+    fn mac_bind(&mut self, nd: bool, put: bool) {
+        self.lexer.force_match(&Token::LParen);
+        match self.mac_bind_args(nd, put) {
+            Some((port, ip, Some(mac))) => self.acts.push(Ovnact::PutMacBind { nd, port, ip, mac }),
+            Some((port, ip, None)) => self.acts.push(Ovnact::GetMacBind { nd, port, ip }),
+            None => {}
         }
     }
 
@@ -403,20 +411,8 @@ impl Cx<'_, '_> {
         }
         self.lexer.get();
         self.lexer.get();
-        let port = self.arg(0, false);
-        self.lexer.force_match(&Token::Comma);
-        let ip = self.arg(if nd { 128 } else { 32 }, false);
-        let mac = if with_mac {
-            self.lexer.force_match(&Token::Comma);
-            self.arg(48, false)
-        } else {
-            None
-        };
-        self.lexer.force_match(&Token::RParen);
-        if let (Some(port), Some(ip)) = (port, ip) {
-            if mac.is_some() == with_mac {
-                self.acts.push(Ovnact::LookupMacBind { nd, dst, port, ip, mac });
-            }
+        if let Some((port, ip, mac)) = self.mac_bind_args(nd, with_mac) {
+            self.acts.push(Ovnact::LookupMacBind { nd, dst, port, ip, mac });
         }
     }
 
