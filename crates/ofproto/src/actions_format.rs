@@ -248,6 +248,7 @@ pub fn action_format(a: &Action) -> String {
         }
         Action::RegMove { src, dst } => format!("move:{}->{}", subfield_format(src), subfield_format(dst)),
         Action::StackPush(sf) => format!("push:{}", subfield_format(sf)),
+        Action::CheckPktLarger { pkt_len, dst } => format!("check_pkt_larger({pkt_len})->{}", subfield_format(dst)),
         Action::StackPop(sf) => format!("pop:{}", subfield_format(sf)),
         Action::Ct { flags, zone_src, zone_imm, table, alg, actions } => {
             let mut parts = Vec::new();

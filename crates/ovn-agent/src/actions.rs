@@ -154,6 +154,53 @@ pub enum Ovnact {
         /// The MAC, for `lookup_arp`/`lookup_nd`.
         mac: Option<Field>,
     },
+    /// `dst = chk_lb_hairpin();` and the other checks that set a bit from
+    /// a lookup in a table of their own.
+    Check {
+        /// Which.
+        kind: CheckKind,
+        /// The bit set.
+        dst: Field,
+    },
+    /// `dst = check_pkt_larger(len);`
+    CheckPktLarger {
+        /// The bit set.
+        dst: Field,
+        /// The length compared with.
+        pkt_len: u16,
+    },
+    /// `set_queue(id);`
+    SetQueue(u16),
+    /// `ct_snat_to_vip;`: to the table that SNATs hairpinned traffic to
+    /// the load balancer's VIP.
+    CtSnatToVip,
+    /// `igmp;`: the packet to pinctrl's IGMP snooping.
+    Igmp,
+    /// `handle_dhcpv6_reply;`: the packet to pinctrl's DHCPv6 server.
+    Dhcp6Reply,
+    /// `dst = get_fdb(mac);`: the port the FDB has for `mac`.
+    GetFdb {
+        /// Where the port goes.
+        dst: Field,
+        /// The MAC.
+        mac: Field,
+    },
+    /// `dst = lookup_fdb(port, mac);`: whether the FDB has `mac` on `port`.
+    LookupFdb {
+        /// The bit set.
+        dst: Field,
+        /// The logical port.
+        port: Field,
+        /// The MAC.
+        mac: Field,
+    },
+    /// `put_fdb(port, mac);`: learn `mac` on `port` (through pinctrl).
+    PutFdb {
+        /// The logical port.
+        port: Field,
+        /// The MAC.
+        mac: Field,
+    },
     /// `ct_commit(ct_mark=…, ct_label=…);`, OVN's older form: the values
     /// and masks set.
     CtCommitV1 {
@@ -170,6 +217,34 @@ pub enum Ovnact {
         /// The actions inside.
         acts: Vec<Ovnact>,
     },
+}
+
+/// The checks that set a bit after a lookup in their table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `chk_lb_hairpin()`: the packet hairpins through a load balancer.
+    LbHairpin,
+    /// `chk_lb_hairpin_reply()`: it is the reply of one that did.
+    LbHairpinReply,
+    /// `check_in_port_sec()`: the input port's security allows it.
+    InPortSec,
+    /// `check_out_port_sec()`: the output port's security allows it.
+    OutPortSec,
+}
+
+impl CheckKind {
+    /// Every kind, by name.
+    pub const ALL: [(&'static str, CheckKind); 4] = [
+        ("chk_lb_hairpin", CheckKind::LbHairpin),
+        ("chk_lb_hairpin_reply", CheckKind::LbHairpinReply),
+        ("check_in_port_sec", CheckKind::InPortSec),
+        ("check_out_port_sec", CheckKind::OutPortSec),
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        CheckKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
 }
 
 /// The NAT actions.
@@ -328,6 +403,20 @@ pub struct EncodeParams<'a> {
     pub mac_bind_ptable: u8,
     /// The MAC-binding check table (`lookup_arp`).
     pub mac_lookup_ptable: u8,
+    /// `chk_lb_hairpin`'s table.
+    pub lb_hairpin_ptable: u8,
+    /// `chk_lb_hairpin_reply`'s table.
+    pub lb_hairpin_reply_ptable: u8,
+    /// `ct_snat_to_vip`'s table.
+    pub ct_snat_vip_ptable: u8,
+    /// `get_fdb`'s table.
+    pub fdb_ptable: u8,
+    /// `lookup_fdb`'s table.
+    pub fdb_lookup_ptable: u8,
+    /// `check_in_port_sec`'s table.
+    pub in_port_sec_ptable: u8,
+    /// `check_out_port_sec`'s table.
+    pub out_port_sec_ptable: u8,
 }
 
 impl std::fmt::Debug for EncodeParams<'_> {
@@ -400,6 +489,17 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
             }
             s + ";"
         }
+        Ovnact::Check { kind, dst } => format!("{} = {}();", field_text(dst, symtab), kind.name()),
+        Ovnact::CheckPktLarger { dst, pkt_len } => format!("{} = check_pkt_larger({pkt_len});", field_text(dst, symtab)),
+        Ovnact::SetQueue(q) => format!("set_queue({q});"),
+        Ovnact::CtSnatToVip => "ct_snat_to_vip;".into(),
+        Ovnact::Igmp => "igmp;".into(),
+        Ovnact::Dhcp6Reply => "handle_dhcpv6_reply;".into(),
+        Ovnact::GetFdb { dst, mac } => format!("{} = get_fdb({});", field_text(dst, symtab), field_text(mac, symtab)),
+        Ovnact::LookupFdb { dst, port, mac } => {
+            format!("{} = lookup_fdb({}, {});", field_text(dst, symtab), field_text(port, symtab), field_text(mac, symtab))
+        }
+        Ovnact::PutFdb { port, mac } => format!("put_fdb({}, {});", field_text(port, symtab), field_text(mac, symtab)),
         Ovnact::GetMacBind { nd, port, ip } => {
             format!("{}({}, {});", if *nd { "get_nd" } else { "get_arp" }, field_text(port, symtab), field_text(ip, symtab))
         }

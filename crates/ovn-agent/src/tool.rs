@@ -135,6 +135,13 @@ fn parse_actions(line: &str) -> String {
         common_nat_ct_zone: actions::LOG_DNAT_ZONE,
         mac_bind_ptable: 66,
         mac_lookup_ptable: 67,
+        lb_hairpin_ptable: 68,
+        lb_hairpin_reply_ptable: 69,
+        ct_snat_vip_ptable: 70,
+        fdb_ptable: 71,
+        fdb_lookup_ptable: 72,
+        in_port_sec_ptable: 73,
+        out_port_sec_ptable: 75,
     };
     let encoded = actions::encode(&acts, symtab, &ep);
     out.push(format!("    encodes as {}", ofproto::actions_format::actions_format(&encoded)));

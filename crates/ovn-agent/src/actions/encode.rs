@@ -3,7 +3,7 @@
 use ofproto::actions::{Action, Subfield};
 use ofproto::flowmatch::Mff;
 
-use super::{EncodeParams, NatKind, Ovnact};
+use super::{CheckKind, EncodeParams, NatKind, Ovnact};
 use crate::expr::{Constant, Field};
 use crate::symtab::{Kind, OvnField, Symtab};
 
@@ -24,6 +24,12 @@ pub mod opcode {
     pub const PUT_ARP: u32 = 1;
     /// Learn an IPv6 MAC binding.
     pub const PUT_ND: u32 = 4;
+    /// IGMP snooping.
+    pub const IGMP: u32 = 16;
+    /// The DHCPv6 server.
+    pub const DHCP6_SERVER: u32 = 19;
+    /// Learn an FDB entry.
+    pub const PUT_FDB: u32 = 25;
     /// Send a neighbour advertisement.
     pub const ND_NA: u32 = 3;
     /// Send a neighbour solicitation.
@@ -102,6 +108,21 @@ const LOG_OUTPORT: u8 = 15;
 const LOG_FLAGS: u8 = 10;
 /// The flag a MAC-binding lookup sets (`MLF_LOOKUP_MAC_BIT`).
 const LOOKUP_MAC_BIT: u16 = 6;
+
+/// The flag `chk_lb_hairpin` and its reply set (`MLF_LOOKUP_LB_HAIRPIN_BIT`).
+const LOOKUP_LB_HAIRPIN_BIT: u16 = 7;
+/// The flag `lookup_fdb` sets (`MLF_LOOKUP_FDB_BIT`).
+const LOOKUP_FDB_BIT: u16 = 8;
+/// The flag the port-security checks set (`MLF_CHECK_PORT_SEC_BIT`).
+const CHECK_PORT_SEC_BIT: u16 = 12;
+
+/// Clears flag `bit`, looks up `table` (whose flows set it), and copies
+/// it to `dst` (OVN's `encode_result_action__`).
+fn flag_check(out: &mut Vec<Action>, table: u8, bit: u16, dst: Subfield) {
+    out.push(load(Mff::Reg(LOG_FLAGS), 0, bit, 1));
+    out.push(resubmit(table));
+    out.push(Action::RegMove { src: Subfield { field: Mff::Reg(LOG_FLAGS), ofs: bit, n_bits: 1 }, dst });
+}
 
 /// The register a MAC-binding action takes its address in.
 fn ip_field(nd: bool) -> Mff {
@@ -244,6 +265,43 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 actions: vec![Action::Nat { flags, present, range }],
             });
         }
+        Ovnact::Check { kind, dst } => {
+            let Some(dst) = resolve(dst) else { return };
+            let (table, bit) = match kind {
+                CheckKind::LbHairpin => (ep.lb_hairpin_ptable, LOOKUP_LB_HAIRPIN_BIT),
+                CheckKind::LbHairpinReply => (ep.lb_hairpin_reply_ptable, LOOKUP_LB_HAIRPIN_BIT),
+                CheckKind::InPortSec => (ep.in_port_sec_ptable, CHECK_PORT_SEC_BIT),
+                CheckKind::OutPortSec => (ep.out_port_sec_ptable, CHECK_PORT_SEC_BIT),
+            };
+            flag_check(out, table, bit, dst);
+        }
+        Ovnact::CheckPktLarger { dst, pkt_len } => out.extend(resolve(dst).map(|dst| Action::CheckPktLarger { pkt_len: *pkt_len, dst })),
+        Ovnact::SetQueue(q) => out.push(Action::SetQueue(u32::from(*q))),
+        Ovnact::CtSnatToVip => out.push(resubmit(ep.ct_snat_vip_ptable)),
+        Ovnact::Igmp => out.push(controller_op(opcode::IGMP, false, &[])),
+        Ovnact::Dhcp6Reply => out.push(controller_op(opcode::DHCP6_SERVER, false, &[])),
+        Ovnact::GetFdb { dst, mac } => {
+            let (Some(dst), Some(mac)) = (resolve(dst), resolve(mac)) else { return };
+            with_args(&[(mac, Mff::EthDst)], out, |out| {
+                out.push(load(Mff::Reg(LOG_OUTPORT), 0, 0, 32));
+                out.push(resubmit(ep.fdb_ptable));
+            });
+            if dst.field != Mff::Reg(LOG_OUTPORT) {
+                out.push(Action::RegMove { src: whole(Mff::Reg(LOG_OUTPORT)), dst });
+            }
+        }
+        Ovnact::LookupFdb { dst, port, mac } => {
+            let (Some(dst), Some(port), Some(mac)) = (resolve(dst), resolve(port), resolve(mac)) else { return };
+            with_args(&[(port, Mff::Reg(LOG_INPORT)), (mac, Mff::EthSrc)], out, |out| {
+                out.push(load(Mff::Reg(LOG_FLAGS), 0, LOOKUP_FDB_BIT, 1));
+                out.push(resubmit(ep.fdb_lookup_ptable));
+            });
+            out.push(Action::RegMove { src: Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_FDB_BIT, n_bits: 1 }, dst });
+        }
+        Ovnact::PutFdb { port, mac } => {
+            let (Some(port), Some(mac)) = (resolve(port), resolve(mac)) else { return };
+            with_args(&[(port, Mff::Reg(LOG_INPORT)), (mac, Mff::EthSrc)], out, |out| out.push(controller_op(opcode::PUT_FDB, false, &[])));
+        }
         Ovnact::GetMacBind { nd, port, ip } => {
             let (Some(port), Some(ip)) = (resolve(port), resolve(ip)) else { return };
             let args = [(port, Mff::Reg(LOG_OUTPORT)), (ip, ip_field(*nd))];
@@ -260,12 +318,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
         }
         Ovnact::LookupMacBind { nd, dst, port, ip, mac } => {
             let (Some(dst), Some(port), Some(ip)) = (resolve(dst), resolve(port), resolve(ip)) else { return };
-            let flag = Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_MAC_BIT, n_bits: 1 };
-            let check = |out: &mut Vec<Action>, table| {
-                out.push(load(Mff::Reg(LOG_FLAGS), 0, LOOKUP_MAC_BIT, 1));
-                out.push(resubmit(table));
-                out.push(Action::RegMove { src: flag, dst });
-            };
+            let check = |out: &mut Vec<Action>, table| flag_check(out, table, LOOKUP_MAC_BIT, dst);
             match mac.as_ref().and_then(resolve) {
                 Some(mac) => {
                     let args = [(port, Mff::Reg(LOG_INPORT)), (ip, ip_field(*nd)), (mac, Mff::EthSrc)];

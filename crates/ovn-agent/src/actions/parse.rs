@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{NatKind, Nest, Ovnact, ParseParams, Pipeline};
+use super::{CheckKind, NatKind, Nest, Ovnact, ParseParams, Pipeline};
 use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
 use crate::lex::{Format, Lexer, Token};
 use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
@@ -15,18 +15,13 @@ const NOT_YET: &[&str] = &[
     "ct_lb",
     "ct_lb_mark",
     "clone",
-    "igmp",
-    "set_queue",
     "log",
     "set_meter",
     "trigger_event",
     "bind_vport",
     "handle_svc_check",
     "fwd_group",
-    "handle_dhcpv6_reply",
     "handle_bfd_msg",
-    "ct_snat_to_vip",
-    "put_fdb",
     "commit_ecmp_nh",
     "commit_lb_aff",
     "sample",
@@ -34,23 +29,8 @@ const NOT_YET: &[&str] = &[
 
 /// The assignments with a function on the right that ferrovs does not
 /// parse yet.
-const NOT_YET_FUNCTIONS: &[&str] = &[
-    "select",
-    "put_dhcp_opts",
-    "put_dhcpv6_opts",
-    "dns_lookup",
-    "put_nd_ra_opts",
-    "check_pkt_larger",
-    "chk_lb_hairpin",
-    "chk_lb_hairpin_reply",
-    "get_fdb",
-    "lookup_fdb",
-    "check_in_port_sec",
-    "check_out_port_sec",
-    "chk_ecmp_nh_mac",
-    "chk_ecmp_nh",
-    "chk_lb_aff",
-];
+const NOT_YET_FUNCTIONS: &[&str] =
+    &["select", "put_dhcp_opts", "put_dhcpv6_opts", "dns_lookup", "put_nd_ra_opts", "chk_ecmp_nh_mac", "chk_ecmp_nh", "chk_lb_aff"];
 
 /// Nested actions may go this deep.
 const MAX_NESTED_DEPTH: u32 = 32;
@@ -140,6 +120,23 @@ impl Cx<'_, '_> {
         {
             self.lexer.get();
             self.mac_bind(nd, put);
+        } else if self.lexer.match_id("set_queue") {
+            self.set_queue();
+        } else if self.lexer.match_id("ct_snat_to_vip") {
+            self.acts.push(Ovnact::CtSnatToVip);
+        } else if self.lexer.match_id("igmp") {
+            self.acts.push(Ovnact::Igmp);
+        } else if self.lexer.match_id("handle_dhcpv6_reply") {
+            self.acts.push(Ovnact::Dhcp6Reply);
+        } else if self.lexer.match_id("put_fdb") {
+            self.lexer.force_match(&Token::LParen);
+            let port = self.arg(0, false);
+            self.lexer.force_match(&Token::Comma);
+            let mac = self.arg(48, false);
+            self.lexer.force_match(&Token::RParen);
+            if let (Some(port), Some(mac)) = (port, mac) {
+                self.acts.push(Ovnact::PutFdb { port, mac });
+            }
         } else if self.lexer.match_id("ct_commit") {
             self.ct_commit();
         } else if let Some(&(_, kind)) = Nest::ALL.iter().find(|(n, k)| *k != Nest::CtCommit && *n == name) {
@@ -357,6 +354,7 @@ impl Cx<'_, '_> {
                 let nd = name.starts_with("lookup_nd");
                 self.lookup_mac_bind(lhs, nd, !name.ends_with("_ip"));
             }
+            Token::Id(name) if matches!(self.lexer.lookahead(), Token::LParen) && self.function(&name, lhs) => {}
             Token::Id(name) => {
                 if NOT_YET_FUNCTIONS.contains(&name.as_str()) && matches!(self.lexer.lookahead(), Token::LParen) {
                     self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
@@ -414,6 +412,80 @@ impl Cx<'_, '_> {
         if let Some((port, ip, mac)) = self.mac_bind_args(nd, with_mac) {
             self.acts.push(Ovnact::LookupMacBind { nd, dst, port, ip, mac });
         }
+    }
+
+    /// `lhs = name(…)` for the functions below; false for another name.
+    fn function(&mut self, name: &str, lhs: Field) -> bool {
+        if let Some(&(_, kind)) = CheckKind::ALL.iter().find(|(n, _)| *n == name) {
+            self.lexer.get();
+            self.lexer.get();
+            if !self.lexer.match_token(&Token::RParen) {
+                self.lexer.error(format!("{name} doesn't take any parameters"));
+            } else if self.type_check(&lhs, 1, true) {
+                self.acts.push(Ovnact::Check { kind, dst: lhs });
+            }
+            return true;
+        }
+        match name {
+            "check_pkt_larger" => {
+                if !self.type_check(&lhs, 1, true) {
+                    return true;
+                }
+                self.lexer.get();
+                if !self.lexer.force_match(&Token::LParen) {
+                    return true;
+                }
+                // A length that is not a small integer ends the action
+                // here, as in OVN (the error is then the missing `;`).
+                let Some(len) = self.lexer.get_int() else { return true };
+                if self.lexer.force_match(&Token::RParen) {
+                    self.acts.push(Ovnact::CheckPktLarger { dst: lhs, pkt_len: len as u16 });
+                }
+            }
+            "get_fdb" => {
+                self.lexer.get();
+                self.lexer.get();
+                if lhs.n_bits > 0 && !self.type_check(&lhs, 32, true) {
+                    return true;
+                }
+                let mac = self.arg(48, false);
+                self.lexer.force_match(&Token::RParen);
+                if let Some(mac) = mac {
+                    self.acts.push(Ovnact::GetFdb { dst: lhs, mac });
+                }
+            }
+            "lookup_fdb" => {
+                self.lexer.get();
+                self.lexer.get();
+                if !self.type_check(&lhs, 1, true) {
+                    return true;
+                }
+                let port = self.arg(0, false);
+                self.lexer.force_match(&Token::Comma);
+                let mac = self.arg(48, false);
+                self.lexer.force_match(&Token::RParen);
+                if let (Some(port), Some(mac)) = (port, mac) {
+                    self.acts.push(Ovnact::LookupFdb { dst: lhs, port, mac });
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn set_queue(&mut self) {
+        if !self.lexer.force_match(&Token::LParen) {
+            return;
+        }
+        let Some(id) = self.lexer.get_int() else { return };
+        if !self.lexer.force_match(&Token::RParen) {
+            return;
+        }
+        if !(0..=0xf000).contains(&id) {
+            self.lexer.error(format!("Queue ID {id} for set_queue is not in valid range 0 to 61440."));
+            return;
+        }
+        self.acts.push(Ovnact::SetQueue(id as u16));
     }
 
     fn load(&mut self, dst: Field) {
