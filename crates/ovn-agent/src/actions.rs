@@ -29,21 +29,13 @@ mod parse;
 pub use encode::{controller_op, encode, opcode, resolve_field, LOG_DNAT_ZONE};
 pub use parse::parse;
 
-/// A logical pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pipeline {
-    /// The ingress pipeline.
-    Ingress,
-    /// The egress pipeline.
-    Egress,
-}
-
-impl Pipeline {
-    fn name(self) -> &'static str {
-        match self {
-            Pipeline::Ingress => "ingress",
-            Pipeline::Egress => "egress",
-        }
+named! {
+    /// A logical pipeline.
+    pub enum Pipeline {
+        /// The ingress pipeline.
+        Ingress = "ingress",
+        /// The egress pipeline.
+        Egress = "egress",
     }
 }
 
@@ -219,63 +211,39 @@ pub enum Ovnact {
     },
 }
 
-/// The checks that set a bit after a lookup in their table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckKind {
-    /// `chk_lb_hairpin()`: the packet hairpins through a load balancer.
-    LbHairpin,
-    /// `chk_lb_hairpin_reply()`: it is the reply of one that did.
-    LbHairpinReply,
-    /// `check_in_port_sec()`: the input port's security allows it.
-    InPortSec,
-    /// `check_out_port_sec()`: the output port's security allows it.
-    OutPortSec,
-}
-
-impl CheckKind {
-    /// Every kind, by name.
-    pub const ALL: [(&'static str, CheckKind); 4] = [
-        ("chk_lb_hairpin", CheckKind::LbHairpin),
-        ("chk_lb_hairpin_reply", CheckKind::LbHairpinReply),
-        ("check_in_port_sec", CheckKind::InPortSec),
-        ("check_out_port_sec", CheckKind::OutPortSec),
-    ];
-
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        CheckKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+named! {
+    /// The checks that set a bit after a lookup in their table.
+    pub enum CheckKind {
+        /// `chk_lb_hairpin()`: the packet hairpins through a load balancer.
+        LbHairpin = "chk_lb_hairpin",
+        /// `chk_lb_hairpin_reply()`: it is the reply of one that did.
+        LbHairpinReply = "chk_lb_hairpin_reply",
+        /// `check_in_port_sec()`: the input port's security allows it.
+        InPortSec = "check_in_port_sec",
+        /// `check_out_port_sec()`: the output port's security allows it.
+        OutPortSec = "check_out_port_sec",
     }
 }
 
-/// The NAT actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NatKind {
-    /// `ct_dnat`: in the DNAT zone.
-    Dnat,
-    /// `ct_snat`: in the SNAT zone.
-    Snat,
-    /// `ct_dnat_in_czone`: in the common NAT zone.
-    DnatInCzone,
-    /// `ct_snat_in_czone`: in the common NAT zone.
-    SnatInCzone,
-    /// `ct_commit_nat`: commit with the NAT of the connection it relates to.
-    CommitNat,
+impl CheckKind {}
+
+named! {
+    /// The NAT actions.
+    pub enum NatKind {
+        /// `ct_dnat`: in the DNAT zone.
+        Dnat = "ct_dnat",
+        /// `ct_snat`: in the SNAT zone.
+        Snat = "ct_snat",
+        /// `ct_dnat_in_czone`: in the common NAT zone.
+        DnatInCzone = "ct_dnat_in_czone",
+        /// `ct_snat_in_czone`: in the common NAT zone.
+        SnatInCzone = "ct_snat_in_czone",
+        /// `ct_commit_nat`: commit with the NAT of the connection it relates to.
+        CommitNat = "ct_commit_nat",
+    }
 }
 
 impl NatKind {
-    /// Every kind, by name.
-    pub const ALL: [(&'static str, NatKind); 5] = [
-        ("ct_dnat", NatKind::Dnat),
-        ("ct_snat", NatKind::Snat),
-        ("ct_dnat_in_czone", NatKind::DnatInCzone),
-        ("ct_snat_in_czone", NatKind::SnatInCzone),
-        ("ct_commit_nat", NatKind::CommitNat),
-    ];
-
-    fn name(self) -> &'static str {
-        NatKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
-    }
-
     /// NXAST_NAT's flags: src 1, dst 2.
     fn flags(self) -> u16 {
         match self {
@@ -286,57 +254,37 @@ impl NatKind {
     }
 }
 
-/// The actions that hold actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Nest {
-    /// `ct_commit { … }`: committed, with `ct_mark`/`ct_label` set inside.
-    CtCommit,
-    /// `arp { … }`: an ARP request for the packet's destination.
-    Arp,
-    /// `icmp4 { … }`: an ICMPv4 reply.
-    Icmp4,
-    /// `icmp4_error { … }`: an ICMPv4 error about the packet.
-    Icmp4Error,
-    /// `icmp6 { … }`: an ICMPv6 reply.
-    Icmp6,
-    /// `icmp6_error { … }`: an ICMPv6 error about the packet.
-    Icmp6Error,
-    /// `tcp_reset { … }`: a TCP RST.
-    TcpReset,
-    /// `sctp_abort { … }`: an SCTP ABORT.
-    SctpAbort,
-    /// `nd_na { … }`: a neighbour advertisement.
-    NdNa,
-    /// `nd_na_router { … }`: one with the router flag.
-    NdNaRouter,
-    /// `nd_ns { … }`: a neighbour solicitation.
-    NdNs,
-    /// `reject { … }`: an RST or an ICMP unreachable, as fits.
-    Reject,
+named! {
+    /// The actions that hold actions.
+    pub enum Nest {
+        /// `ct_commit { … }`: committed, with `ct_mark`/`ct_label` set inside.
+        CtCommit = "ct_commit",
+        /// `arp { … }`: an ARP request for the packet's destination.
+        Arp = "arp",
+        /// `icmp4 { … }`: an ICMPv4 reply.
+        Icmp4 = "icmp4",
+        /// `icmp4_error { … }`: an ICMPv4 error about the packet.
+        Icmp4Error = "icmp4_error",
+        /// `icmp6 { … }`: an ICMPv6 reply.
+        Icmp6 = "icmp6",
+        /// `icmp6_error { … }`: an ICMPv6 error about the packet.
+        Icmp6Error = "icmp6_error",
+        /// `tcp_reset { … }`: a TCP RST.
+        TcpReset = "tcp_reset",
+        /// `sctp_abort { … }`: an SCTP ABORT.
+        SctpAbort = "sctp_abort",
+        /// `nd_na { … }`: a neighbour advertisement.
+        NdNa = "nd_na",
+        /// `nd_na_router { … }`: one with the router flag.
+        NdNaRouter = "nd_na_router",
+        /// `nd_ns { … }`: a neighbour solicitation.
+        NdNs = "nd_ns",
+        /// `reject { … }`: an RST or an ICMP unreachable, as fits.
+        Reject = "reject",
+    }
 }
 
 impl Nest {
-    /// Every kind, by name.
-    pub const ALL: [(&'static str, Nest); 12] = [
-        ("ct_commit", Nest::CtCommit),
-        ("arp", Nest::Arp),
-        ("icmp4", Nest::Icmp4),
-        ("icmp4_error", Nest::Icmp4Error),
-        ("icmp6", Nest::Icmp6),
-        ("icmp6_error", Nest::Icmp6Error),
-        ("tcp_reset", Nest::TcpReset),
-        ("sctp_abort", Nest::SctpAbort),
-        ("nd_na", Nest::NdNa),
-        ("nd_na_router", Nest::NdNaRouter),
-        ("nd_ns", Nest::NdNs),
-        ("reject", Nest::Reject),
-    ];
-
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        Nest::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
-    }
-
     /// What the flow's match must imply (the inner actions' own
     /// prerequisites are dropped, as OVN drops them); `None` for
     /// `reject`, whose inner prerequisites join the flow's.

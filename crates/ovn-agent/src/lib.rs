@@ -7,6 +7,31 @@
 
 #![forbid(unsafe_code)]
 
+/// A fieldless enum whose variants have names in the language: the enum,
+/// `ALL` (each name with its variant), `name()` and `from_name()`.
+macro_rules! named {
+    ($(#[$m:meta])* pub enum $E:ident { $($(#[$vm:meta])* $V:ident = $n:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $E { $($(#[$vm])* $V,)* }
+
+        impl $E {
+            /// Every variant, with its name.
+            pub const ALL: &'static [(&'static str, $E)] = &[$(($n, $E::$V),)*];
+
+            /// Its name.
+            pub fn name(self) -> &'static str {
+                match self { $($E::$V => $n,)* }
+            }
+
+            /// The variant named `name`.
+            pub fn from_name(name: &str) -> Option<$E> {
+                Self::ALL.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+            }
+        }
+    };
+}
+
 pub mod actions;
 pub mod expr;
 pub mod lex;

@@ -12,48 +12,25 @@ use std::sync::LazyLock;
 use crate::expr::{self, ConstantSet, Sets};
 use crate::symtab::Symtab;
 
-/// A step of the compiler to run on each line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// `lex`: the tokens.
-    Lex,
-    /// `parse-expr`: the expression as parsed.
-    ParseExpr,
-    /// `annotate-expr`: with its prerequisites.
-    AnnotateExpr,
-    /// `simplify-expr`: simplified.
-    SimplifyExpr,
-    /// `normalize-expr`: in disjunctive normal form.
-    NormalizeExpr,
-    /// `expr-to-flows`: the OpenFlow matches.
-    ExprToFlows,
-    /// `parse-actions`: actions parsed, formatted and encoded.
-    ParseActions,
-    /// `dump-symtab`: the symbol table (reads nothing).
-    DumpSymtab,
-}
-
-impl Step {
-    /// Every step, with its command name.
-    pub const ALL: [(&'static str, Step); 8] = [
-        ("lex", Step::Lex),
-        ("parse-expr", Step::ParseExpr),
-        ("annotate-expr", Step::AnnotateExpr),
-        ("simplify-expr", Step::SimplifyExpr),
-        ("normalize-expr", Step::NormalizeExpr),
-        ("expr-to-flows", Step::ExprToFlows),
-        ("parse-actions", Step::ParseActions),
-        ("dump-symtab", Step::DumpSymtab),
-    ];
-
-    /// The step a command name names.
-    pub fn from_name(name: &str) -> Option<Step> {
-        Step::ALL.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
-    }
-
-    /// Its command name.
-    pub fn name(self) -> &'static str {
-        Step::ALL.iter().find(|(_, s)| *s == self).map_or("", |(n, _)| n)
+named! {
+    /// A step of the compiler to run on each line.
+    pub enum Step {
+        /// `lex`: the tokens.
+        Lex = "lex",
+        /// `parse-expr`: the expression as parsed.
+        ParseExpr = "parse-expr",
+        /// `annotate-expr`: with its prerequisites.
+        AnnotateExpr = "annotate-expr",
+        /// `simplify-expr`: simplified.
+        SimplifyExpr = "simplify-expr",
+        /// `normalize-expr`: in disjunctive normal form.
+        NormalizeExpr = "normalize-expr",
+        /// `expr-to-flows`: the OpenFlow matches.
+        ExprToFlows = "expr-to-flows",
+        /// `parse-actions`: actions parsed, formatted and encoded.
+        ParseActions = "parse-actions",
+        /// `dump-symtab`: the symbol table (reads nothing).
+        DumpSymtab = "dump-symtab",
     }
 }
 
@@ -199,7 +176,7 @@ mod tests {
 
     #[test]
     fn every_step_has_its_name() {
-        for (name, step) in Step::ALL {
+        for &(name, step) in Step::ALL {
             assert_eq!(Step::from_name(name), Some(step));
             assert_eq!(step.name(), name);
         }

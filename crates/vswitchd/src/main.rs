@@ -50,7 +50,7 @@ enum Command {
     Lflow {
         /// lex, parse-expr, annotate-expr, simplify-expr, normalize-expr,
         /// expr-to-flows, parse-actions or dump-symtab.
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(ovn_agent::tool::Step::ALL.map(|(n, _)| n)))]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(ovn_agent::tool::Step::ALL.iter().map(|(n, _)| *n)))]
         step: String,
     },
 }

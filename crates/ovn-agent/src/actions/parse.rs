@@ -109,7 +109,7 @@ impl Cx<'_, '_> {
             self.acts.push(Ovnact::CtNext { ltable: self.pp.cur_ltable + 1 });
         } else if self.lexer.match_id("ct_clear") {
             self.acts.push(Ovnact::CtClear);
-        } else if let Some(&(_, kind)) = NatKind::ALL.iter().find(|(n, _)| *n == name) {
+        } else if let Some(kind) = NatKind::from_name(&name) {
             self.lexer.get();
             self.ct_nat(kind, &name);
         } else if let Some((nd, put)) =
@@ -139,7 +139,7 @@ impl Cx<'_, '_> {
             }
         } else if self.lexer.match_id("ct_commit") {
             self.ct_commit();
-        } else if let Some(&(_, kind)) = Nest::ALL.iter().find(|(n, k)| *k != Nest::CtCommit && *n == name) {
+        } else if let Some(kind) = Nest::from_name(&name).filter(|k| *k != Nest::CtCommit) {
             self.lexer.get();
             self.nested(kind, self.scope);
         } else if NOT_YET.contains(&name.as_str()) {
@@ -416,7 +416,7 @@ impl Cx<'_, '_> {
 
     /// `lhs = name(…)` for the functions below; false for another name.
     fn function(&mut self, name: &str, lhs: Field) -> bool {
-        if let Some(&(_, kind)) = CheckKind::ALL.iter().find(|(n, _)| *n == name) {
+        if let Some(kind) = CheckKind::from_name(name) {
             self.lexer.get();
             self.lexer.get();
             if !self.lexer.match_token(&Token::RParen) {
