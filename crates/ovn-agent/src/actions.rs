@@ -23,6 +23,7 @@
 use crate::expr::{format_field, Constant, Field};
 use crate::symtab::Symtab;
 
+mod dhcp;
 mod encode;
 mod parse;
 
@@ -193,6 +194,16 @@ pub enum Ovnact {
         /// The MAC.
         mac: Field,
     },
+    /// `dst = put_dhcp_opts(…);` / `put_dhcpv6_opts(…)`: the options of
+    /// pinctrl's DHCP reply, and a bit set when it makes one.
+    PutDhcpOpts {
+        /// DHCPv6.
+        v6: bool,
+        /// The bit set.
+        dst: Field,
+        /// The options, in order.
+        opts: Vec<OptValue>,
+    },
     /// `ct_commit(ct_mark=…, ct_label=…);`, OVN's older form: the values
     /// and masks set.
     CtCommitV1 {
@@ -329,6 +340,33 @@ pub struct ParseParams<'a> {
     pub cur_ltable: u8,
     /// The flow's pipeline.
     pub pipeline: Pipeline,
+    /// The DHCPv4 options `put_dhcp_opts` may give (Southbound
+    /// `DHCP_Options`).
+    pub dhcp_opts: &'a [GenOpt],
+    /// The DHCPv6 options `put_dhcpv6_opts` may give (`DHCPv6_Options`).
+    pub dhcpv6_opts: &'a [GenOpt],
+}
+
+/// An option a generating action may set: its name, code and type
+/// (`ipv4`, `str`, `bool`, `uint8`, `uint16`, `uint32`, `host_id`,
+/// `domains`, `static_routes`, `ipv6`, `mac`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenOpt {
+    /// Its name.
+    pub name: String,
+    /// Its code.
+    pub code: u16,
+    /// Its type.
+    pub kind: String,
+}
+
+/// An option set, with its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptValue {
+    /// The option.
+    pub opt: GenOpt,
+    /// Its value(s).
+    pub value: crate::expr::ConstantSet,
 }
 
 /// What encoding needs to know of the OpenFlow pipeline.
@@ -436,6 +474,10 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
                 s.push_str(&format!("({})", inner.join(",")));
             }
             s + ";"
+        }
+        Ovnact::PutDhcpOpts { v6, dst, opts } => {
+            let opts: Vec<String> = opts.iter().map(|o| format!("{} = {}", o.opt.name, o.value.format())).collect();
+            format!("{} = {}({});", field_text(dst, symtab), if *v6 { "put_dhcpv6_opts" } else { "put_dhcp_opts" }, opts.join(", "))
         }
         Ovnact::Check { kind, dst } => format!("{} = {}();", field_text(dst, symtab), kind.name()),
         Ovnact::CheckPktLarger { dst, pkt_len } => format!("{} = check_pkt_larger({pkt_len});", field_text(dst, symtab)),

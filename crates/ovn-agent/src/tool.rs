@@ -79,6 +79,50 @@ fn expr_steps(line: &str, steps: u8) -> String {
     e.format(symtab)
 }
 
+/// The DHCPv4 and DHCPv6 options of `test-ovn`.
+fn test_dhcp_opts() -> (Vec<crate::actions::GenOpt>, Vec<crate::actions::GenOpt>) {
+    let opt = |&(name, code, kind): &(&str, u16, &str)| crate::actions::GenOpt { name: name.into(), code, kind: kind.into() };
+    let v4 = [
+        ("offerip", 0, "ipv4"),
+        ("netmask", 1, "ipv4"),
+        ("router", 3, "ipv4"),
+        ("dns_server", 6, "ipv4"),
+        ("log_server", 7, "ipv4"),
+        ("lpr_server", 9, "ipv4"),
+        ("hostname", 12, "str"),
+        ("domain_name", 15, "str"),
+        ("swap_server", 16, "ipv4"),
+        ("policy_filter", 21, "ipv4"),
+        ("router_solicitation", 32, "ipv4"),
+        ("nis_server", 41, "ipv4"),
+        ("ntp_server", 42, "ipv4"),
+        ("server_id", 54, "ipv4"),
+        ("tftp_server", 66, "host_id"),
+        ("classless_static_route", 121, "static_routes"),
+        ("ip_forward_enable", 19, "bool"),
+        ("router_discovery", 31, "bool"),
+        ("ethernet_encap", 36, "bool"),
+        ("default_ttl", 23, "uint8"),
+        ("tcp_ttl", 37, "uint8"),
+        ("mtu", 26, "uint16"),
+        ("lease_time", 51, "uint32"),
+        ("wpad", 252, "str"),
+        ("bootfile_name", 67, "str"),
+        ("path_prefix", 210, "str"),
+        ("tftp_server_address", 150, "ipv4"),
+        ("arp_cache_timeout", 35, "uint32"),
+        ("tcp_keepalive_interval", 38, "uint32"),
+        ("domain_search_list", 119, "domains"),
+        ("bootfile_name_alt", 254, "str"),
+        ("broadcast_address", 28, "ipv4"),
+        ("netbios_name_server", 44, "ipv4"),
+        ("netbios_node_type", 46, "uint8"),
+        ("next_server", 253, "ipv4"),
+    ];
+    let v6 = [("server_id", 2, "mac"), ("ia_addr", 5, "ipv6"), ("dns_server", 23, "ipv6"), ("domain_search", 24, "str")];
+    (v4.iter().map(opt).collect(), v6.iter().map(opt).collect())
+}
+
 /// The logical ports `test-ovn parse-actions` knows (no lsp2 or lsp3).
 const ACTION_PORTS: [(&str, u32); 4] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11)];
 
@@ -88,7 +132,8 @@ const ACTION_PORTS: [(&str, u32); 4] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xff
 fn parse_actions(line: &str) -> String {
     use crate::actions::{self, EncodeParams, ParseParams, Pipeline};
     let symtab = Symtab::test_ovn();
-    let pp = ParseParams { symtab, n_tables: 24, cur_ltable: 10, pipeline: Pipeline::Ingress };
+    static DHCP: LazyLock<(Vec<actions::GenOpt>, Vec<actions::GenOpt>)> = LazyLock::new(test_dhcp_opts);
+    let pp = ParseParams { symtab, n_tables: 24, cur_ltable: 10, pipeline: Pipeline::Ingress, dhcp_opts: &DHCP.0, dhcpv6_opts: &DHCP.1 };
     let mut out = vec![line.to_owned()];
     let (acts, prereqs) = match actions::parse(line, &pp) {
         Ok(parsed) => parsed,

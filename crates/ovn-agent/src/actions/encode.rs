@@ -22,8 +22,12 @@ pub mod opcode {
     pub const ARP: u32 = 0;
     /// Learn an IPv4 MAC binding.
     pub const PUT_ARP: u32 = 1;
+    /// Reply to DHCPv4 with these options.
+    pub const PUT_DHCP_OPTS: u32 = 2;
     /// Learn an IPv6 MAC binding.
     pub const PUT_ND: u32 = 4;
+    /// Reply to DHCPv6 with these options.
+    pub const PUT_DHCPV6_OPTS: u32 = 5;
     /// IGMP snooping.
     pub const IGMP: u32 = 16;
     /// The DHCPv6 server.
@@ -131,6 +135,21 @@ fn ip_field(nd: bool) -> Mff {
     } else {
         Mff::Reg(0)
     }
+}
+
+/// `f`'s OpenFlow 1.5 header, unmasked (OVS's `nx_put_header`).
+fn nx_header(f: Mff) -> Vec<u8> {
+    let field = ofproto::flowmatch::field(f);
+    let h = field.header_for(OFP15);
+    let mut b = h.class.to_be_bytes().to_vec();
+    b.push(h.field << 1);
+    if h.class == ofproto::flowmatch::OXM_EXPERIMENTER {
+        b.push(field.bytes + 4);
+        b.extend_from_slice(&h.exp.to_be_bytes());
+    } else {
+        b.push(field.bytes);
+    }
+    b
 }
 
 /// All of field `f`.
@@ -264,6 +283,17 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 alg: 0,
                 actions: vec![Action::Nat { flags, present, range }],
             });
+        }
+        Ovnact::PutDhcpOpts { v6, dst, opts } => {
+            let Some(dst) = resolve(dst) else { return };
+            let mut payload = nx_header(dst.field);
+            payload.extend_from_slice(&u32::from(dst.ofs).to_be_bytes());
+            if *v6 {
+                super::dhcp::v6_options(opts, &mut payload);
+            } else {
+                super::dhcp::v4_options(opts, &mut payload);
+            }
+            out.push(controller_op(if *v6 { opcode::PUT_DHCPV6_OPTS } else { opcode::PUT_DHCP_OPTS }, true, &payload));
         }
         Ovnact::Check { kind, dst } => {
             let Some(dst) = resolve(dst) else { return };

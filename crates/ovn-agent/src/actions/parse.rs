@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{CheckKind, NatKind, Nest, Ovnact, ParseParams, Pipeline};
+use super::{dhcp, CheckKind, NatKind, Nest, OptValue, Ovnact, ParseParams, Pipeline};
 use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
 use crate::lex::{Format, Lexer, Token};
 use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
@@ -29,8 +29,7 @@ const NOT_YET: &[&str] = &[
 
 /// The assignments with a function on the right that ferrovs does not
 /// parse yet.
-const NOT_YET_FUNCTIONS: &[&str] =
-    &["select", "put_dhcp_opts", "put_dhcpv6_opts", "dns_lookup", "put_nd_ra_opts", "chk_ecmp_nh_mac", "chk_ecmp_nh", "chk_lb_aff"];
+const NOT_YET_FUNCTIONS: &[&str] = &["select", "dns_lookup", "put_nd_ra_opts", "chk_ecmp_nh_mac", "chk_ecmp_nh", "chk_lb_aff"];
 
 /// Nested actions may go this deep.
 const MAX_NESTED_DEPTH: u32 = 32;
@@ -442,6 +441,7 @@ impl Cx<'_, '_> {
                     self.acts.push(Ovnact::CheckPktLarger { dst: lhs, pkt_len: len as u16 });
                 }
             }
+            "put_dhcp_opts" | "put_dhcpv6_opts" => self.put_dhcp_opts(lhs, name == "put_dhcpv6_opts"),
             "get_fdb" => {
                 self.lexer.get();
                 self.lexer.get();
@@ -471,6 +471,44 @@ impl Cx<'_, '_> {
             _ => return false,
         }
         true
+    }
+
+    /// `dst = put_dhcp_opts(name = value, …)` and the DHCPv6 form.
+    fn put_dhcp_opts(&mut self, dst: Field, v6: bool) {
+        self.lexer.get();
+        self.lexer.get();
+        if !self.type_check(&dst, 1, true) {
+            return;
+        }
+        let (known, what) = if v6 { (self.pp.dhcpv6_opts, "DHCPv6") } else { (self.pp.dhcp_opts, "DHCPv4") };
+        let mut opts = Vec::new();
+        while !self.lexer.match_token(&Token::RParen) {
+            let Token::Id(name) = &self.lexer.token else {
+                self.lexer.syntax_error(None);
+                return;
+            };
+            let Some(opt) = known.iter().find(|o| o.name == *name).cloned() else {
+                self.lexer.syntax_error(Some(&format!("expecting {what} option name")));
+                return;
+            };
+            self.lexer.get();
+            if !self.lexer.force_match(&Token::Equals) {
+                return;
+            }
+            let Some((value, strings)) = expr::parse_constant_set(self.lexer, self.pp.symtab) else { return };
+            if !dhcp::value_suits(&opt.kind, strings) {
+                let needs = if strings { "numeric" } else { "string" };
+                self.lexer.error(format!("{what} option {} requires {needs} value.", opt.name));
+                return;
+            }
+            opts.push(OptValue { opt, value });
+            self.lexer.match_token(&Token::Comma);
+        }
+        if !v6 && !opts.iter().any(|o| o.opt.code == 0) {
+            self.lexer.error("put_dhcp_opts requires offerip to be specified.");
+            return;
+        }
+        self.acts.push(Ovnact::PutDhcpOpts { v6, dst, opts });
     }
 
     fn set_queue(&mut self) {

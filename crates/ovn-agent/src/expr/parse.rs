@@ -133,6 +133,17 @@ pub fn parse_constant_for(lexer: &mut Lexer<'_>, symtab: &Symtab, f: Field) -> O
     reading.set.values.pop()
 }
 
+/// Parses one constant or a `{}` set of them (no named sets), as an
+/// action's option value; the values and whether they are strings.
+pub fn parse_constant_set(lexer: &mut Lexer<'_>, symtab: &Symtab) -> Option<(ConstantSet, bool)> {
+    if lexer.has_error() {
+        return None;
+    }
+    let sets = Sets::default();
+    let mut p = Parser { lexer, symtab, sets: &sets, not: false, depth: 0 };
+    p.constant_set().map(|r| (r.set, r.strings))
+}
+
 fn relop_of(token: &Token) -> Option<Relop> {
     Some(match token {
         Token::Eq => Relop::Eq,
