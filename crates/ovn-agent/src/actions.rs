@@ -187,6 +187,9 @@ pub enum Ovnact {
         /// The MAC.
         mac: Field,
     },
+    /// `handle_svc_check(port);`: a load-balancer health check's reply
+    /// to pinctrl.
+    HandleSvcCheck(Field),
     /// `put_fdb(port, mac);`: learn `mac` on `port` (through pinctrl).
     PutFdb {
         /// The logical port.
@@ -482,6 +485,7 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
         Ovnact::Check { kind, dst } => format!("{} = {}();", field_text(dst, symtab), kind.name()),
         Ovnact::CheckPktLarger { dst, pkt_len } => format!("{} = check_pkt_larger({pkt_len});", field_text(dst, symtab)),
         Ovnact::SetQueue(q) => format!("set_queue({q});"),
+        Ovnact::HandleSvcCheck(port) => format!("handle_svc_check({});", field_text(port, symtab)),
         Ovnact::CtSnatToVip => "ct_snat_to_vip;".into(),
         Ovnact::Igmp => "igmp;".into(),
         Ovnact::Dhcp6Reply => "handle_dhcpv6_reply;".into(),

@@ -30,6 +30,8 @@ pub mod opcode {
     pub const PUT_DHCPV6_OPTS: u32 = 5;
     /// IGMP snooping.
     pub const IGMP: u32 = 16;
+    /// A load-balancer health check's reply.
+    pub const HANDLE_SVC_CHECK: u32 = 18;
     /// The DHCPv6 server.
     pub const DHCP6_SERVER: u32 = 19;
     /// Learn an FDB entry.
@@ -327,6 +329,10 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 out.push(resubmit(ep.fdb_lookup_ptable));
             });
             out.push(Action::RegMove { src: Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_FDB_BIT, n_bits: 1 }, dst });
+        }
+        Ovnact::HandleSvcCheck(port) => {
+            let Some(port) = resolve(port) else { return };
+            with_args(&[(port, Mff::Reg(LOG_INPORT))], out, |out| out.push(controller_op(opcode::HANDLE_SVC_CHECK, false, &[])));
         }
         Ovnact::PutFdb { port, mac } => {
             let (Some(port), Some(mac)) = (resolve(port), resolve(mac)) else { return };

@@ -19,7 +19,6 @@ const NOT_YET: &[&str] = &[
     "set_meter",
     "trigger_event",
     "bind_vport",
-    "handle_svc_check",
     "fwd_group",
     "handle_bfd_msg",
     "commit_ecmp_nh",
@@ -127,6 +126,15 @@ impl Cx<'_, '_> {
             self.acts.push(Ovnact::Igmp);
         } else if self.lexer.match_id("handle_dhcpv6_reply") {
             self.acts.push(Ovnact::Dhcp6Reply);
+        } else if self.lexer.match_id("handle_svc_check") {
+            if !self.lexer.force_match(&Token::LParen) {
+                return false;
+            }
+            let port = self.arg(0, false);
+            self.lexer.force_match(&Token::RParen);
+            if let Some(port) = port {
+                self.acts.push(Ovnact::HandleSvcCheck(port));
+            }
         } else if self.lexer.match_id("put_fdb") {
             self.lexer.force_match(&Token::LParen);
             let port = self.arg(0, false);
