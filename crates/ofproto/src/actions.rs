@@ -181,6 +181,9 @@ pub enum Action {
         /// Copied to.
         dst: Subfield,
     },
+    /// Run actions on a copy of the packet (NXAST_CLONE): what they change
+    /// is not seen by the actions after.
+    Clone(Vec<Action>),
     /// Push bits of a field onto the translation's stack (NXAST_STACK_PUSH).
     StackPush(Subfield),
     /// Pop the stack's top into bits of a field (NXAST_STACK_POP).
@@ -369,7 +372,7 @@ pub fn uses_tun_metadata(actions: &[Action]) -> bool {
         Action::SetField { field, .. } => tun(*field),
         Action::RegMove { src, dst } => tun(src.field) || tun(dst.field),
         Action::OutputReg { src, .. } | Action::StackPush(src) | Action::StackPop(src) => tun(src.field),
-        Action::Ct { actions, .. } | Action::WriteActions(actions) => uses_tun_metadata(actions),
+        Action::Ct { actions, .. } | Action::WriteActions(actions) | Action::Clone(actions) => uses_tun_metadata(actions),
         _ => false,
     })
 }
@@ -408,7 +411,7 @@ pub fn fit_tun_metadata(actions: &mut [Action], tlv: &flowmatch::TlvMap) -> Resu
                 fits(dst)?;
             }
             Action::OutputReg { src, .. } | Action::StackPush(src) | Action::StackPop(src) => fits(src)?,
-            Action::Ct { actions, .. } | Action::WriteActions(actions) => fit_tun_metadata(actions, tlv)?,
+            Action::Ct { actions, .. } | Action::WriteActions(actions) | Action::Clone(actions) => fit_tun_metadata(actions, tlv)?,
             _ => {}
         }
     }

@@ -247,6 +247,7 @@ pub fn action_format(a: &Action) -> String {
             format!("set_field:{}->{}", value_format(*f, *value, *mask), field(*f).name)
         }
         Action::RegMove { src, dst } => format!("move:{}->{}", subfield_format(src), subfield_format(dst)),
+        Action::Clone(inner) => format!("clone({})", actions_format(inner)),
         Action::StackPush(sf) => format!("push:{}", subfield_format(sf)),
         Action::CheckPktLarger { pkt_len, dst } => format!("check_pkt_larger({pkt_len})->{}", subfield_format(dst)),
         Action::StackPop(sf) => format!("pop:{}", subfield_format(sf)),

@@ -369,6 +369,7 @@ pub fn action_text(a: &Action) -> String {
         }
         A::RegMove { src, dst } => format!("move:{}->{}", subfield_text(src), subfield_text(dst)),
         A::OutputReg { src, .. } => format!("output:{}", subfield_text(src)),
+        A::Clone(inner) => format!("clone({})", actions_text(inner)),
         A::StackPush(sf) => format!("push:{}", subfield_text(sf)),
         A::StackPop(sf) => format!("pop:{}", subfield_text(sf)),
         A::Resubmit { in_port, table, .. } => {

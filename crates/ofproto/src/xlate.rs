@@ -662,6 +662,7 @@ impl Walk<'_> {
                 let mask = bits(dst.n_bits) << dst.ofs;
                 self.set_field(dst.field, v << dst.ofs, mask);
             }
+            Action::Clone(inner) => self.clone_actions(inner),
             Action::StackPush(sf) => {
                 let v = self.read_subfield(sf);
                 if self.stack.len() >= MAX_STACK {
@@ -717,6 +718,26 @@ impl Walk<'_> {
             Action::CheckPktLarger { .. } => self.fail(XlateError::CheckPktLargerInActionSet),
             Action::Enqueue { .. } => self.fail(XlateError::Enqueue),
             Action::SetTunnel { .. } => self.fail(XlateError::SetTunnel),
+        }
+    }
+
+    /// `clone(actions)`: the actions run, then the packet is again as it
+    /// was before them. The datapath has no clone, so what they changed in
+    /// its headers is set back by the next commit; the registers, the
+    /// action set and `exit` are the clone's own.
+    fn clone_actions(&mut self, inner: &[Action]) {
+        let (flow, tpid) = (self.flow, self.vlan_tpid);
+        let action_set = self.action_set.clone();
+        self.run(inner);
+        self.flow = flow;
+        self.vlan_tpid = tpid;
+        self.action_set = action_set;
+        self.stopped = self.error.is_some();
+        // Header bytes the datapath now holds differently are written.
+        for i in 0..self.flow.len() {
+            if self.flow[i] != self.base[i] {
+                self.written[i] = 0xff;
+            }
         }
     }
 

@@ -293,6 +293,8 @@ named! {
         NdNaRouter = "nd_na_router",
         /// `nd_ns { … }`: a neighbour solicitation.
         NdNs = "nd_ns",
+        /// `clone { … }`: run on a copy of the packet.
+        Clone = "clone",
         /// `reject { … }`: an RST or an ICMP unreachable, as fits.
         Reject = "reject",
     }
@@ -301,7 +303,7 @@ named! {
 impl Nest {
     /// What the flow's match must imply (the inner actions' own
     /// prerequisites are dropped, as OVN drops them); `None` for
-    /// `reject`, whose inner prerequisites join the flow's.
+    /// `reject` and `clone`, whose inner prerequisites join the flow's.
     pub fn prereq(self) -> Option<&'static str> {
         Some(match self {
             Nest::CtCommit => "ip",
@@ -310,14 +312,14 @@ impl Nest {
             Nest::TcpReset => "tcp",
             Nest::SctpAbort => "sctp",
             Nest::NdNa | Nest::NdNaRouter => "nd_ns",
-            Nest::Reject => return None,
+            Nest::Reject | Nest::Clone => return None,
         })
     }
 
-    /// pinctrl's opcode for it (`None` for `ct_commit`).
+    /// pinctrl's opcode for it (`None` for `ct_commit` and `clone`).
     fn opcode(self) -> Option<u32> {
         Some(match self {
-            Nest::CtCommit => return None,
+            Nest::CtCommit | Nest::Clone => return None,
             Nest::Arp => opcode::ARP,
             Nest::Icmp4 | Nest::Icmp6 => opcode::ICMP,
             Nest::Icmp4Error => opcode::ICMP4_ERROR,

@@ -662,6 +662,14 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
         }
         37 => controller2(a)?,
         35 => ct(a, version)?,
+        42 => {
+            let r = Rd(a);
+            if a.len() < 16 {
+                return Err(OfError::BadAction(BadAction::BadLen));
+            }
+            r.zeros(10..16)?;
+            Action::Clone(decode_actions(&a[16..], version)?)
+        }
         36 => nat(a)?,
         16 | 45 => learn(a, subtype == 45)?,
         33 => reg_load2(a)?,

@@ -460,6 +460,15 @@ impl Enc<'_> {
                 self.mff_header(dst.field, hv);
                 self.finish(at);
             }
+            Action::Clone(inner) => {
+                // The 16-byte header, then the nested actions.
+                let at = self.nx(42, 16);
+                for a in inner {
+                    self.action(a);
+                }
+                let len = ((self.out.len() - at) as u16).to_be_bytes();
+                self.put(at + 2, &len);
+            }
             Action::StackPush(sf) | Action::StackPop(sf) => {
                 // The header, the bit offset, the field's NXM header, the
                 // bit count, zeros to 24 bytes.

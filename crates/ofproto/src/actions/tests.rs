@@ -141,6 +141,7 @@ fn any_action() -> impl Strategy<Value = Action> {
             src: Subfield { field: Mff::Reg(a), ofs: 0, n_bits: n },
             dst: Subfield { field: Mff::Reg(b), ofs: 32 - n, n_bits: n },
         }),
+        (1u16..100).prop_map(|p| Action::Clone(vec![Action::Output { port: p, max_len: 0 }, Action::PopQueue])),
         (0u8..4, 0u16..96, 1u16..32, any::<bool>()).prop_map(|(x, ofs, n, push)| {
             let sf = Subfield { field: Mff::Xxreg(x), ofs, n_bits: n };
             if push {

@@ -165,6 +165,30 @@ fn flood_all_in_port_and_controller() {
 }
 
 #[test]
+fn a_clone_changes_the_packet_for_its_own_actions_only() {
+    let set_dst = A::SetField { field: Mff::EthDst, value: 0x0a0b_0c0d_0e0f, mask: crate::flowmatch::full(6), reg_load: false };
+    let set_reg = A::SetField { field: Mff::Reg(0), value: 1, mask: 0xffff_ffff, reg_load: false };
+    let p = pipeline(&[
+        (0, 1, Match::catchall(), vec![A::Clone(vec![set_dst, set_reg, out(2)]), A::GotoTable(1)]),
+        (1, 10, Match::exact(&[(Mff::Reg(0), &[0, 0, 0, 1])]), vec![out(4)]),
+        (1, 1, Match::catchall(), vec![out(3)]),
+    ]);
+    let x = p.translate(&udp(1, [10, 1, 0, 1], 5), true);
+    assert!(x.error.is_none(), "{:?}", x.error);
+    let dst = |d: [u8; 6]| Dp::Set(SetField::Ethernet { src: [0; 6], src_mask: [0; 6], dst: d, dst_mask: [0xff; 6] });
+    let original = {
+        let k = udp(1, [10, 1, 0, 1], 5);
+        let v = (k.get(Field::ETH_DST) as u64).to_be_bytes();
+        [v[2], v[3], v[4], v[5], v[6], v[7]]
+    };
+    assert_eq!(
+        x.actions,
+        vec![dst([10, 11, 12, 13, 14, 15]), Dp::Output(102), dst(original), Dp::Output(103)],
+        "reg0 and eth_dst back as they were"
+    );
+}
+
+#[test]
 fn push_and_pop_exchange_registers_and_an_empty_pop_fails() {
     use crate::actions::Subfield;
     let reg = |i| Subfield { field: Mff::Reg(i), ofs: 0, n_bits: 32 };

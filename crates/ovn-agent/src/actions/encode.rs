@@ -3,7 +3,7 @@
 use ofproto::actions::{Action, Subfield};
 use ofproto::flowmatch::Mff;
 
-use super::{CheckKind, EncodeParams, NatKind, Ovnact};
+use super::{CheckKind, EncodeParams, NatKind, Nest, Ovnact};
 use crate::expr::{Constant, Field};
 use crate::symtab::{Kind, OvnField, Symtab};
 
@@ -383,6 +383,10 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
         }
         Ovnact::Nested { kind, acts } => {
             let inner = encode(acts, symtab, ep);
+            if *kind == Nest::Clone {
+                out.push(Action::Clone(inner));
+                return;
+            }
             match kind.opcode() {
                 None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, inner)),
                 Some(op) => {

@@ -14,7 +14,6 @@ use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
 const NOT_YET: &[&str] = &[
     "ct_lb",
     "ct_lb_mark",
-    "clone",
     "log",
     "set_meter",
     "trigger_event",
@@ -148,7 +147,8 @@ impl Cx<'_, '_> {
             self.ct_commit();
         } else if let Some(kind) = Nest::from_name(&name).filter(|k| *k != Nest::CtCommit) {
             self.lexer.get();
-            self.nested(kind, self.scope);
+            let scope = if kind == Nest::Clone { WR_DEFAULT } else { self.scope };
+            self.nested(kind, scope);
         } else if NOT_YET.contains(&name.as_str()) {
             self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
             return false;
