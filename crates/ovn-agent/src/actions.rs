@@ -187,6 +187,18 @@ pub enum Ovnact {
         /// The MAC.
         mac: Field,
     },
+    /// `dst = dns_lookup();`: pinctrl answers the DNS query if it can.
+    DnsLookup(Field),
+    /// `bind_vport("vport", parent);`: claim a virtual port through the
+    /// port it arrived on.
+    BindVport {
+        /// The virtual port.
+        vport: String,
+        /// The field holding the parent port.
+        parent: Field,
+    },
+    /// `handle_bfd_msg();`: a BFD packet to pinctrl.
+    BfdMsg,
     /// `handle_svc_check(port);`: a load-balancer health check's reply
     /// to pinctrl.
     HandleSvcCheck(Field),
@@ -236,6 +248,10 @@ named! {
         InPortSec = "check_in_port_sec",
         /// `check_out_port_sec()`: the output port's security allows it.
         OutPortSec = "check_out_port_sec",
+        /// `chk_ecmp_nh_mac()`: the ECMP next hop's MAC is committed.
+        EcmpNhMac = "chk_ecmp_nh_mac",
+        /// `chk_ecmp_nh()`: the ECMP next hop is committed.
+        EcmpNh = "chk_ecmp_nh",
     }
 }
 
@@ -487,6 +503,9 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
         Ovnact::Check { kind, dst } => format!("{} = {}();", field_text(dst, symtab), kind.name()),
         Ovnact::CheckPktLarger { dst, pkt_len } => format!("{} = check_pkt_larger({pkt_len});", field_text(dst, symtab)),
         Ovnact::SetQueue(q) => format!("set_queue({q});"),
+        Ovnact::DnsLookup(dst) => format!("{} = dns_lookup();", field_text(dst, symtab)),
+        Ovnact::BindVport { vport, parent } => format!("bind_vport(\"{vport}\", {});", field_text(parent, symtab)),
+        Ovnact::BfdMsg => "handle_bfd_msg();".into(),
         Ovnact::HandleSvcCheck(port) => format!("handle_svc_check({});", field_text(port, symtab)),
         Ovnact::CtSnatToVip => "ct_snat_to_vip;".into(),
         Ovnact::Igmp => "igmp;".into(),

@@ -28,6 +28,12 @@ pub mod opcode {
     pub const PUT_ND: u32 = 4;
     /// Reply to DHCPv6 with these options.
     pub const PUT_DHCPV6_OPTS: u32 = 5;
+    /// Answer a DNS query.
+    pub const DNS_LOOKUP: u32 = 6;
+    /// Claim a virtual port.
+    pub const BIND_VPORT: u32 = 17;
+    /// A BFD message.
+    pub const BFD_MSG: u32 = 23;
     /// IGMP snooping.
     pub const IGMP: u32 = 16;
     /// A load-balancer health check's reply.
@@ -121,6 +127,12 @@ const LOOKUP_LB_HAIRPIN_BIT: u16 = 7;
 const LOOKUP_FDB_BIT: u16 = 8;
 /// The flag the port-security checks set (`MLF_CHECK_PORT_SEC_BIT`).
 const CHECK_PORT_SEC_BIT: u16 = 12;
+/// The flag the ECMP next-hop checks set (`MLF_LOOKUP_COMMIT_ECMP_NH_BIT`).
+const COMMIT_ECMP_NH_BIT: u16 = 13;
+/// `chk_ecmp_nh_mac`'s table (`OFTABLE_ECMP_NH_MAC`).
+const ECMP_NH_MAC_TABLE: u8 = 76;
+/// `chk_ecmp_nh`'s table (`OFTABLE_ECMP_NH`).
+const ECMP_NH_TABLE: u8 = 77;
 
 /// Clears flag `bit`, looks up `table` (whose flows set it), and copies
 /// it to `dst` (OVN's `encode_result_action__`).
@@ -304,6 +316,8 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 CheckKind::LbHairpinReply => (ep.lb_hairpin_reply_ptable, LOOKUP_LB_HAIRPIN_BIT),
                 CheckKind::InPortSec => (ep.in_port_sec_ptable, CHECK_PORT_SEC_BIT),
                 CheckKind::OutPortSec => (ep.out_port_sec_ptable, CHECK_PORT_SEC_BIT),
+                CheckKind::EcmpNhMac => (ECMP_NH_MAC_TABLE, COMMIT_ECMP_NH_BIT),
+                CheckKind::EcmpNh => (ECMP_NH_TABLE, COMMIT_ECMP_NH_BIT),
             };
             flag_check(out, table, bit, dst);
         }
@@ -330,6 +344,18 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
             });
             out.push(Action::RegMove { src: Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_FDB_BIT, n_bits: 1 }, dst });
         }
+        Ovnact::DnsLookup(dst) => {
+            let Some(dst) = resolve(dst) else { return };
+            let mut payload = nx_header(dst.field);
+            payload.extend_from_slice(&u32::from(dst.ofs).to_be_bytes());
+            out.push(controller_op(opcode::DNS_LOOKUP, true, &payload));
+        }
+        Ovnact::BindVport { vport, parent } => {
+            // A virtual port this chassis does not know binds nothing.
+            let (Some(key), Some(parent)) = ((ep.lookup_port)(vport), resolve(parent)) else { return };
+            with_args(&[(parent, Mff::Reg(LOG_INPORT))], out, |out| out.push(controller_op(opcode::BIND_VPORT, false, &key.to_be_bytes())));
+        }
+        Ovnact::BfdMsg => out.push(controller_op(opcode::BFD_MSG, false, &[])),
         Ovnact::HandleSvcCheck(port) => {
             let Some(port) = resolve(port) else { return };
             with_args(&[(port, Mff::Reg(LOG_INPORT))], out, |out| out.push(controller_op(opcode::HANDLE_SVC_CHECK, false, &[])));

@@ -11,23 +11,12 @@ use crate::lex::{Format, Lexer, Token};
 use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
 
 /// The actions OVN 23.03 knows that ferrovs does not parse yet.
-const NOT_YET: &[&str] = &[
-    "ct_lb",
-    "ct_lb_mark",
-    "log",
-    "set_meter",
-    "trigger_event",
-    "bind_vport",
-    "fwd_group",
-    "handle_bfd_msg",
-    "commit_ecmp_nh",
-    "commit_lb_aff",
-    "sample",
-];
+const NOT_YET: &[&str] =
+    &["ct_lb", "ct_lb_mark", "log", "set_meter", "trigger_event", "fwd_group", "commit_ecmp_nh", "commit_lb_aff", "sample"];
 
 /// The assignments with a function on the right that ferrovs does not
 /// parse yet.
-const NOT_YET_FUNCTIONS: &[&str] = &["select", "dns_lookup", "put_nd_ra_opts", "chk_ecmp_nh_mac", "chk_ecmp_nh", "chk_lb_aff"];
+const NOT_YET_FUNCTIONS: &[&str] = &["select", "put_nd_ra_opts", "chk_lb_aff"];
 
 /// Nested actions may go this deep.
 const MAX_NESTED_DEPTH: u32 = 32;
@@ -125,6 +114,26 @@ impl Cx<'_, '_> {
             self.acts.push(Ovnact::Igmp);
         } else if self.lexer.match_id("handle_dhcpv6_reply") {
             self.acts.push(Ovnact::Dhcp6Reply);
+        } else if self.lexer.match_id("bind_vport") {
+            if !self.lexer.force_match(&Token::LParen) {
+                return false;
+            }
+            let Token::Str(vport) = self.lexer.token.clone() else {
+                self.lexer.syntax_error(Some("expecting port name string"));
+                return false;
+            };
+            self.lexer.get();
+            if self.lexer.force_match(&Token::Comma) {
+                if let Some(parent) = self.arg(0, false) {
+                    if self.lexer.force_match(&Token::RParen) {
+                        self.acts.push(Ovnact::BindVport { vport, parent });
+                    }
+                }
+            }
+        } else if self.lexer.match_id("handle_bfd_msg") {
+            if self.lexer.force_match(&Token::LParen) && self.lexer.force_match(&Token::RParen) {
+                self.acts.push(Ovnact::BfdMsg);
+            }
         } else if self.lexer.match_id("handle_svc_check") {
             if !self.lexer.force_match(&Token::LParen) {
                 return false;
@@ -434,6 +443,16 @@ impl Cx<'_, '_> {
             return true;
         }
         match name {
+            "dns_lookup" => {
+                self.lexer.get();
+                self.lexer.get();
+                if !self.lexer.match_token(&Token::RParen) {
+                    self.lexer.error("dns_lookup doesn't take any parameters");
+                } else if self.type_check(&lhs, 1, true) {
+                    self.acts.push(Ovnact::DnsLookup(lhs));
+                    self.add_prerequisite("udp");
+                }
+            }
             "check_pkt_larger" => {
                 if !self.type_check(&lhs, 1, true) {
                     return true;
