@@ -409,6 +409,21 @@ pub fn field_by_header(class: u16, field_no: u8, exp: u32) -> Option<&'static Fi
 }
 
 impl Field {
+    /// Appends the field's NXM/OXM header for `version`, for a value of
+    /// `value_len` bytes (and as many of mask, when `masked`).
+    pub fn put_header(&self, version: u8, value_len: usize, masked: bool, out: &mut Vec<u8>) {
+        let h = self.header_for(version);
+        out.extend_from_slice(&h.class.to_be_bytes());
+        out.push(h.field << 1 | u8::from(masked));
+        let payload = value_len * if masked { 2 } else { 1 };
+        if h.class == OXM_EXPERIMENTER {
+            out.push((payload + 4) as u8);
+            out.extend_from_slice(&h.exp.to_be_bytes());
+        } else {
+            out.push(payload as u8);
+        }
+    }
+
     /// The header OVS writes for this field in `version` (0 for NXM): the
     /// last one introduced at or before it, else the first.
     pub fn header_for(&self, version: u8) -> Header {

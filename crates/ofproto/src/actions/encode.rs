@@ -43,16 +43,7 @@ impl Enc<'_> {
     }
 
     pub(super) fn header(&mut self, f: &Field, version: u8, value_len: usize, masked: bool) {
-        let h = f.header_for(version);
-        self.out.extend_from_slice(&h.class.to_be_bytes());
-        self.out.push(h.field << 1 | u8::from(masked));
-        let payload = value_len * if masked { 2 } else { 1 };
-        if h.class == flowmatch::OXM_EXPERIMENTER {
-            self.out.push((payload + 4) as u8);
-            self.out.extend_from_slice(&h.exp.to_be_bytes());
-        } else {
-            self.out.push(payload as u8);
-        }
+        f.put_header(version, value_len, masked, self.out);
     }
 
     /// One NXM/OXM entry: `f`'s header for `version`, then the low bytes of

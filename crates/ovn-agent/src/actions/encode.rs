@@ -154,15 +154,8 @@ fn ip_field(nd: bool) -> Mff {
 /// `f`'s OpenFlow 1.5 header, unmasked (OVS's `nx_put_header`).
 fn nx_header(f: Mff) -> Vec<u8> {
     let field = ofproto::flowmatch::field(f);
-    let h = field.header_for(OFP15);
-    let mut b = h.class.to_be_bytes().to_vec();
-    b.push(h.field << 1);
-    if h.class == ofproto::flowmatch::OXM_EXPERIMENTER {
-        b.push(field.bytes + 4);
-        b.extend_from_slice(&h.exp.to_be_bytes());
-    } else {
-        b.push(field.bytes);
-    }
+    let mut b = Vec::new();
+    field.put_header(OFP15, usize::from(field.bytes), false, &mut b);
     b
 }
 
