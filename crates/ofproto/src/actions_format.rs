@@ -226,10 +226,7 @@ fn reason_name(r: u8) -> String {
 
 /// An action list as OVS writes it (`drop` for none).
 pub fn actions_format(actions: &[Action]) -> String {
-    if actions.is_empty() {
-        return "drop".into();
-    }
-    actions.iter().map(action_format).collect::<Vec<_>>().join(",")
+    crate::text::action_list(actions, action_format)
 }
 
 /// One action as OVS writes it.

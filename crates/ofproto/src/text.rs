@@ -291,10 +291,16 @@ fn subfield_text(sf: &Subfield) -> String {
 
 /// An action list as `ovs-ofctl` writes it.
 pub fn actions_text(actions: &[Action]) -> String {
+    action_list(actions, action_text)
+}
+
+/// An action list with `one` writing each: `drop` for none, else the
+/// actions separated by commas.
+pub(crate) fn action_list(actions: &[Action], one: fn(&Action) -> String) -> String {
     if actions.is_empty() {
         return "drop".into();
     }
-    actions.iter().map(action_text).collect::<Vec<_>>().join(",")
+    actions.iter().map(one).collect::<Vec<_>>().join(",")
 }
 
 /// One action as `ovs-ofctl` writes it.
