@@ -426,17 +426,17 @@ impl Parser<'_, '_> {
         let set = reading.set;
         if !matches!(r, Relop::Eq | Relop::Ne) {
             let message = if set.in_curlies {
-                "Only == and != operators may be used with value sets.".to_owned()
+                Some("Only == and != operators may be used with value sets.".to_owned())
             } else if matches!(symbol.level, Level::Nominal | Level::Boolean) {
-                format!("Only == and != operators may be used with {} field {}.", symbol.level.name(), symbol.name)
+                Some(format!("Only == and != operators may be used with {} field {}.", symbol.level.name(), symbol.name))
             } else if set.values.is_empty() {
-                "Only == and != operators may be used to compare a field against an empty value set.".to_owned()
+                Some("Only == and != operators may be used to compare a field against an empty value set.".to_owned())
             } else if matches!(set.values[0], Constant::Int { mask: Some(_), .. }) {
-                "Only == and != operators may be used with masked constants.  Consider using subfields instead (e.g. eth.src[0..15] > 0x1111 in place of eth.src > 00:00:00:00:11:11/00:00:00:00:ff:ff).".to_owned()
+                Some("Only == and != operators may be used with masked constants.  Consider using subfields instead (e.g. eth.src[0..15] > 0x1111 in place of eth.src > 00:00:00:00:11:11/00:00:00:00:ff:ff).".to_owned())
             } else {
-                String::new()
+                None
             };
-            if !message.is_empty() {
+            if let Some(message) = message {
                 self.lexer.error(message);
                 return None;
             }

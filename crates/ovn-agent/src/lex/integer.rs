@@ -62,19 +62,6 @@ impl Subvalue {
         i < SUBVALUE_BYTES * 8 && self.0[SUBVALUE_BYTES - 1 - i / 8] & (1 << (i % 8)) != 0
     }
 
-    /// Sets bit `i` (counting from the least significant) to `on`.
-    pub fn set_bit(&mut self, i: usize, on: bool) {
-        if i >= SUBVALUE_BYTES * 8 {
-            return;
-        }
-        let byte = &mut self.0[SUBVALUE_BYTES - 1 - i / 8];
-        if on {
-            *byte |= 1 << (i % 8);
-        } else {
-            *byte &= !(1 << (i % 8));
-        }
-    }
-
     /// Bits of `self` that are also in `other`.
     pub fn and(&self, other: &Subvalue) -> Subvalue {
         let mut out = *self;
