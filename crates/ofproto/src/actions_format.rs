@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::actions::{Action, Subfield};
 use crate::flowmatch::{field, Mff};
+use crate::match_format::hex;
 use crate::port;
 use crate::text::{action_text, port_text};
 
@@ -102,15 +103,6 @@ pub fn subfield_format(sf: &Subfield) -> String {
         format!("{name}[{}]", sf.ofs)
     } else {
         format!("{name}[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1)
-    }
-}
-
-/// OVS's hexadecimal form: `0x…`, or `0`.
-fn hex(v: u128) -> String {
-    if v == 0 {
-        "0".to_owned()
-    } else {
-        format!("{v:#x}")
     }
 }
 

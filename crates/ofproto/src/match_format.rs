@@ -41,9 +41,9 @@ impl Out {
         if m == 0 {
             return;
         }
-        let mut s = format!("{name}={}", c_hex(v));
+        let mut s = format!("{name}={}", hex(v));
         if m != full {
-            let _ = write!(s, "/{}", c_hex(m));
+            let _ = write!(s, "/{}", hex(m));
         }
         self.put(s);
     }
@@ -132,8 +132,9 @@ fn whole(s: Slot) -> u128 {
     full(s.range().len() as u8)
 }
 
-/// C's `%#x`: `0x…`, or `0`.
-fn c_hex(v: u128) -> String {
+/// OVS's hexadecimal form of a value (C's `%#x`, `ds_put_hex`): `0x…`
+/// without leading zeros, or `0`.
+pub fn hex(v: u128) -> String {
     if v == 0 {
         "0".to_owned()
     } else {

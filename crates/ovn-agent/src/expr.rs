@@ -28,6 +28,8 @@ use std::fmt::Write as _;
 use crate::lex::{write_json_string, Format, Subvalue};
 use crate::symtab::{SymbolId, Symtab};
 
+pub use ofproto::match_format::hex;
+
 mod annotate;
 mod matches;
 mod normalize;
@@ -280,15 +282,6 @@ pub fn ones(n: usize) -> u128 {
         u128::MAX
     } else {
         (1u128 << n) - 1
-    }
-}
-
-/// OVS's hexadecimal form of a value: `0x…` without leading zeros, or `0`.
-pub fn hex(v: u128) -> String {
-    if v == 0 {
-        "0".to_owned()
-    } else {
-        format!("{v:#x}")
     }
 }
 
