@@ -217,6 +217,9 @@ pub enum Action {
     PopQueue,
     /// An opaque note.
     Note(Vec<u8>),
+    /// Sample the packet to an IPFIX collector set (NXAST_SAMPLE, and
+    /// SAMPLE2/SAMPLE3 with a sampling port or a direction).
+    Sample(Sample),
     /// Apply a group.
     Group(u32),
     /// Apply a meter.
@@ -276,6 +279,23 @@ pub struct Learn {
     pub v2: bool,
     /// The flow's specification.
     pub specs: Vec<LearnSpec>,
+}
+
+/// What `sample` sends to an IPFIX collector set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sample {
+    /// Packets sampled out of 65535.
+    pub probability: u16,
+    /// The collector set.
+    pub collector_set_id: u32,
+    /// The observation domain.
+    pub obs_domain_id: u32,
+    /// The observation point.
+    pub obs_point_id: u32,
+    /// The port whose traffic this is (`OFPP_NONE`, 0xffff: none).
+    pub sampling_port: u16,
+    /// Ingress 1, egress 2, or 0: as the bridge's configuration says.
+    pub direction: u8,
 }
 
 /// One part of a learned flow: `n_bits` from a field or an immediate value,

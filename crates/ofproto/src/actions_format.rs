@@ -10,7 +10,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::actions::{Action, Subfield};
+use crate::actions::{Action, Learn, Subfield};
 use crate::flowmatch::{field, Mff};
 use crate::match_format::hex;
 use crate::port;
@@ -102,8 +102,82 @@ pub fn subfield_format(sf: &Subfield) -> String {
     } else if sf.n_bits == 1 {
         format!("{name}[{}]", sf.ofs)
     } else {
-        format!("{name}[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1)
+        // As OVS, an empty subfield prints as `[ofs..ofs-1]`.
+        format!("{name}[{}..{}]", sf.ofs, i32::from(sf.ofs) + i32::from(sf.n_bits) - 1)
     }
+}
+
+/// Bytes in hexadecimal, leading zero bytes dropped (`0` for none), as
+/// OVS's `ds_put_hex`.
+fn bytes_hex(bytes: &[u8]) -> String {
+    match bytes.iter().position(|b| *b != 0) {
+        None => "0".into(),
+        Some(i) => {
+            let mut s = format!("{:#x}", bytes[i]);
+            s.extend(bytes[i + 1..].iter().map(|b| format!("{b:02x}")));
+            s
+        }
+    }
+}
+
+/// NXAST_LEARN as OVS writes it (`learn_format`).
+pub fn learn_format(l: &Learn) -> String {
+    let mut s = format!("learn(table={}", l.table);
+    if l.idle_timeout != 0 {
+        s.push_str(&format!(",idle_timeout={}", l.idle_timeout));
+    }
+    if l.hard_timeout != 0 {
+        s.push_str(&format!(",hard_timeout={}", l.hard_timeout));
+    }
+    if l.fin_idle_timeout != 0 {
+        s.push_str(&format!(",fin_idle_timeout={}", l.fin_idle_timeout));
+    }
+    if l.fin_hard_timeout != 0 {
+        s.push_str(&format!(",fin_hard_timeout={}", l.fin_hard_timeout));
+    }
+    if l.priority != 0x8000 {
+        s.push_str(&format!(",priority={}", l.priority));
+    }
+    if l.flags & 1 != 0 {
+        s.push_str(",send_flow_rem");
+    }
+    if l.flags & 2 != 0 {
+        s.push_str(",delete_learned");
+    }
+    if l.cookie != 0 {
+        s.push_str(&format!(",cookie={:#x}", l.cookie));
+    }
+    if l.limit != 0 {
+        s.push_str(&format!(",limit={}", l.limit));
+    }
+    if let Some(r) = &l.result_dst {
+        s.push_str(&format!(",result_dst={}", subfield_format(r)));
+    }
+    for spec in &l.specs {
+        s.push(',');
+        match (&spec.src, spec.dst_type, &spec.dst) {
+            (Err(imm), 0, Some(dst)) => {
+                let whole = dst.ofs == 0 && dst.n_bits == field(dst.field).bits;
+                if whole {
+                    let value = imm.iter().fold(0u128, |v, b| v << 8 | u128::from(*b));
+                    s.push_str(&format!("{}={}", field(dst.field).name, value_format(dst.field, value, u128::MAX)));
+                } else {
+                    s.push_str(&format!("{}={}", subfield_format(dst), bytes_hex(imm)));
+                }
+            }
+            (Ok(src), 0, Some(dst)) => {
+                s.push_str(&subfield_format(dst));
+                if src.field != dst.field || src.ofs != dst.ofs {
+                    s.push_str(&format!("={}", subfield_format(src)));
+                }
+            }
+            (Err(imm), 1, Some(dst)) => s.push_str(&format!("load:{}->{}", bytes_hex(imm), subfield_format(dst))),
+            (Ok(src), 1, Some(dst)) => s.push_str(&format!("load:{}->{}", subfield_format(src), subfield_format(dst))),
+            (Ok(src), _, _) => s.push_str(&format!("output:{}", subfield_format(src))),
+            (Err(_), _, _) => {}
+        }
+    }
+    s + ")"
 }
 
 /// How OVS writes a field's values (`mf_format`).
@@ -237,6 +311,7 @@ pub fn action_format(a: &Action) -> String {
         }
         Action::RegMove { src, dst } => format!("move:{}->{}", subfield_format(src), subfield_format(dst)),
         Action::Clone(inner) => format!("clone({})", actions_format(inner)),
+        Action::Learn(l) => learn_format(l),
         Action::StackPush(sf) => format!("push:{}", subfield_format(sf)),
         Action::CheckPktLarger { pkt_len, dst } => format!("check_pkt_larger({pkt_len})->{}", subfield_format(dst)),
         Action::StackPop(sf) => format!("pop:{}", subfield_format(sf)),

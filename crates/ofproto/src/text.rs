@@ -391,6 +391,21 @@ pub fn action_text(a: &Action) -> String {
         A::PopQueue => "pop_queue".into(),
         A::Note(b) => format!("note:{}", b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(".")),
         A::Group(g) => format!("group:{g}"),
+        A::Sample(sm) => {
+            let mut t = format!(
+                "sample(probability={},collector_set_id={},obs_domain_id={},obs_point_id={}",
+                sm.probability, sm.collector_set_id, sm.obs_domain_id, sm.obs_point_id
+            );
+            if sm.sampling_port != 0xffff {
+                t.push_str(&format!(",sampling_port={}", port_text(sm.sampling_port)));
+            }
+            t.push_str(match sm.direction {
+                1 => ",ingress)",
+                2 => ",egress)",
+                _ => ")",
+            });
+            t
+        }
         A::Meter(m) => format!("meter:{m}"),
         A::GotoTable(t) => format!("goto_table:{t}"),
         A::WriteMetadata { value, mask } if *mask == u64::MAX => format!("write_metadata:{value:#x}"),

@@ -667,7 +667,9 @@ impl Walk<'_> {
                 self.set_slot(slot::VLAN_TCI, VLAN_CFI);
             }
             Action::Group(id) => self.group(*id),
-            Action::Note(_) | Action::SetQueue(_) | Action::PopQueue => {}
+            // Without an IPFIX collector set configured (ferrovs has no
+            // IPFIX exporter), OVS's `sample` does nothing either.
+            Action::Note(_) | Action::Sample(_) | Action::SetQueue(_) | Action::PopQueue => {}
             Action::Exit => self.stopped = true,
             Action::Meter(id) => match self.p.meters.get(id) {
                 Some(m) => self.out.push(Dp::Meter(Arc::clone(m))),

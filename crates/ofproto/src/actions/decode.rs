@@ -630,6 +630,33 @@ pub(super) fn decode_experimenter(a: &[u8], version: u8, out: &mut Vec<Action>) 
             let bits = if dst.n_bits >= 64 { u128::from(u64::MAX) } else { (1u128 << dst.n_bits) - 1 };
             Action::SetField { field: f.id, value: u128::from(value) << dst.ofs, mask: bits << dst.ofs, reg_load: true }
         }
+        29 => {
+            let r = exact_len(a, 24)?;
+            Action::Sample(Sample {
+                probability: r.u16(10)?,
+                collector_set_id: r.u32(12)?,
+                obs_domain_id: r.u32(16)?,
+                obs_point_id: r.u32(20)?,
+                sampling_port: 0xffff,
+                direction: 0,
+            })
+        }
+        38 | 41 => {
+            let r = exact_len(a, 32)?;
+            r.zeros(27..32)?;
+            let direction = r.u8(26)?;
+            if direction > 2 || (subtype == 38 && direction != 0) {
+                return Err(OfError::BadAction(BadAction::BadArgument));
+            }
+            Action::Sample(Sample {
+                probability: r.u16(10)?,
+                collector_set_id: r.u32(12)?,
+                obs_domain_id: r.u32(16)?,
+                obs_point_id: r.u32(20)?,
+                sampling_port: r.u16(24)?,
+                direction,
+            })
+        }
         8 => {
             let note = a.get(10..).ok_or(OfError::BadAction(BadAction::BadLen))?.to_vec();
             Action::Note(note)

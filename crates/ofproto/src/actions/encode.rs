@@ -509,6 +509,24 @@ impl Enc<'_> {
             Action::PopQueue => {
                 self.nx(5, 16);
             }
+            Action::Sample(sm) => {
+                // OVS's choice: SAMPLE3 for a direction, SAMPLE2 for a
+                // sampling port, else the first form.
+                let (subtype, len) = match (sm.direction, sm.sampling_port) {
+                    (0, 0xffff) => (29, 24),
+                    (0, _) => (38, 32),
+                    _ => (41, 32),
+                };
+                let at = self.nx(subtype, len);
+                self.put(at + 10, &sm.probability.to_be_bytes());
+                self.put(at + 12, &sm.collector_set_id.to_be_bytes());
+                self.put(at + 16, &sm.obs_domain_id.to_be_bytes());
+                self.put(at + 20, &sm.obs_point_id.to_be_bytes());
+                if len == 32 {
+                    self.put(at + 24, &sm.sampling_port.to_be_bytes());
+                    self.out[at + 26] = sm.direction;
+                }
+            }
             Action::Note(note) => {
                 let at = self.nx(8, 10);
                 self.out.extend_from_slice(note);

@@ -80,6 +80,11 @@ fn any_action() -> impl Strategy<Value = Action> {
             Action::Note(n)
         }),
         any::<u32>().prop_map(Action::Group),
+        (any::<u16>(), any::<[u32; 3]>(), prop_oneof![Just(0xffffu16), any::<u16>()], 0u8..3).prop_map(
+            |(probability, [collector_set_id, obs_domain_id, obs_point_id], sampling_port, direction)| {
+                Action::Sample(Sample { probability, collector_set_id, obs_domain_id, obs_point_id, sampling_port, direction })
+            }
+        ),
         Just(Action::CtClear),
         (any::<u32>(), 2u8..64).prop_map(|(id, n)| Action::Conjunction { id, clause: n - 1, n_clauses: n }),
         (any::<u16>(), any::<u16>(), 0u8..8, prop::collection::vec(any::<u8>(), 0..12), any::<bool>(), any::<u32>()).prop_map(
