@@ -12,23 +12,27 @@
 //! pipeline plus the logical table; `output` to the output table; the
 //! connection-tracking zone is a register.
 //!
-//! Written so far: `drop`, `next`, `output`, assignments (`=`, `<->`),
-//! `ip.ttl--`, `push`/`pop`, `ct_next`, `ct_clear`, `ct_commit` (both
-//! forms), and the nested actions for pinctrl (`arp`, `nd_ns`, `nd_na`,
-//! `nd_na_router`, `icmp4`, `icmp4_error`, `icmp6`, `icmp6_error`,
-//! `tcp_reset`, `sctp_abort`, `reject`). An action OVN knows
-//! and ferrovs does not yet is refused with an error saying so, never
-//! mistaken for a syntax error.
+//! Encoding also names the groups and meters the actions use
+//! ([`IdTables`]): a load balancer's `ct_lb` becomes `group:N`, where
+//! group N's buckets are given as `ovs-ofctl` text, as `ovn-controller`
+//! gives them.
 
 use crate::expr::{format_field, Constant, Field};
 use crate::symtab::Symtab;
 
 mod dhcp;
 mod encode;
+mod ids;
+mod lb;
+mod learn;
+mod nd_ra;
 mod parse;
+mod telemetry;
 
 pub use encode::{controller_op, encode, opcode, resolve_field, LOG_DNAT_ZONE};
+pub use ids::{IdTable, IdTables};
 pub use parse::parse;
+pub use telemetry::{Event, Log, Verdict};
 
 named! {
     /// A logical pipeline.
@@ -209,11 +213,12 @@ pub enum Ovnact {
         /// The MAC.
         mac: Field,
     },
-    /// `dst = put_dhcp_opts(…);` / `put_dhcpv6_opts(…)`: the options of
-    /// pinctrl's DHCP reply, and a bit set when it makes one.
-    PutDhcpOpts {
-        /// DHCPv6.
-        v6: bool,
+    /// `dst = put_dhcp_opts(…);`, `put_dhcpv6_opts(…)`,
+    /// `put_nd_ra_opts(…)`: the options of the reply pinctrl makes (DHCP,
+    /// a router advertisement), and a bit set when it makes one.
+    PutOpts {
+        /// Which.
+        kind: OptsKind,
         /// The bit set.
         dst: Field,
         /// The options, in order.
@@ -226,6 +231,86 @@ pub enum Ovnact {
         mark: Option<(u32, u32)>,
         /// `ct_label` and its mask, if set.
         label: Option<(u128, u128)>,
+    },
+    /// `ct_lb;`, `ct_lb(backends=…; hash_fields="…"; skip_snat);` and
+    /// the `ct_lb_mark` forms: to a backend, through a group of the NATs
+    /// to each (none: the connection's own NAT).
+    CtLb {
+        /// `ct_lb_mark` (the flags in `ct_mark`, not `ct_label`).
+        mark: bool,
+        /// The logical table continued in.
+        ltable: u8,
+        /// The backends.
+        backends: Vec<Endpoint>,
+        /// The fields hashed to choose one (else the datapath's hash).
+        hash_fields: Option<String>,
+        /// `skip_snat` or `force_snat`.
+        snat: SnatFlag,
+    },
+    /// `dst = select(id=weight, …);`: one of the ids, by weight, into
+    /// `dst`, then on to the next table.
+    Select {
+        /// Where the id goes.
+        dst: Field,
+        /// The logical table continued in.
+        ltable: u8,
+        /// The ids and their weights.
+        members: Vec<(u16, u16)>,
+    },
+    /// `fwd_group(liveness=…, childports="p", …);`: out of one of the
+    /// ports (those whose tunnel is up, with `liveness`).
+    FwdGroup {
+        /// Watch the tunnels' liveness.
+        liveness: bool,
+        /// The logical ports.
+        ports: Vec<String>,
+    },
+    /// `set_meter(rate[, burst]);`: through a meter of its own (kbps).
+    SetMeter {
+        /// The rate.
+        rate: u64,
+        /// The burst size (0: none).
+        burst: u64,
+    },
+    /// `log(…);`: the packet to pinctrl's ACL log.
+    Log(Log),
+    /// `sample(…);`: the packet to an IPFIX collector set.
+    Sample {
+        /// Packets sampled of 65535.
+        probability: u16,
+        /// The collector set.
+        collector_set: u32,
+        /// The observation domain (8 bits; the datapath's key below it).
+        obs_domain: u8,
+        /// The observation point (`None`: `$cookie`, the flow's own).
+        obs_point: Option<u32>,
+    },
+    /// `trigger_event(event = "…", …);`: an event to pinctrl.
+    TriggerEvent {
+        /// The event.
+        event: Event,
+        /// Its options.
+        opts: Vec<OptValue>,
+    },
+    /// `commit_ecmp_nh(ipv6 = …, proto = …);`: remember the ECMP route a
+    /// connection took (two learned flows).
+    CommitEcmpNh {
+        /// IPv6.
+        ipv6: bool,
+        /// The IP protocol.
+        proto: u8,
+    },
+    /// `commit_lb_aff(vip = "…", backend = "…", proto = …, timeout = …);`:
+    /// remember the backend a client's load-balanced connection took.
+    CommitLbAff {
+        /// The load balancer's address and port.
+        vip: Endpoint,
+        /// The backend's.
+        backend: Endpoint,
+        /// The IP protocol (0: none, without a port).
+        proto: u8,
+        /// Seconds the affinity lasts.
+        timeout: u16,
     },
     /// `name { actions };`: actions run inside another (`ct_commit`), or
     /// sent to pinctrl to run on the packet it makes (`arp`, `icmp4`, …).
@@ -252,10 +337,55 @@ named! {
         EcmpNhMac = "chk_ecmp_nh_mac",
         /// `chk_ecmp_nh()`: the ECMP next hop is committed.
         EcmpNh = "chk_ecmp_nh",
+        /// `chk_lb_aff()`: the client has an affinity to a backend.
+        LbAff = "chk_lb_aff",
     }
 }
 
-impl CheckKind {}
+named! {
+    /// The replies pinctrl builds from options.
+    pub enum OptsKind {
+        /// `put_dhcp_opts`.
+        Dhcp4 = "put_dhcp_opts",
+        /// `put_dhcpv6_opts`.
+        Dhcp6 = "put_dhcpv6_opts",
+        /// `put_nd_ra_opts`.
+        NdRa = "put_nd_ra_opts",
+    }
+}
+
+named! {
+    /// What `ct_lb` marks a connection for, besides NAT.
+    pub enum SnatFlag {
+        /// Nothing.
+        None = "",
+        /// `skip_snat`.
+        Skip = "skip_snat",
+        /// `force_snat`.
+        Force = "force_snat",
+    }
+}
+
+/// An address and a port (0: none), as `ct_lb` and `commit_lb_aff` take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// The port (0: none).
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// `1.2.3.4:80`, `[::1]:80`, `::1`: an IPv6 address in brackets when
+    /// a port follows.
+    fn format(&self) -> String {
+        match (self.ip, self.port) {
+            (ip, 0) => ip.to_string(),
+            (std::net::IpAddr::V4(a), p) => format!("{a}:{p}"),
+            (std::net::IpAddr::V6(a), p) => format!("[{a}]:{p}"),
+        }
+    }
+}
 
 named! {
     /// The NAT actions.
@@ -366,6 +496,10 @@ pub struct ParseParams<'a> {
     pub dhcp_opts: &'a [GenOpt],
     /// The DHCPv6 options `put_dhcpv6_opts` may give (`DHCPv6_Options`).
     pub dhcpv6_opts: &'a [GenOpt],
+    /// The router-advertisement options `put_nd_ra_opts` may give.
+    pub nd_ra_opts: &'a [GenOpt],
+    /// The options of `trigger_event`'s `empty_lb_backends`.
+    pub event_opts: &'a [GenOpt],
 }
 
 /// An option a generating action may set: its name, code and type
@@ -424,6 +558,22 @@ pub struct EncodeParams<'a> {
     pub in_port_sec_ptable: u8,
     /// `check_out_port_sec`'s table.
     pub out_port_sec_ptable: u8,
+    /// The OpenFlow port of the tunnel to a logical port's chassis
+    /// (`fwd_group`'s liveness).
+    pub tunnel_ofport: &'a dyn Fn(&str) -> Option<u16>,
+    /// The logical flow's UUID (who uses a group or meter; `$cookie`).
+    pub lflow_uuid: u128,
+    /// The datapath's tunnel key (`sample`'s observation domain).
+    pub dp_key: u32,
+    /// The IPFIX collector sets configured (`sample` to another does
+    /// nothing).
+    pub collector_ids: &'a [u32],
+    /// The meter of the logical flow's packets to pinctrl, if any.
+    pub ctrl_meter_id: Option<u32>,
+    /// The datapath has meters (else controller actions go unmetered).
+    pub meters: bool,
+    /// The datapath hashes L4 symmetrically for `dp_hash` (`select`).
+    pub dp_hash_l4_sym: bool,
 }
 
 impl std::fmt::Debug for EncodeParams<'_> {
@@ -453,6 +603,11 @@ pub fn format(acts: &[Ovnact], symtab: &Symtab) -> String {
         return "drop;".into();
     }
     acts.iter().map(|a| format_one(a, symtab)).collect::<Vec<_>>().join(" ")
+}
+
+/// `name = value, …`.
+fn format_opts(opts: &[OptValue]) -> String {
+    opts.iter().map(|o| format!("{} = {}", o.opt.name, o.value.format())).collect::<Vec<_>>().join(", ")
 }
 
 fn field_text(f: &Field, symtab: &Symtab) -> String {
@@ -496,10 +651,10 @@ fn format_one(a: &Ovnact, symtab: &Symtab) -> String {
             }
             s + ";"
         }
-        Ovnact::PutDhcpOpts { v6, dst, opts } => {
-            let opts: Vec<String> = opts.iter().map(|o| format!("{} = {}", o.opt.name, o.value.format())).collect();
-            format!("{} = {}({});", field_text(dst, symtab), if *v6 { "put_dhcpv6_opts" } else { "put_dhcp_opts" }, opts.join(", "))
-        }
+        Ovnact::PutOpts { kind, dst, opts } => format!("{} = {}({});", field_text(dst, symtab), kind.name(), format_opts(opts)),
+        Ovnact::CtLb { .. } | Ovnact::Select { .. } | Ovnact::FwdGroup { .. } | Ovnact::CommitLbAff { .. } => lb::format(a, symtab),
+        Ovnact::SetMeter { .. } | Ovnact::Log(_) | Ovnact::Sample { .. } | Ovnact::TriggerEvent { .. } => telemetry::format(a),
+        Ovnact::CommitEcmpNh { ipv6, proto } => format!("commit_ecmp_nh(ipv6 = {ipv6}, proto = {});", learn::proto_name(*proto)),
         Ovnact::Check { kind, dst } => format!("{} = {}();", field_text(dst, symtab), kind.name()),
         Ovnact::CheckPktLarger { dst, pkt_len } => format!("{} = check_pkt_larger({pkt_len});", field_text(dst, symtab)),
         Ovnact::SetQueue(q) => format!("set_queue({q});"),

@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use crate::actions::{GenOpt, IdTables};
 use crate::expr::{self, ConstantSet, Sets};
 use crate::symtab::Symtab;
 
@@ -79,9 +80,20 @@ fn expr_steps(line: &str, steps: u8) -> String {
     e.format(symtab)
 }
 
-/// The DHCPv4 and DHCPv6 options of `test-ovn`.
-fn test_dhcp_opts() -> (Vec<crate::actions::GenOpt>, Vec<crate::actions::GenOpt>) {
-    let opt = |&(name, code, kind): &(&str, u16, &str)| crate::actions::GenOpt { name: name.into(), code, kind: kind.into() };
+/// The options of `test-ovn`'s generating actions.
+struct TestOpts {
+    dhcp: Vec<GenOpt>,
+    dhcpv6: Vec<GenOpt>,
+    nd_ra: Vec<GenOpt>,
+    event: Vec<GenOpt>,
+}
+
+/// The DHCPv4, DHCPv6, router-advertisement and `empty_lb_backends`
+/// options of `test-ovn` (OVN's own lists).
+fn test_opts() -> TestOpts {
+    let opts = |list: &[(&str, u16, &str)]| -> Vec<GenOpt> {
+        list.iter().map(|&(name, code, kind)| GenOpt { name: name.into(), code, kind: kind.into() }).collect()
+    };
     let v4 = [
         ("offerip", 0, "ipv4"),
         ("netmask", 1, "ipv4"),
@@ -120,20 +132,41 @@ fn test_dhcp_opts() -> (Vec<crate::actions::GenOpt>, Vec<crate::actions::GenOpt>
         ("next_server", 253, "ipv4"),
     ];
     let v6 = [("server_id", 2, "mac"), ("ia_addr", 5, "ipv6"), ("dns_server", 23, "ipv6"), ("domain_search", 24, "str")];
-    (v4.iter().map(opt).collect(), v6.iter().map(opt).collect())
+    let nd_ra = [
+        ("addr_mode", 0, "str"),
+        ("router_preference", 255, "str"),
+        ("slla", 1, "mac"),
+        ("prefix", 3, "ipv6"),
+        ("mtu", 5, "uint32"),
+        ("rdnss", 25, "ipv6"),
+        ("dnssl", 31, "str"),
+        ("route_info", 24, "str"),
+    ];
+    let event = [("vip", 1, "str"), ("protocol", 2, "str"), ("load_balancer", 3, "str")];
+    TestOpts { dhcp: opts(&v4), dhcpv6: opts(&v6), nd_ra: opts(&nd_ra), event: opts(&event) }
 }
 
 /// The logical ports `test-ovn parse-actions` knows (no lsp2 or lsp3).
 const ACTION_PORTS: [(&str, u32); 4] = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11)];
 
 /// One line of actions as `test-ovn parse-actions` prints it: the line,
-/// then its canonical text if different, its OpenFlow actions and its
-/// prerequisites, or its error.
-fn parse_actions(line: &str) -> String {
+/// then its canonical text if different, its OpenFlow actions and the
+/// groups they use, its prerequisites, or its error. The group and meter
+/// ids are those of the lines before too, as in one `test-ovn` run.
+fn parse_actions(line: &str, ids: &mut IdTables) -> String {
     use crate::actions::{self, EncodeParams, ParseParams, Pipeline};
     let symtab = Symtab::test_ovn();
-    static DHCP: LazyLock<(Vec<actions::GenOpt>, Vec<actions::GenOpt>)> = LazyLock::new(test_dhcp_opts);
-    let pp = ParseParams { symtab, n_tables: 24, cur_ltable: 10, pipeline: Pipeline::Ingress, dhcp_opts: &DHCP.0, dhcpv6_opts: &DHCP.1 };
+    static OPTS: LazyLock<TestOpts> = LazyLock::new(test_opts);
+    let pp = ParseParams {
+        symtab,
+        n_tables: 24,
+        cur_ltable: 10,
+        pipeline: Pipeline::Ingress,
+        dhcp_opts: &OPTS.dhcp,
+        dhcpv6_opts: &OPTS.dhcpv6,
+        nd_ra_opts: &OPTS.nd_ra,
+        event_opts: &OPTS.event,
+    };
     let mut out = vec![line.to_owned()];
     let (acts, prereqs) = match actions::parse(line, &pp) {
         Ok(parsed) => parsed,
@@ -164,9 +197,24 @@ fn parse_actions(line: &str) -> String {
         fdb_lookup_ptable: 72,
         in_port_sec_ptable: 73,
         out_port_sec_ptable: 75,
+        // test-ovn's tunnels are numbered as its ports.
+        tunnel_ofport: &|name| port(name).map(|p| p as u16),
+        lflow_uuid: 0xaaaaaaaa_bbbbbbbb_cccccccc_dddddddd,
+        dp_key: 0xabcdef,
+        collector_ids: &[0, 200],
+        ctrl_meter_id: None,
+        // test-ovn probes no datapath features.
+        meters: false,
+        dp_hash_l4_sym: false,
     };
-    let encoded = actions::encode(&acts, symtab, &ep);
-    out.push(format!("    encodes as {}", ofproto::actions_format::actions_format(&encoded)));
+    let encoded = ofproto::actions_format::actions_format(&actions::encode(&acts, symtab, &ep, ids));
+    out.push(format!("    encodes as {encoded}"));
+    // As test-ovn: each group whose `group:ID` holds the text.
+    for (id, text) in ids.groups.iter() {
+        if format!("group:{id}").contains(&encoded) {
+            out.push(format!("    uses group: id({id}), name({text})"));
+        }
+    }
     if let Some(p) = prereqs {
         out.push(format!("    has prereqs {}", p.format(symtab)));
     }
@@ -181,14 +229,15 @@ fn parse_actions(line: &str) -> String {
 
 /// Runs `step` on each line of `input`; returns what it prints.
 pub fn run(step: Step, input: &str) -> String {
-    let each: fn(&str) -> String = match step {
-        Step::Lex => crate::lex::format_tokens,
-        Step::ParseExpr => |l| expr_steps(l, 0),
-        Step::AnnotateExpr => |l| expr_steps(l, 1),
-        Step::SimplifyExpr => |l| expr_steps(l, 2),
-        Step::NormalizeExpr => |l| expr_steps(l, 3),
-        Step::ExprToFlows => |l| expr_steps(l, 4),
-        Step::ParseActions => parse_actions,
+    let mut ids = IdTables::default();
+    let mut each: Box<dyn FnMut(&str) -> String> = match step {
+        Step::Lex => Box::new(crate::lex::format_tokens),
+        Step::ParseExpr => Box::new(|l| expr_steps(l, 0)),
+        Step::AnnotateExpr => Box::new(|l| expr_steps(l, 1)),
+        Step::SimplifyExpr => Box::new(|l| expr_steps(l, 2)),
+        Step::NormalizeExpr => Box::new(|l| expr_steps(l, 3)),
+        Step::ExprToFlows => Box::new(|l| expr_steps(l, 4)),
+        Step::ParseActions => Box::new(|l| parse_actions(l, &mut ids)),
         Step::DumpSymtab => return Symtab::test_ovn().dump(),
     };
     let mut out = String::new();

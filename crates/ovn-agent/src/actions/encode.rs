@@ -3,12 +3,13 @@
 use ofproto::actions::{Action, Subfield};
 use ofproto::flowmatch::Mff;
 
-use super::{CheckKind, EncodeParams, NatKind, Nest, Ovnact};
+use super::learn;
+use super::{CheckKind, EncodeParams, IdTables, NatKind, Nest, OptsKind, Ovnact};
 use crate::expr::{Constant, Field};
 use crate::symtab::{Kind, OvnField, Symtab};
 
 /// The logical connection-tracking zone's register (`MFF_LOG_CT_ZONE`).
-const LOG_CT_ZONE: u8 = 13;
+pub(super) const LOG_CT_ZONE: u8 = 13;
 /// The DNAT zone's register (`MFF_LOG_DNAT_ZONE`), a router's zone.
 pub const LOG_DNAT_ZONE: u8 = 11;
 /// The SNAT zone's register (`MFF_LOG_SNAT_ZONE`).
@@ -30,6 +31,12 @@ pub mod opcode {
     pub const PUT_DHCPV6_OPTS: u32 = 5;
     /// Answer a DNS query.
     pub const DNS_LOOKUP: u32 = 6;
+    /// Log an ACL's packet.
+    pub const LOG: u32 = 7;
+    /// Answer a router solicitation with this advertisement.
+    pub const PUT_ND_RA_OPTS: u32 = 8;
+    /// An event for the CMS.
+    pub const EVENT: u32 = 15;
     /// Claim a virtual port.
     pub const BIND_VPORT: u32 = 17;
     /// A BFD message.
@@ -103,11 +110,24 @@ fn ones(n: u16) -> u128 {
     }
 }
 
-/// Encodes actions into `ofproto` actions.
-pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Action> {
+/// Encodes actions into `ofproto` actions; the groups and meters they
+/// use get their ids in `ids`.
+pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTables) -> Vec<Action> {
+    // The packets to pinctrl go through the flow's controller meter,
+    // where the datapath has meters; `log` has a meter of its own.
+    let meter = if ep.meters { ep.ctrl_meter_id.unwrap_or(0) } else { 0 };
     let mut out = Vec::new();
     for a in acts {
-        encode_one(a, symtab, ep, &mut out);
+        let start = out.len();
+        encode_one(a, symtab, ep, ids, &mut out);
+        if matches!(a, Ovnact::Log(_)) {
+            continue;
+        }
+        for action in &mut out[start..] {
+            if let Action::Controller { meter: m, .. } = action {
+                *m = meter;
+            }
+        }
     }
     out
 }
@@ -115,9 +135,9 @@ pub fn encode(acts: &[Ovnact], symtab: &Symtab, ep: &EncodeParams<'_>) -> Vec<Ac
 /// The logical input port's register (`MFF_LOG_INPORT`).
 const LOG_INPORT: u8 = 14;
 /// The logical output port's register (`MFF_LOG_OUTPORT`).
-const LOG_OUTPORT: u8 = 15;
+pub(super) const LOG_OUTPORT: u8 = 15;
 /// The logical flags' register (`MFF_LOG_FLAGS`).
-const LOG_FLAGS: u8 = 10;
+pub(super) const LOG_FLAGS: u8 = 10;
 /// The flag a MAC-binding lookup sets (`MLF_LOOKUP_MAC_BIT`).
 const LOOKUP_MAC_BIT: u16 = 6;
 
@@ -127,12 +147,6 @@ const LOOKUP_LB_HAIRPIN_BIT: u16 = 7;
 const LOOKUP_FDB_BIT: u16 = 8;
 /// The flag the port-security checks set (`MLF_CHECK_PORT_SEC_BIT`).
 const CHECK_PORT_SEC_BIT: u16 = 12;
-/// The flag the ECMP next-hop checks set (`MLF_LOOKUP_COMMIT_ECMP_NH_BIT`).
-const COMMIT_ECMP_NH_BIT: u16 = 13;
-/// `chk_ecmp_nh_mac`'s table (`OFTABLE_ECMP_NH_MAC`).
-const ECMP_NH_MAC_TABLE: u8 = 76;
-/// `chk_ecmp_nh`'s table (`OFTABLE_ECMP_NH`).
-const ECMP_NH_TABLE: u8 = 77;
 
 /// Clears flag `bit`, looks up `table` (whose flows set it), and copies
 /// it to `dst` (OVN's `encode_result_action__`).
@@ -201,7 +215,7 @@ fn resubmit(table: u8) -> Action {
     Action::Resubmit { in_port: OFPP_IN_PORT, table, with_table: true }
 }
 
-fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<Action>) {
+fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTables, out: &mut Vec<Action>) {
     let resolve = |f: &Field| resolve_field(f, symtab);
     match a {
         Ovnact::Output => out.push(resubmit(ep.output_ptable)),
@@ -291,16 +305,31 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 actions: vec![Action::Nat { flags, present, range }],
             });
         }
-        Ovnact::PutDhcpOpts { v6, dst, opts } => {
+        Ovnact::PutOpts { kind, dst, opts } => {
             let Some(dst) = resolve(dst) else { return };
             let mut payload = nx_header(dst.field);
             payload.extend_from_slice(&u32::from(dst.ofs).to_be_bytes());
-            if *v6 {
-                super::dhcp::v6_options(opts, &mut payload);
-            } else {
-                super::dhcp::v4_options(opts, &mut payload);
-            }
-            out.push(controller_op(if *v6 { opcode::PUT_DHCPV6_OPTS } else { opcode::PUT_DHCP_OPTS }, true, &payload));
+            let op = match kind {
+                OptsKind::Dhcp4 => {
+                    super::dhcp::v4_options(opts, &mut payload);
+                    opcode::PUT_DHCP_OPTS
+                }
+                OptsKind::Dhcp6 => {
+                    super::dhcp::v6_options(opts, &mut payload);
+                    opcode::PUT_DHCPV6_OPTS
+                }
+                OptsKind::NdRa => {
+                    super::nd_ra::encode(opts, &mut payload);
+                    opcode::PUT_ND_RA_OPTS
+                }
+            };
+            out.push(controller_op(op, true, &payload));
+        }
+        Ovnact::CtLb { .. } | Ovnact::FwdGroup { .. } => super::lb::encode(a, None, ep, ids, out),
+        Ovnact::Select { dst, .. } => super::lb::encode(a, resolve(dst), ep, ids, out),
+        Ovnact::CommitEcmpNh { .. } | Ovnact::CommitLbAff { .. } => super::learn::encode(a, ep, out),
+        Ovnact::SetMeter { .. } | Ovnact::Log(_) | Ovnact::Sample { .. } | Ovnact::TriggerEvent { .. } => {
+            super::telemetry::encode(a, ep, ids, out)
         }
         Ovnact::Check { kind, dst } => {
             let Some(dst) = resolve(dst) else { return };
@@ -309,8 +338,9 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
                 CheckKind::LbHairpinReply => (ep.lb_hairpin_reply_ptable, LOOKUP_LB_HAIRPIN_BIT),
                 CheckKind::InPortSec => (ep.in_port_sec_ptable, CHECK_PORT_SEC_BIT),
                 CheckKind::OutPortSec => (ep.out_port_sec_ptable, CHECK_PORT_SEC_BIT),
-                CheckKind::EcmpNhMac => (ECMP_NH_MAC_TABLE, COMMIT_ECMP_NH_BIT),
-                CheckKind::EcmpNh => (ECMP_NH_TABLE, COMMIT_ECMP_NH_BIT),
+                CheckKind::EcmpNhMac => (learn::ECMP_NH_MAC_TABLE, learn::COMMIT_ECMP_NH_BIT),
+                CheckKind::EcmpNh => (learn::ECMP_NH_TABLE, learn::COMMIT_ECMP_NH_BIT),
+                CheckKind::LbAff => (learn::LB_AFF_TABLE, learn::USE_LB_AFF_SESSION_BIT),
             };
             flag_check(out, table, bit, dst);
         }
@@ -401,7 +431,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, out: &mut Vec<
             out.push(commit(LOG_CT_ZONE, inner));
         }
         Ovnact::Nested { kind, acts } => {
-            let inner = encode(acts, symtab, ep);
+            let inner = encode(acts, symtab, ep, ids);
             if *kind == Nest::Clone {
                 out.push(Action::Clone(inner));
                 return;

@@ -5,26 +5,21 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{dhcp, CheckKind, NatKind, Nest, OptValue, Ovnact, ParseParams, Pipeline};
+use super::{dhcp, CheckKind, GenOpt, NatKind, Nest, OptValue, OptsKind, Ovnact, ParseParams, Pipeline};
 use crate::expr::{self, field_prereqs, parse_constant_for, parse_field, Expr, Field, Sets};
 use crate::lex::{Format, Lexer, Token};
 use crate::symtab::{Kind, WR_CT_COMMIT, WR_DEFAULT};
 
-/// The actions OVN 23.03 knows that ferrovs does not parse yet.
-const NOT_YET: &[&str] =
-    &["ct_lb", "ct_lb_mark", "log", "set_meter", "trigger_event", "fwd_group", "commit_ecmp_nh", "commit_lb_aff", "sample"];
-
-/// The assignments with a function on the right that ferrovs does not
-/// parse yet.
-const NOT_YET_FUNCTIONS: &[&str] = &["select", "put_nd_ra_opts", "chk_lb_aff"];
-
 /// Nested actions may go this deep.
 const MAX_NESTED_DEPTH: u32 = 32;
 
-struct Cx<'p, 'a> {
-    pp: &'p ParseParams<'p>,
-    lexer: &'p mut Lexer<'a>,
-    acts: Vec<Ovnact>,
+/// Where parsing is: the parameters, the lexer, the actions read so far
+/// and their prerequisites, the fields writable here (`ct_commit { }`
+/// writes `ct_mark`), and how deep in nested actions.
+pub(super) struct Cx<'p, 'a> {
+    pub(super) pp: &'p ParseParams<'p>,
+    pub(super) lexer: &'p mut Lexer<'a>,
+    pub(super) acts: Vec<Ovnact>,
     prereqs: Option<Expr>,
     scope: u8,
     depth: u32,
@@ -158,9 +153,24 @@ impl Cx<'_, '_> {
             self.lexer.get();
             let scope = if kind == Nest::Clone { WR_DEFAULT } else { self.scope };
             self.nested(kind, scope);
-        } else if NOT_YET.contains(&name.as_str()) {
-            self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
-            return false;
+        } else if self.lexer.match_id("ct_lb") {
+            self.ct_lb(false);
+        } else if self.lexer.match_id("ct_lb_mark") {
+            self.ct_lb(true);
+        } else if self.lexer.match_id("fwd_group") {
+            self.fwd_group();
+        } else if self.lexer.match_id("commit_lb_aff") {
+            self.commit_lb_aff();
+        } else if self.lexer.match_id("commit_ecmp_nh") {
+            self.commit_ecmp_nh();
+        } else if self.lexer.match_id("log") {
+            self.log();
+        } else if self.lexer.match_id("set_meter") {
+            self.set_meter();
+        } else if self.lexer.match_id("sample") {
+            self.sample();
+        } else if self.lexer.match_id("trigger_event") {
+            self.trigger_event();
         } else {
             self.lexer.syntax_error(Some("expecting action"));
         }
@@ -294,7 +304,7 @@ impl Cx<'_, '_> {
     }
 
     /// Adds a prerequisite written as an expression (not annotated).
-    fn add_prerequisite(&mut self, text: &str) {
+    pub(super) fn add_prerequisite(&mut self, text: &str) {
         if let Ok(e) = expr::parse_str(text, self.pp.symtab, &Sets::default()) {
             self.prereqs = Some(Expr::combine_opt(true, self.prereqs.take(), e));
         }
@@ -322,7 +332,7 @@ impl Cx<'_, '_> {
 
     /// OVN's `expr_type_check`: `f` is `n_bits` wide (0: a string) and,
     /// when `rw`, writable here.
-    fn type_check(&mut self, f: &Field, n_bits: usize, rw: bool) -> bool {
+    pub(super) fn type_check(&mut self, f: &Field, n_bits: usize, rw: bool) -> bool {
         let symbol = self.pp.symtab.get(f.symbol);
         let error = if n_bits != f.n_bits {
             Some(if n_bits > 0 && f.n_bits > 0 {
@@ -371,20 +381,14 @@ impl Cx<'_, '_> {
                 self.lookup_mac_bind(lhs, nd, !name.ends_with("_ip"));
             }
             Token::Id(name) if matches!(self.lexer.lookahead(), Token::LParen) && self.function(&name, lhs) => {}
-            Token::Id(name) => {
-                if NOT_YET_FUNCTIONS.contains(&name.as_str()) && matches!(self.lexer.lookahead(), Token::LParen) {
-                    self.lexer.error(format!("Action `{name}' is not supported by ferrovs yet."));
-                    return;
-                }
-                self.assignment(false, lhs);
-            }
+            Token::Id(_) => self.assignment(false, lhs),
             _ => self.load(lhs),
         }
     }
 
     /// A field an action takes, `n_bits` wide (0: a string), written
     /// when `rw` (OVN's `action_parse_field`).
-    fn arg(&mut self, n_bits: usize, rw: bool) -> Option<Field> {
+    pub(super) fn arg(&mut self, n_bits: usize, rw: bool) -> Option<Field> {
         let f = self.field()?;
         self.type_check(&f, n_bits, rw).then_some(f)
     }
@@ -468,7 +472,10 @@ impl Cx<'_, '_> {
                     self.acts.push(Ovnact::CheckPktLarger { dst: lhs, pkt_len: len as u16 });
                 }
             }
-            "put_dhcp_opts" | "put_dhcpv6_opts" => self.put_dhcp_opts(lhs, name == "put_dhcpv6_opts"),
+            "put_dhcp_opts" => self.put_opts(lhs, OptsKind::Dhcp4),
+            "put_dhcpv6_opts" => self.put_opts(lhs, OptsKind::Dhcp6),
+            "put_nd_ra_opts" => self.put_opts(lhs, OptsKind::NdRa),
+            "select" => self.select(lhs),
             "get_fdb" => {
                 self.lexer.get();
                 self.lexer.get();
@@ -500,42 +507,89 @@ impl Cx<'_, '_> {
         true
     }
 
-    /// `dst = put_dhcp_opts(name = value, …)` and the DHCPv6 form.
-    fn put_dhcp_opts(&mut self, dst: Field, v6: bool) {
+    /// `dst = put_dhcp_opts(name = value, …)`, the DHCPv6 form and
+    /// `put_nd_ra_opts`.
+    fn put_opts(&mut self, dst: Field, kind: OptsKind) {
         self.lexer.get();
         self.lexer.get();
         if !self.type_check(&dst, 1, true) {
             return;
         }
-        let (known, what) = if v6 { (self.pp.dhcpv6_opts, "DHCPv6") } else { (self.pp.dhcp_opts, "DHCPv4") };
+        let (known, what) = match kind {
+            OptsKind::Dhcp4 => (self.pp.dhcp_opts, "DHCPv4"),
+            OptsKind::Dhcp6 => (self.pp.dhcpv6_opts, "DHCPv6"),
+            OptsKind::NdRa => (self.pp.nd_ra_opts, "IPv6 ND RA"),
+        };
+        let Some(opts) = self.gen_opts(known, what) else { return };
+        match kind {
+            OptsKind::Dhcp4 if !opts.iter().any(|o| o.opt.code == 0) => {
+                self.lexer.error("put_dhcp_opts requires offerip to be specified.");
+                return;
+            }
+            OptsKind::NdRa => {
+                if let Err(e) = super::nd_ra::validate(&opts) {
+                    self.lexer.error(e);
+                    return;
+                }
+                self.add_prerequisite("ip6");
+            }
+            _ => {}
+        }
+        self.acts.push(Ovnact::PutOpts { kind, dst, opts });
+    }
+
+    /// `name = value, …)`: options of `known`, `what` naming them in
+    /// errors (OVN's `parse_gen_opt`, until the closing parenthesis).
+    pub(super) fn gen_opts(&mut self, known: &[GenOpt], what: &str) -> Option<Vec<OptValue>> {
         let mut opts = Vec::new();
         while !self.lexer.match_token(&Token::RParen) {
             let Token::Id(name) = &self.lexer.token else {
                 self.lexer.syntax_error(None);
-                return;
+                return None;
             };
             let Some(opt) = known.iter().find(|o| o.name == *name).cloned() else {
                 self.lexer.syntax_error(Some(&format!("expecting {what} option name")));
-                return;
+                return None;
             };
             self.lexer.get();
             if !self.lexer.force_match(&Token::Equals) {
-                return;
+                return None;
             }
-            let Some((value, strings)) = expr::parse_constant_set(self.lexer, self.pp.symtab) else { return };
+            let (value, strings) = expr::parse_constant_set(self.lexer, self.pp.symtab)?;
             if !dhcp::value_suits(&opt.kind, strings) {
                 let needs = if strings { "numeric" } else { "string" };
                 self.lexer.error(format!("{what} option {} requires {needs} value.", opt.name));
-                return;
+                return None;
             }
             opts.push(OptValue { opt, value });
             self.lexer.match_token(&Token::Comma);
         }
-        if !v6 && !opts.iter().any(|o| o.opt.code == 0) {
-            self.lexer.error("put_dhcp_opts requires offerip to be specified.");
-            return;
+        Some(opts)
+    }
+
+    /// The current token as a 16-bit decimal, moving past it, or the
+    /// syntax error "expecting `what`" (OVN's `action_parse_uint16`).
+    pub(super) fn uint16(&mut self, what: &str) -> Option<u16> {
+        if let Token::Integer { value, format: Format::Decimal } = &self.lexer.token {
+            if let Ok(v) = u16::try_from(value.low_u64()) {
+                self.lexer.get();
+                return Some(v);
+            }
         }
-        self.acts.push(Ovnact::PutDhcpOpts { v6, dst, opts });
+        self.lexer.syntax_error(Some(&format!("expecting {what}")));
+        None
+    }
+
+    /// `true`, `false`, `"true"` or `"false"`, moving past it.
+    pub(super) fn boolean(&mut self) -> Option<bool> {
+        for v in [true, false] {
+            let text = if v { "true" } else { "false" };
+            if self.lexer.match_string(text) || self.lexer.match_id(text) {
+                return Some(v);
+            }
+        }
+        self.lexer.syntax_error(Some("expecting true or false"));
+        None
     }
 
     fn set_queue(&mut self) {
