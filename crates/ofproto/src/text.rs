@@ -357,7 +357,8 @@ pub fn action_text(a: &Action) -> String {
         A::SetIpTtl(t) => format!("mod_nw_ttl:{t}"),
         A::SetL4Src(p) => format!("mod_tp_src:{p}"),
         A::SetL4Dst(p) => format!("mod_tp_dst:{p}"),
-        A::DecTtl { ids, .. } if ids.is_empty() || ids == &[0] => "dec_ttl".into(),
+        // As OVS, NXAST_DEC_TTL_CNT_IDS prints its ids, even none.
+        A::DecTtl { ids, cnt_ids: false } if ids.is_empty() || ids == &[0] => "dec_ttl".into(),
         A::DecTtl { ids, .. } => format!("dec_ttl({})", ids.iter().map(u16::to_string).collect::<Vec<_>>().join(",")),
         A::SetField { field: f, value, mask, reg_load } => {
             let f = field(*f);

@@ -515,6 +515,23 @@ pub struct GenOpt {
     pub kind: String,
 }
 
+/// The options of `put_nd_ra_opts`: name, code, type (OVN's
+/// `nd_ra_opts_init`).
+pub const ND_RA_OPTS: [(&str, u16, &str); 8] = [
+    ("addr_mode", 0, "str"),
+    ("router_preference", 255, "str"),
+    ("slla", 1, "mac"),
+    ("prefix", 3, "ipv6"),
+    ("mtu", 5, "uint32"),
+    ("rdnss", 25, "ipv6"),
+    ("dnssl", 31, "str"),
+    ("route_info", 24, "str"),
+];
+
+/// The options of `trigger_event`'s `empty_lb_backends` (OVN's
+/// `controller_event_opts_init`).
+pub const EVENT_OPTS: [(&str, u16, &str); 3] = [("vip", 1, "str"), ("protocol", 2, "str"), ("load_balancer", 3, "str")];
+
 /// An option set, with its value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptValue {
@@ -574,6 +591,8 @@ pub struct EncodeParams<'a> {
     pub meters: bool,
     /// The datapath hashes L4 symmetrically for `dp_hash` (`select`).
     pub dp_hash_l4_sym: bool,
+    /// The datapath's conntrack can SNAT to all-zero (`ct_commit`).
+    pub ct_zero_snat: bool,
 }
 
 impl std::fmt::Debug for EncodeParams<'_> {

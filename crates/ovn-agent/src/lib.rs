@@ -33,7 +33,9 @@ macro_rules! named {
 }
 
 pub mod actions;
+pub mod compile;
 pub mod expr;
 pub mod lex;
+pub mod southbound;
 pub mod symtab;
 pub mod tool;

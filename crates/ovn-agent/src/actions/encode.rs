@@ -196,8 +196,13 @@ fn with_args(args: &[(Subfield, Mff)], out: &mut Vec<Action>, body: impl FnOnce(
     out.extend(moved.iter().rev().map(|(_, dst)| Action::StackPop(whole(*dst))));
 }
 
-/// `ct(commit, zone=REG[0..15], exec(inner))`.
-fn commit(zone: u8, inner: Vec<Action>) -> Action {
+/// `ct(commit, zone=REG[0..15], exec(inner))`; with `nat(src)` first
+/// where the datapath has all-zero SNAT, so that a connection committed
+/// without NAT cannot collide with a NATed one.
+fn commit(zone: u8, ct_zero_snat: bool, mut inner: Vec<Action>) -> Action {
+    if ct_zero_snat {
+        inner.insert(0, Action::Nat { flags: 1, present: 0, range: Vec::new() });
+    }
     Action::Ct {
         flags: 1,
         zone_src: Some(Subfield { field: Mff::Reg(zone), ofs: 0, n_bits: 16 }),
@@ -428,7 +433,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
             if let Some((v, m)) = label {
                 inner.push(Action::SetField { field: Mff::CtLabel, value: *v, mask: *m, reg_load: false });
             }
-            out.push(commit(LOG_CT_ZONE, inner));
+            out.push(commit(LOG_CT_ZONE, ep.ct_zero_snat, inner));
         }
         Ovnact::Nested { kind, acts } => {
             let inner = encode(acts, symtab, ep, ids);
@@ -437,7 +442,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
                 return;
             }
             match kind.opcode() {
-                None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, inner)),
+                None => out.push(commit(if ep.is_switch { LOG_CT_ZONE } else { LOG_DNAT_ZONE }, ep.ct_zero_snat, inner)),
                 Some(op) => {
                     // The inner actions travel to pinctrl as OpenFlow 1.5
                     // actions, to run on the packet it builds.
