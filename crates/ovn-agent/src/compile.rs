@@ -398,6 +398,30 @@ fn as_installed(actions: &mut [Action]) {
     }
 }
 
+/// The rules of the logical pipelines' tables (8–36, 42–63) in
+/// `ovs-ofctl dump-flows` text, with `group:N` written `group:ID`: what
+/// two chassis' rules are compared by (group ids depend on what was
+/// allocated before).
+pub fn comparable(dump: &str) -> std::collections::BTreeSet<String> {
+    let in_pipeline = |l: &&str| {
+        if l.trim_start().starts_with("group_id=") || l.trim_start().starts_with("meter=") {
+            return false;
+        }
+        let table = l.split("table=").nth(1).and_then(|t| t.split(',').next()).and_then(|t| t.parse::<u8>().ok()).unwrap_or(0);
+        (INGRESS_PTABLE..OUTPUT_INIT_PTABLE).contains(&table) || (EGRESS_PTABLE..SAVE_INPORT_PTABLE).contains(&table)
+    };
+    let without_group_ids = |line: &str| {
+        let (mut out, mut rest) = (String::new(), line);
+        while let Some(i) = rest.find("group:") {
+            out.push_str(&rest[..i + 6]);
+            out.push_str("ID");
+            rest = rest[i + 6..].trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        out + rest
+    };
+    dump.lines().filter(in_pipeline).map(without_group_ids).collect()
+}
+
 /// A rule as `ovs-ofctl -O OpenFlow15 --no-stats dump-flows` prints it.
 pub fn flow_text(fm: &FlowMod) -> String {
     let mut s = String::from(" ");

@@ -13,6 +13,7 @@ pub mod ctl;
 pub mod daemon;
 mod dpctl;
 pub mod inproc;
+pub mod lflow;
 mod log;
 mod ofconn;
 mod ofmgmt;

@@ -5,7 +5,7 @@
 //! throughput benchmarks, a program of their own (`ferrovs-bench`,
 //! installed beside this one) so that the daemon carries none of their
 //! code; `ferrovs lflow` runs the OVN logical-flow compiler's steps on
-//! standard input.
+//! standard input, or compiles a Southbound database's logical flows.
 
 use std::process::ExitCode;
 
@@ -46,12 +46,32 @@ enum Command {
     #[command(subcommand)]
     Ctl(ctl::Ctl),
     /// The OVN logical-flow compiler on one case a line of standard input,
-    /// printing what `ovstest test-ovn STEP` prints.
+    /// printing what `ovstest test-ovn STEP` prints; or `compile`: the
+    /// rules a Southbound database's logical flows become, as
+    /// `ovs-ofctl dump-flows` prints them.
     Lflow {
         /// lex, parse-expr, annotate-expr, simplify-expr, normalize-expr,
-        /// expr-to-flows, parse-actions or dump-symtab.
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(ovn_agent::tool::Step::ALL.iter().map(|(n, _)| *n)))]
+        /// expr-to-flows, parse-actions, dump-symtab, or compile.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            ovn_agent::tool::Step::ALL.iter().map(|(n, _)| *n).chain(["compile"])
+        ))]
         step: String,
+        /// compile: the Southbound database (`unix:PATH`, `tcp:IP:PORT`).
+        #[arg(long, required_if_eq("step", "compile"))]
+        db: Option<String>,
+        /// compile: only this datapath (name, UUID or its prefix, or tunnel key).
+        #[arg(long)]
+        datapath: Option<String>,
+        /// compile: only this logical flow (UUID or its prefix).
+        #[arg(long)]
+        flow: Option<String>,
+        /// compile: as this chassis sees the ports (default: every port local).
+        #[arg(long)]
+        chassis: Option<String>,
+        /// compile: for a datapath with these features, a comma list of
+        /// meters, ct_zero_snat, dp_hash_l4_sym (default: ferrovs' own).
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(vswitchd::lflow::FEATURES))]
+        features: Option<Vec<String>>,
     },
 }
 
@@ -86,7 +106,13 @@ fn main() -> ExitCode {
         Command::Bench { args } => bench(&args),
         Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),
         Command::Ctl(ctl) => ctl::run(ctl).map_err(|e| e.to_string()),
-        Command::Lflow { step } => lflow(&step),
+        Command::Lflow { step, db, datapath, flow, chassis, features } => match db {
+            Some(db) if step == "compile" => {
+                vswitchd::lflow::compile(&db, &vswitchd::lflow::Selection { datapath, flow, chassis, features })
+            }
+            _ if step == "compile" => Err("compile needs --db".into()),
+            _ => lflow(&step),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
