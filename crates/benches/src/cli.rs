@@ -44,6 +44,24 @@ pub enum Bench {
     /// Writes a pcap of N distinct 64-byte UDP flows (what `bench io`
     /// replays), for `net_pcap` ports of your own.
     Pcap(PcapArgs),
+    /// Logical flows compiled per second: the reference topology with N
+    /// generated ACL flows, ferrovs' compiler and (with --vs) the real
+    /// ovn-controller's full recompute, rounds alternating.
+    Lflow(LflowArgs),
+}
+
+/// `bench lflow`'s options.
+#[derive(Debug, Args)]
+pub struct LflowArgs {
+    /// Generated ACL flows, on top of the fixture's 306.
+    #[arg(long, default_value_t = 100_000)]
+    flows: u64,
+    /// Rounds of each contender.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Side by side with ovn-controller 23.03 (and Open vSwitch).
+    #[arg(long)]
+    vs: bool,
 }
 
 /// `bench revalidate`'s options.
@@ -238,6 +256,7 @@ pub fn run(bench: Bench) -> Result<(), BenchError> {
         Bench::Switch(args) => run_switch(&args),
         Bench::Pvp(args) => run_pvp(&args),
         Bench::Revalidate(args) => run_revalidate(&args),
+        Bench::Lflow(args) => crate::lflow::run(&crate::lflow::LflowBench { flows: args.flows, rounds: args.rounds, vs: args.vs }),
         Bench::Pcap(args) => crate::pcap::write_udp_flows(&args.out, args.flows).map_err(BenchError::from),
     }
 }

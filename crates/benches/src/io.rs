@@ -51,6 +51,9 @@ pub enum BenchError {
     /// not be run or its result not read.
     #[error("{0}")]
     Round(String),
+    /// A peer or its data could not be set up.
+    #[error("{0}")]
+    Setup(String),
     /// Nothing was forwarded while measuring.
     #[error("no packet was forwarded in {0:.1} s: check the devices' arguments")]
     NoTraffic(f64),

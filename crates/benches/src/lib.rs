@@ -1,5 +1,5 @@
 //! Throughput benchmarks of the whole switch, pktgen style, and the
-//! side-by-side runs against peers (testpmd now, OVS-DPDK later).
+//! side-by-side runs against peers (testpmd, OVS-DPDK, ovn-controller).
 //!
 //! A benchmark reports figures; it asserts nothing about them. Comparisons
 //! are made in one invocation, alternating the contenders, because these
@@ -10,6 +10,7 @@ pub mod flows;
 
 pub use ovs_peers::Vswitchd;
 pub mod io;
+pub mod lflow;
 pub mod pcap;
 pub mod pvp;
 pub mod revalidate;

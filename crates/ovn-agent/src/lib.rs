@@ -1,9 +1,14 @@
 //! The built-in OVN agent: chassis and encap registration, port binding, and
 //! the translation of Southbound logical flows into ofproto flow tables.
 //!
-//! Written so far: the logical-flow language's [`lex`]er, its symbol
-//! table ([`symtab`]) and its expression parser ([`expr`]). The rest of
-//! the compiler, and the agent that runs it, are not written yet.
+//! Written so far: the logical-flow compiler — the language's [`lex`]er,
+//! its symbol table ([`symtab`]), expressions ([`expr`]: parsed,
+//! annotated, simplified, normalized, converted to OpenFlow matches),
+//! [`actions`] (parsed, printed, encoded), and [`compile`], which turns one
+//! `Logical_Flow` row on one datapath into the flow mods `ovn-controller`
+//! 23.03 installs, reading the [`southbound`] rows as a chassis sees them.
+//! The agent that keeps a bridge's tables in step with the database is
+//! not written yet.
 
 #![forbid(unsafe_code)]
 
@@ -39,3 +44,4 @@ pub mod lex;
 pub mod southbound;
 pub mod symtab;
 pub mod tool;
+pub mod workload;
