@@ -141,6 +141,9 @@ pub enum CompileError {
         /// OVN's error.
         error: String,
     },
+    /// Its logical table is past the pipeline's last.
+    #[error("logical table {0} is past the pipeline's last ({last})", last = LOG_PIPELINE_LEN - 1)]
+    Table(u8),
     /// No range of conjunction ids is free.
     #[error("32-bit conjunction ids exhausted")]
     ConjIdsExhausted,
@@ -278,6 +281,9 @@ impl Compiler {
                 Some((_, key)) if local.is_related(dp.tunnel_key, key) => {}
                 _ => return Ok(Vec::new()),
             }
+        }
+        if lf.table_id >= LOG_PIPELINE_LEN {
+            return Err(CompileError::Table(lf.table_id));
         }
         let ingress = lf.pipeline == Pipeline::Ingress;
         let first = if ingress { INGRESS_PTABLE } else { EGRESS_PTABLE };
@@ -468,6 +474,61 @@ mod tests {
         assert_eq!(ids.alloc(f, dp, 3), Some(3_157_052_414));
         ids.free(g, dp);
         assert_eq!(ids.alloc(g, dp, 1), Some(3_157_052_411));
+    }
+
+    /// A chassis where every port is local and none resident.
+    struct Everywhere;
+
+    impl Local for Everywhere {
+        fn port_binding(&self, name: &str) -> Option<(u128, u32)> {
+            (name == "p1").then_some((7, 1))
+        }
+        fn multicast_group(&self, _dp: u128, name: &str) -> Option<u32> {
+            (name == "_MC_flood").then_some(0x8000)
+        }
+        fn is_resident(&self, _name: &str) -> bool {
+            false
+        }
+        fn is_related(&self, _dp_key: u32, _port_key: u32) -> bool {
+            true
+        }
+        fn tunnel_ofport(&self, _name: &str) -> Option<u16> {
+            None
+        }
+    }
+
+    fn flow(match_text: &str, actions: &str, table_id: u8) -> LogicalFlow {
+        LogicalFlow {
+            uuid: 0x1234_5678_u128 << 96,
+            pipeline: Pipeline::Ingress,
+            table_id,
+            priority: 100,
+            match_text: match_text.into(),
+            actions: actions.into(),
+            controller_meter: None,
+            in_out_port: None,
+        }
+    }
+
+    #[test]
+    fn bad_flows_are_errors_counted_and_the_next_one_compiles() {
+        let snapshot = crate::southbound::Snapshot::default();
+        let mut cx = snapshot.context(Symtab::ovn());
+        let dp = Datapath { uuid: 7, tunnel_key: 3, is_switch: true, snat_ct_zone: false };
+        let mut c = Compiler::default();
+        let bad = [flow("ip4.src ==", "next;", 0), flow("ip4", "next(", 0), flow("ip4", "next;", 200), flow("ip4", "next;", 28)];
+        for f in &bad {
+            assert!(c.compile(f, &dp, &mut cx, &Everywhere).is_err(), "{f:?}");
+        }
+        let good = c.compile(&flow("inport == \"p1\" && ip4", "outport = \"_MC_flood\"; output;", 3), &dp, &mut cx, &Everywhere).unwrap();
+        assert_eq!((c.skipped, c.compiled), (4, 1));
+        assert_eq!(good.len(), 1);
+        assert_eq!(
+            flow_text(&good[0]),
+            " cookie=0x12345678, table=11, priority=100,ip,reg14=0x1,metadata=0x3 actions=set_field:0x8000->reg15,resubmit(,37)"
+        );
+        // A port no binding names: the term is false, no rule.
+        assert!(c.compile(&flow("inport == \"nope\"", "next;", 3), &dp, &mut cx, &Everywhere).unwrap().is_empty());
     }
 
     #[test]
