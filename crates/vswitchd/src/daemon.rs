@@ -45,37 +45,14 @@ use crate::unixctl::{self, Commands};
 
 mod config;
 mod ports;
+mod process;
+
+pub use process::DaemonArgs;
+use process::{detach, Paths};
+pub use process::{invoked_as_ovs_vswitchd, ovs_style_args, version_line};
 
 use config::*;
 use ports::*;
-
-/// Command line of `ferrovs vswitchd`, as `ovs-vswitchd`'s.
-#[derive(Debug, clap::Args)]
-pub struct DaemonArgs {
-    /// Database remote (default `unix:$OVS_RUNDIR/db.sock`).
-    database: Option<String>,
-    /// Write the process id to FILE (default `$OVS_RUNDIR/ovs-vswitchd.pid`).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    pidfile: Option<String>,
-    /// Run in the background once started.
-    #[arg(long)]
-    detach: bool,
-    /// Log to FILE (default `$OVS_LOGDIR/ovs-vswitchd.log`).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    log_file: Option<String>,
-    /// Management socket (default `$OVS_RUNDIR/ovs-vswitchd.PID.ctl`).
-    #[arg(long, value_name = "SOCKET", require_equals = true)]
-    unixctl: Option<PathBuf>,
-    /// SSL private key, for an `ssl:` DATABASE.
-    #[arg(long, value_name = "FILE", requires_all = ["certificate", "ca_cert"])]
-    private_key: Option<PathBuf>,
-    /// SSL certificate for the private key.
-    #[arg(long, value_name = "FILE", requires_all = ["private_key", "ca_cert"])]
-    certificate: Option<PathBuf>,
-    /// CA certificate the database server's certificate must chain to.
-    #[arg(long, value_name = "FILE", requires_all = ["private_key", "certificate"])]
-    ca_cert: Option<PathBuf>,
-}
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,43 +71,12 @@ pub enum DaemonError {
     /// `--detach`: the background process did not start.
     #[error("the detached daemon did not start: {0}")]
     Detach(String),
+    /// The command line asks for what cannot be.
+    #[error("{0}")]
+    Usage(String),
     /// The signal handlers could not be registered.
     #[error("cannot handle signals: {0}")]
     Signals(String),
-}
-
-fn env_dir(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
-}
-
-struct Paths {
-    rundir: PathBuf,
-    database: String,
-    ssl: Option<ovsdb::SslConfig>,
-    pidfile: Option<PathBuf>,
-    log_file: Option<PathBuf>,
-    unixctl: PathBuf,
-}
-
-impl Paths {
-    fn new(args: &DaemonArgs) -> Paths {
-        let rundir = env_dir("OVS_RUNDIR", "/var/run/openvswitch");
-        let logdir = env_dir("OVS_LOGDIR", "/var/log/openvswitch");
-        let or_default = |v: &Option<String>, d: PathBuf| v.as_ref().map(|f| if f.is_empty() { d } else { PathBuf::from(f) });
-        Paths {
-            rundir: rundir.clone(),
-            database: args.database.clone().unwrap_or_else(|| format!("unix:{}", rundir.join("db.sock").display())),
-            ssl: match (&args.private_key, &args.certificate, &args.ca_cert) {
-                (Some(k), Some(c), Some(ca)) => {
-                    Some(ovsdb::SslConfig { private_key: k.clone(), certificate: c.clone(), ca_cert: ca.clone() })
-                }
-                _ => None,
-            },
-            pidfile: or_default(&args.pidfile, rundir.join("ovs-vswitchd.pid")),
-            log_file: or_default(&args.log_file, logdir.join("ovs-vswitchd.log")),
-            unixctl: args.unixctl.clone().unwrap_or_else(|| rundir.join(format!("ovs-vswitchd.{}.ctl", std::process::id()))),
-        }
-    }
 }
 
 /// Runs the daemon until `ovs-appctl exit` (or, with `--detach`, starts it
@@ -143,9 +89,17 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
 /// bridge the daemon creates ([`crate::inproc`]).
 pub fn run_with(args: DaemonArgs, in_process: Vec<Arc<dyn crate::inproc::InProcess>>) -> Result<(), DaemonError> {
     let paths = Paths::new(&args);
+    if process::wants_version(&args) {
+        println!("{}", version_line());
+        return Ok(());
+    }
     if args.detach {
         return detach(&paths);
     }
+    if process::wants_monitor(&args) {
+        return process::monitor(&paths);
+    }
+    let notes = process::prepare(&args, &paths)?;
     let io = |what, path: &PathBuf| {
         let path = path.clone();
         move |source| DaemonError::Io { what, path, source }
@@ -164,6 +118,9 @@ pub fn run_with(args: DaemonArgs, in_process: Vec<Arc<dyn crate::inproc::InProce
     };
     dpif::set_log(crate::log::dpif_sink);
     crate::log::info(&format!("ferrovs vswitchd {} starting; database {}", env!("CARGO_PKG_VERSION"), paths.database));
+    for note in &notes {
+        crate::log::info(note);
+    }
     let signals = {
         let _guard = rt.enter();
         crate::signals::Signals::new().map_err(|e| DaemonError::Signals(e.to_string()))?
@@ -187,34 +144,6 @@ fn runtime() -> tokio::runtime::Runtime {
         // the resources it needs; nothing can run without it.
         Err(e) => panic!("cannot build the tokio runtime: {e}"),
     }
-}
-
-/// `--detach`: start the same command without it in a new session, and
-/// return once it has written its pidfile or its socket.
-fn detach(paths: &Paths) -> Result<(), DaemonError> {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| DaemonError::Detach(e.to_string()))?;
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--detach").collect();
-    let mut child = std::process::Command::new(exe)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| DaemonError::Detach(e.to_string()))?;
-    let ready = paths.pidfile.clone().unwrap_or_else(|| paths.unixctl.clone());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if ready.exists() {
-            return Ok(());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(DaemonError::Detach(format!("it exited with {status}; see its log file")));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Err(DaemonError::Detach(format!("{} did not appear within 10 s", ready.display())))
 }
 
 /// What the management commands report, refreshed after each

@@ -101,7 +101,16 @@ fn bench(args: &[std::ffi::OsString]) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Installed as `ovs-vswitchd`, ferrovs takes ovs-vswitchd's command
+    // line as it is (`ovs-ctl` and service files run it so).
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if daemon::invoked_as_ovs_vswitchd() {
+        args.splice(0..1, ["ovs-vswitchd".into(), "vswitchd".into()]);
+    }
+    if args.get(1).is_some_and(|a| a == "vswitchd") {
+        daemon::ovs_style_args(&mut args[2..]);
+    }
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Bench { args } => bench(&args),
         Command::Vswitchd(args) => daemon::run(args).map_err(|e| e.to_string()),

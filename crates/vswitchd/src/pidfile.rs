@@ -41,6 +41,20 @@ impl Drop for Pidfile {
     }
 }
 
+/// The pid of the process that holds the lock on the pidfile at `path`,
+/// if one does (OVS's check before it writes its own).
+pub fn holder(path: &Path) -> Option<u32> {
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+    // SAFETY: as in `lock`: all-zero bytes are a valid flock.
+    let mut lck: libc::flock = unsafe { std::mem::zeroed() };
+    lck.l_type = libc::F_WRLCK as libc::c_short;
+    lck.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: the descriptor is open for as long as `file` lives, and
+    // F_GETLK writes only into `lck`, which outlives the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lck) };
+    (rc == 0 && lck.l_type != libc::F_UNLCK as libc::c_short).then_some(lck.l_pid as u32)
+}
+
 /// Takes a POSIX write lock on the whole of `file`.
 fn lock(file: &File) -> std::io::Result<()> {
     // SAFETY: `flock` is a plain C struct for which all-zero bytes are a
@@ -69,7 +83,10 @@ mod tests {
         let path = dir.path().join("x.pid");
         let p = Pidfile::create(&path).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", std::process::id()));
+        // Our own lock is not another's: F_GETLK reports none.
+        assert_eq!(holder(&path), None);
         drop(p);
         assert!(!path.exists());
+        assert_eq!(holder(&path), None);
     }
 }
