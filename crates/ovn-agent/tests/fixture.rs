@@ -50,3 +50,17 @@ fn every_logical_flow_of_the_fixture_compiles() {
     println!("{} rules, ovn-controller's {}: {} of its missing, {} not its", ours.len(), golden.len(), missing.len(), extra.len());
     assert!(!golden.is_empty() && missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
 }
+
+#[test]
+fn the_copied_fixtures_are_those_of_shared() {
+    // The copy must not drift from the project's reference fixtures,
+    // where they are on this machine.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ovn/fixtures");
+    if !shared.exists() {
+        println!("no {}: nothing to compare", shared.display());
+        return;
+    }
+    for name in ["sb-dump.json", "golden-br-int-flows.txt"] {
+        assert!(fixture(name) == std::fs::read_to_string(shared.join(name)).unwrap(), "{name} differs from {}", shared.display());
+    }
+}

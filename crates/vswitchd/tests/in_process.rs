@@ -17,7 +17,7 @@ use clap::Parser;
 use ofproto::actions::Action;
 use ofproto::flowmatch::{Match, Mff};
 use ofproto::table::{Change, Command as FlowCommand, FlowMod};
-use ovs_peers::{wait_for, OvsdbServer};
+use ovs_peers::OvsdbServer;
 use vswitchd::daemon::DaemonArgs;
 use vswitchd::inproc::InProcess;
 
@@ -81,21 +81,18 @@ fn a_controller_in_the_process_installs_rules_through_the_bridge_handle_and_traf
         format!("--unixctl={}", ctl.display()),
         format!("--log-file={}", dir.join("ovs-vswitchd.log").display()),
     ]);
+    // The bridge and its ports before the daemon starts: no process is
+    // spawned while the daemon's thread initialises DPDK in this process
+    // (CI once saw a spawn fail with EFAULT then; EAL maps memory at
+    // fixed addresses while a spawned child still runs on ours).
+    ovsdb.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
+    for (name, devargs) in [("p1", "net_null1"), ("p2", "net_null2,no-rx=1"), ("p3", "net_null3,no-rx=1")] {
+        let (devargs, request) = (format!("options:dpdk-devargs={devargs}"), format!("ofport_request={}", &name[1..]));
+        ovsdb.vsctl(&["add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk", &devargs, &request]);
+    }
     let (tx, bridges) = mpsc::channel();
     let controller: Arc<dyn InProcess> = Arc::new(Handover(Mutex::new(tx)));
     let daemon = std::thread::spawn(move || vswitchd::daemon::run_with(cli.args, vec![controller]).map_err(|e| e.to_string()));
-    wait_for(&ctl);
-    let vsctl = |args: &[&str]| {
-        let mut all = vec![format!("--db={}", ovsdb.remote()), "--timeout=10".into()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let out = Command::new("ovs-vsctl").args(&all).output().unwrap();
-        assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev", "fail_mode=secure"]);
-    for (name, devargs) in [("p1", "net_null1"), ("p2", "net_null2,no-rx=1"), ("p3", "net_null3,no-rx=1")] {
-        let (devargs, request) = (format!("options:dpdk-devargs={devargs}"), format!("ofport_request={}", &name[1..]));
-        vsctl(&["add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk", &devargs, &request]);
-    }
     let bridge = bridges.recv_timeout(Duration::from_secs(10)).expect("the daemon hands over br0");
     assert_eq!(bridge.name(), "br0");
     let mgmt = format!("unix:{}", dir.join("br0.mgmt").display());
