@@ -41,6 +41,7 @@ pub mod actions;
 pub mod compile;
 pub mod expr;
 pub mod lex;
+pub mod local;
 pub mod southbound;
 pub mod symtab;
 pub mod tool;
