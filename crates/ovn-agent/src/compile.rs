@@ -391,6 +391,54 @@ impl Compiler {
     }
 }
 
+/// Rules as a bridge holds them for a set of flows: the conjunction
+/// clauses of different flows that are the same rule (table, priority,
+/// match) merged into one holding all their `conjunction()` actions, in
+/// order, as `ovn-controller`'s flow table does
+/// (`ofctrl_add_or_append_flow`); other rules kept as they are. Rules are
+/// merged as they are added, so the duplicates are never all held.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<FlowMod>,
+    /// The clause rules kept, by a hash of (table, priority, match).
+    clauses: std::collections::HashMap<u64, Vec<usize>>,
+}
+
+impl RuleSet {
+    /// Adds `fm`, merged into an equal clause rule if there is one.
+    pub fn add(&mut self, fm: FlowMod) {
+        use std::hash::{Hash, Hasher};
+        if fm.actions.is_empty() || !fm.actions.iter().all(|a| matches!(a, Action::Conjunction { .. })) {
+            self.rules.push(fm);
+            return;
+        }
+        let mut h = expr::WordHasher::default();
+        (fm.table_id, fm.priority, &fm.m).hash(&mut h);
+        let same = self.clauses.entry(h.finish()).or_default();
+        let rules = &mut self.rules;
+        match same.iter().find(|&&i| rules[i].table_id == fm.table_id && rules[i].priority == fm.priority && rules[i].m == fm.m) {
+            // One flow's clauses are distinct; another's add to them.
+            Some(&i) => rules[i].actions.extend(fm.actions),
+            None => {
+                same.push(rules.len());
+                rules.push(fm);
+            }
+        }
+    }
+
+    /// The rules, in the order first added.
+    pub fn rules(&self) -> &[FlowMod] {
+        &self.rules
+    }
+}
+
+/// `rules` as a [`RuleSet`] holds them.
+pub fn merge_conjunctions(rules: Vec<FlowMod>) -> Vec<FlowMod> {
+    let mut set = RuleSet::default();
+    rules.into_iter().for_each(|fm| set.add(fm));
+    set.rules
+}
+
 /// The actions as the switch holds them after `ovn-controller` sent them
 /// over OpenFlow: a `dec_ttl` without controller ids goes as
 /// NXAST_DEC_TTL_CNT_IDS (OVS's `encode_DEC_TTL`), so it is one.
@@ -529,6 +577,31 @@ mod tests {
         );
         // A port no binding names: the term is false, no rule.
         assert!(c.compile(&flow("inport == \"nope\"", "next;", 3), &dp, &mut cx, &Everywhere).unwrap().is_empty());
+    }
+
+    #[test]
+    fn equal_clauses_of_different_flows_become_one_rule() {
+        let snapshot = crate::southbound::Snapshot::default();
+        let mut cx = snapshot.context(Symtab::ovn());
+        let mut sets = crate::expr::Sets::default();
+        sets.addr_sets.insert("as".into(), crate::expr::ConstantSet::integers(&["10.0.0.1", "10.0.0.2"]));
+        cx.sets = sets;
+        let dp = Datapath { uuid: 7, tunnel_key: 3, is_switch: true, snat_ct_zone: false };
+        let mut c = Compiler::default();
+        let mut rules = Vec::new();
+        for (i, port) in [(1u128, 80), (2, 443)] {
+            let mut f = flow(&format!("ip4.src == $as && tcp.dst == {{{port}, {}}}", port + 1), "next;", 3);
+            f.uuid = i << 96;
+            rules.extend(c.compile(&f, &dp, &mut cx, &Everywhere).unwrap());
+        }
+        // Each flow: 2 address clauses, 2 port clauses, the conj_id rule.
+        assert_eq!(rules.len(), 10);
+        let merged = merge_conjunctions(rules);
+        // The address clauses are shared: one rule each, two conjunctions.
+        assert_eq!(merged.len(), 8);
+        let shared: Vec<&FlowMod> = merged.iter().filter(|fm| fm.actions.len() == 2).collect();
+        assert_eq!(shared.len(), 2);
+        assert!(flow_text(shared[0]).contains("nw_src=10.0.0.1") && flow_text(shared[0]).contains("conjunction("));
     }
 
     #[test]

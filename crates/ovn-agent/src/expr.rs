@@ -37,7 +37,7 @@ mod parse;
 mod simplify;
 
 pub use annotate::{annotate, field_prereqs, unique_symbol};
-pub use matches::{to_matches, Conjunction, ExprMatch, Matches};
+pub use matches::{to_matches, Conjunction, ExprMatch, Matches, WordHasher};
 pub use normalize::normalize;
 pub use parse::{parse, parse_constant_for, parse_constant_set, parse_field, parse_field_str, parse_str, Field};
 pub use simplify::{evaluate_condition, fix, simplify};

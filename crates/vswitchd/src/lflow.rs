@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use ovn_agent::compile::{flow_text, Compiler};
+use ovn_agent::compile::{flow_text, Compiler, RuleSet};
 use ovn_agent::southbound::Snapshot;
 use ovn_agent::symtab::Symtab;
 use serde_json::{json, Map, Value};
@@ -81,7 +81,7 @@ pub fn compile_tables(tables: &Value, sel: &Selection) -> (String, Vec<String>) 
         (cx.meters, cx.ct_zero_snat, cx.dp_hash_l4_sym) = (has("meters"), has("ct_zero_snat"), has("dp_hash_l4_sym"));
     }
     let mut compiler = Compiler::default();
-    let mut out = String::new();
+    let mut rules = RuleSet::default();
     for (lf, dps) in &sb.flows {
         if sel.flow.as_deref().is_some_and(|f| !uuid_matches(lf.uuid, f)) {
             continue;
@@ -94,12 +94,15 @@ pub fn compile_tables(tables: &Value, sel: &Selection) -> (String, Vec<String>) 
                 }
             }
             match compiler.compile(lf, dp, &mut cx, &view) {
-                Ok(flows) => flows.iter().for_each(|f| {
-                    let _ = writeln!(out, "{}", flow_text(f));
-                }),
+                Ok(flows) => flows.into_iter().for_each(|fm| rules.add(fm)),
                 Err(e) => errors.push(format!("logical flow {} on datapath {name}: {e}", ovsdb::datum::Uuid(lf.uuid))),
             }
         }
+    }
+    // Equal clauses of different flows are one rule, as a bridge holds them.
+    let mut out = String::new();
+    for rule in rules.rules() {
+        let _ = writeln!(out, "{}", flow_text(rule));
     }
     for (id, text) in compiler.ids.groups.iter() {
         let _ = writeln!(out, " group_id={id},{text}");

@@ -58,8 +58,8 @@ pub struct Matches {
 /// bytes, and SipHash over them was a third of compiling a flow. The
 /// matches hashed are one flow's, made by the compiler, not chosen by
 /// anyone who could aim for collisions (and a collision costs a compare).
-#[derive(Default)]
-struct WordHasher(u64);
+#[derive(Debug, Default)]
+pub struct WordHasher(u64);
 
 impl WordHasher {
     fn add(&mut self, word: u64) {
