@@ -541,6 +541,46 @@ pub struct OptValue {
     pub value: crate::expr::ConstantSet,
 }
 
+/// The OpenFlow tables of the actions that look something up, each a
+/// table whose flows the agent installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupTables {
+    /// The MAC-binding table (`get_arp`, `lookup_arp_ip`).
+    pub mac_bind: u8,
+    /// The MAC-binding check table (`lookup_arp`).
+    pub mac_lookup: u8,
+    /// `chk_lb_hairpin`'s table.
+    pub lb_hairpin: u8,
+    /// `chk_lb_hairpin_reply`'s table.
+    pub lb_hairpin_reply: u8,
+    /// `ct_snat_to_vip`'s table.
+    pub ct_snat_vip: u8,
+    /// `get_fdb`'s table.
+    pub fdb: u8,
+    /// `lookup_fdb`'s table.
+    pub fdb_lookup: u8,
+    /// `check_in_port_sec`'s table.
+    pub in_port_sec: u8,
+    /// `check_out_port_sec`'s table.
+    pub out_port_sec: u8,
+}
+
+impl LookupTables {
+    /// OVN 23.03's (`controller/lflow.h`: `OFTABLE_MAC_BINDING` …
+    /// `OFTABLE_CHK_OUT_PORT_SEC`).
+    pub const OVN: LookupTables = LookupTables {
+        mac_bind: 66,
+        mac_lookup: 67,
+        lb_hairpin: 68,
+        lb_hairpin_reply: 69,
+        ct_snat_vip: 70,
+        fdb: 71,
+        fdb_lookup: 72,
+        in_port_sec: 73,
+        out_port_sec: 75,
+    };
+}
+
 /// What encoding needs to know of the OpenFlow pipeline.
 pub struct EncodeParams<'a> {
     /// A logical port's tunnel key.
@@ -557,24 +597,8 @@ pub struct EncodeParams<'a> {
     pub output_ptable: u8,
     /// The register of the zone `_in_czone` NAT uses.
     pub common_nat_ct_zone: u8,
-    /// The MAC-binding table (`get_arp`, `lookup_arp_ip`).
-    pub mac_bind_ptable: u8,
-    /// The MAC-binding check table (`lookup_arp`).
-    pub mac_lookup_ptable: u8,
-    /// `chk_lb_hairpin`'s table.
-    pub lb_hairpin_ptable: u8,
-    /// `chk_lb_hairpin_reply`'s table.
-    pub lb_hairpin_reply_ptable: u8,
-    /// `ct_snat_to_vip`'s table.
-    pub ct_snat_vip_ptable: u8,
-    /// `get_fdb`'s table.
-    pub fdb_ptable: u8,
-    /// `lookup_fdb`'s table.
-    pub fdb_lookup_ptable: u8,
-    /// `check_in_port_sec`'s table.
-    pub in_port_sec_ptable: u8,
-    /// `check_out_port_sec`'s table.
-    pub out_port_sec_ptable: u8,
+    /// The tables of the actions that look something up.
+    pub tables: LookupTables,
     /// The OpenFlow port of the tunnel to a logical port's chassis
     /// (`fwd_group`'s liveness).
     pub tunnel_ofport: &'a dyn Fn(&str) -> Option<u16>,

@@ -29,7 +29,7 @@ use ofproto::actions::Action;
 use ofproto::flowmatch::{field, Mff};
 use ofproto::table::FlowMod;
 
-use crate::actions::{self, EncodeParams, GenOpt, IdTables, ParseParams, Pipeline, LOG_DNAT_ZONE};
+use crate::actions::{self, EncodeParams, GenOpt, IdTables, LookupTables, ParseParams, Pipeline, LOG_DNAT_ZONE};
 use crate::expr::{self, Sets};
 use crate::symtab::Symtab;
 
@@ -333,15 +333,7 @@ impl Compiler {
             egress_ptable: EGRESS_PTABLE,
             output_ptable: if ingress { OUTPUT_INIT_PTABLE } else { SAVE_INPORT_PTABLE },
             common_nat_ct_zone: if dp.snat_ct_zone { LOG_SNAT_ZONE } else { LOG_DNAT_ZONE },
-            mac_bind_ptable: 66,
-            mac_lookup_ptable: 67,
-            lb_hairpin_ptable: 68,
-            lb_hairpin_reply_ptable: 69,
-            ct_snat_vip_ptable: 70,
-            fdb_ptable: 71,
-            fdb_lookup_ptable: 72,
-            in_port_sec_ptable: 73,
-            out_port_sec_ptable: 75,
+            tables: LookupTables::OVN,
             tunnel_ofport: &tunnel,
             lflow_uuid: lf.uuid,
             dp_key: dp.tunnel_key,

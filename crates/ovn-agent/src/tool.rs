@@ -9,7 +9,8 @@
 
 use std::sync::LazyLock;
 
-use crate::actions::{GenOpt, IdTables, EVENT_OPTS, ND_RA_OPTS};
+use crate::actions::{GenOpt, IdTables, LookupTables, EVENT_OPTS, ND_RA_OPTS};
+use crate::compile::{EGRESS_PTABLE, INGRESS_PTABLE, SAVE_INPORT_PTABLE};
 use crate::expr::{self, ConstantSet, Sets};
 use crate::symtab::Symtab;
 
@@ -191,19 +192,12 @@ fn action_results(line: &str, ids: &mut IdTables) -> Vec<String> {
         lookup_port: &port,
         is_switch: true,
         pipeline: Pipeline::Ingress,
-        ingress_ptable: 8,
-        egress_ptable: 42,
-        output_ptable: 64,
+        ingress_ptable: INGRESS_PTABLE,
+        egress_ptable: EGRESS_PTABLE,
+        // test-ovn's `output` goes to OFTABLE_SAVE_INPORT, ingress or not.
+        output_ptable: SAVE_INPORT_PTABLE,
         common_nat_ct_zone: actions::LOG_DNAT_ZONE,
-        mac_bind_ptable: 66,
-        mac_lookup_ptable: 67,
-        lb_hairpin_ptable: 68,
-        lb_hairpin_reply_ptable: 69,
-        ct_snat_vip_ptable: 70,
-        fdb_ptable: 71,
-        fdb_lookup_ptable: 72,
-        in_port_sec_ptable: 73,
-        out_port_sec_ptable: 75,
+        tables: LookupTables::OVN,
         // test-ovn's tunnels are numbered as its ports.
         tunnel_ofport: &|name| port(name).map(|p| p as u16),
         lflow_uuid: 0xaaaaaaaa_bbbbbbbb_cccccccc_dddddddd,

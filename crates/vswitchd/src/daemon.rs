@@ -89,14 +89,15 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
 /// bridge the daemon creates ([`crate::inproc`]).
 pub fn run_with(args: DaemonArgs, in_process: Vec<Arc<dyn crate::inproc::InProcess>>) -> Result<(), DaemonError> {
     let paths = Paths::new(&args);
-    if process::wants_version(&args) {
+    if args.version {
         println!("{}", version_line());
         return Ok(());
     }
     if args.detach {
         return detach(&paths);
     }
-    if process::wants_monitor(&args) {
+    // The monitor's daemon runs without --monitor.
+    if args.monitor {
         return process::monitor(&paths);
     }
     let notes = process::prepare(&args, &paths)?;

@@ -339,10 +339,10 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
         Ovnact::Check { kind, dst } => {
             let Some(dst) = resolve(dst) else { return };
             let (table, bit) = match kind {
-                CheckKind::LbHairpin => (ep.lb_hairpin_ptable, LOOKUP_LB_HAIRPIN_BIT),
-                CheckKind::LbHairpinReply => (ep.lb_hairpin_reply_ptable, LOOKUP_LB_HAIRPIN_BIT),
-                CheckKind::InPortSec => (ep.in_port_sec_ptable, CHECK_PORT_SEC_BIT),
-                CheckKind::OutPortSec => (ep.out_port_sec_ptable, CHECK_PORT_SEC_BIT),
+                CheckKind::LbHairpin => (ep.tables.lb_hairpin, LOOKUP_LB_HAIRPIN_BIT),
+                CheckKind::LbHairpinReply => (ep.tables.lb_hairpin_reply, LOOKUP_LB_HAIRPIN_BIT),
+                CheckKind::InPortSec => (ep.tables.in_port_sec, CHECK_PORT_SEC_BIT),
+                CheckKind::OutPortSec => (ep.tables.out_port_sec, CHECK_PORT_SEC_BIT),
                 CheckKind::EcmpNhMac => (learn::ECMP_NH_MAC_TABLE, learn::COMMIT_ECMP_NH_BIT),
                 CheckKind::EcmpNh => (learn::ECMP_NH_TABLE, learn::COMMIT_ECMP_NH_BIT),
                 CheckKind::LbAff => (learn::LB_AFF_TABLE, learn::USE_LB_AFF_SESSION_BIT),
@@ -351,14 +351,14 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
         }
         Ovnact::CheckPktLarger { dst, pkt_len } => out.extend(resolve(dst).map(|dst| Action::CheckPktLarger { pkt_len: *pkt_len, dst })),
         Ovnact::SetQueue(q) => out.push(Action::SetQueue(u32::from(*q))),
-        Ovnact::CtSnatToVip => out.push(resubmit(ep.ct_snat_vip_ptable)),
+        Ovnact::CtSnatToVip => out.push(resubmit(ep.tables.ct_snat_vip)),
         Ovnact::Igmp => out.push(controller_op(opcode::IGMP, false, &[])),
         Ovnact::Dhcp6Reply => out.push(controller_op(opcode::DHCP6_SERVER, false, &[])),
         Ovnact::GetFdb { dst, mac } => {
             let (Some(dst), Some(mac)) = (resolve(dst), resolve(mac)) else { return };
             with_args(&[(mac, Mff::EthDst)], out, |out| {
                 out.push(load(Mff::Reg(LOG_OUTPORT), 0, 0, 32));
-                out.push(resubmit(ep.fdb_ptable));
+                out.push(resubmit(ep.tables.fdb));
             });
             if dst.field != Mff::Reg(LOG_OUTPORT) {
                 out.push(Action::RegMove { src: whole(Mff::Reg(LOG_OUTPORT)), dst });
@@ -368,7 +368,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
             let (Some(dst), Some(port), Some(mac)) = (resolve(dst), resolve(port), resolve(mac)) else { return };
             with_args(&[(port, Mff::Reg(LOG_INPORT)), (mac, Mff::EthSrc)], out, |out| {
                 out.push(load(Mff::Reg(LOG_FLAGS), 0, LOOKUP_FDB_BIT, 1));
-                out.push(resubmit(ep.fdb_lookup_ptable));
+                out.push(resubmit(ep.tables.fdb_lookup));
             });
             out.push(Action::RegMove { src: Subfield { field: Mff::Reg(LOG_FLAGS), ofs: LOOKUP_FDB_BIT, n_bits: 1 }, dst });
         }
@@ -397,7 +397,7 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
             let args = [(port, Mff::Reg(LOG_OUTPORT)), (ip, ip_field(*nd))];
             with_args(&args, out, |out| {
                 out.push(load(Mff::EthDst, 0, 0, 48));
-                out.push(resubmit(ep.mac_bind_ptable));
+                out.push(resubmit(ep.tables.mac_bind));
             });
         }
         Ovnact::PutMacBind { nd, port, ip, mac } => {
@@ -412,14 +412,14 @@ fn encode_one(a: &Ovnact, symtab: &Symtab, ep: &EncodeParams<'_>, ids: &mut IdTa
             match mac.as_ref().and_then(resolve) {
                 Some(mac) => {
                     let args = [(port, Mff::Reg(LOG_INPORT)), (ip, ip_field(*nd)), (mac, Mff::EthSrc)];
-                    with_args(&args, out, |out| check(out, ep.mac_lookup_ptable));
+                    with_args(&args, out, |out| check(out, ep.tables.mac_lookup));
                 }
                 None => {
                     let args = [(port, Mff::Reg(LOG_OUTPORT)), (ip, ip_field(*nd))];
                     let eth_dst = whole(Mff::EthDst);
                     with_args(&args, out, |out| {
                         out.push(Action::StackPush(eth_dst));
-                        check(out, ep.mac_bind_ptable);
+                        check(out, ep.tables.mac_bind);
                         out.push(Action::StackPop(eth_dst));
                     });
                 }

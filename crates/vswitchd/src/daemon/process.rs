@@ -34,7 +34,7 @@ pub struct DaemonArgs {
     pub(super) detach: bool,
     /// Restart the daemon when it crashes (a monitor process waits on it).
     #[arg(long)]
-    monitor: bool,
+    pub(super) monitor: bool,
     /// Log to FILE (default `$OVS_LOGDIR/ovs-vswitchd.log`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     log_file: Option<String>,
@@ -63,7 +63,7 @@ pub struct DaemonArgs {
     no_self_confinement: bool,
     /// Print the version (`ovs-ctl` reads its last word) and exit.
     #[arg(short = 'V', long)]
-    version: bool,
+    pub(super) version: bool,
     /// SSL private key, for an `ssl:` DATABASE.
     #[arg(long, value_name = "FILE", requires_all = ["certificate", "ca_cert"])]
     private_key: Option<PathBuf>,
@@ -243,17 +243,6 @@ pub(super) fn detach(paths: &Paths) -> Result<(), DaemonError> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Err(DaemonError::Detach(format!("{} did not appear within 10 s", ready.display())))
-}
-
-/// Whether `args` ask for a monitor (the daemon it starts runs without
-/// `--monitor`).
-pub(super) fn wants_monitor(args: &DaemonArgs) -> bool {
-    args.monitor
-}
-
-/// Whether `args` ask only for the version.
-pub(super) fn wants_version(args: &DaemonArgs) -> bool {
-    args.version
 }
 
 /// The signals after which OVS's monitor restarts the daemon: a crash.
